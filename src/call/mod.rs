@@ -1,0 +1,1 @@
+//! Call classification (DESIGN.md §4) and the call record.

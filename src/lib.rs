@@ -1,0 +1,24 @@
+//! # answerpoint
+//!
+//! An emergency-call telephony and queueing engine: carriers deliver 999/112 and
+//! non-emergency (101) calls over SIP; the engine classifies each call, attaches the
+//! caller's location, queues it by priority and routes it to an available call handler.
+//!
+//! # Layout
+//!
+//! | module | what it is | I/O |
+//! | --- | --- | --- |
+//! | [`sip`] | SIP messages: bounded parser, printer, URIs, typed headers, framing (RFC 3261) | sans-IO |
+//! | [`location`] | PIDF-LO, multipart bodies, Geolocation, AML, RFC 7852 additional data | sans-IO |
+//! | [`call`] | call classification (emergency / non-emergency / test) and the call record | sans-IO |
+//! | [`queue`] | priority queue, handler registry, routing policy: `(now, event) → actions` | sans-IO |
+//! | [`sim`] | discrete-event simulation in virtual time driving the [`queue`] core | sans-IO |
+//!
+//! Everything that decides takes `now` and an input and returns outputs; sockets and
+//! timers live in a thin runtime layer (see `DESIGN.md` §2 in the project's shared notes).
+
+pub mod call;
+pub mod location;
+pub mod queue;
+pub mod sim;
+pub mod sip;

@@ -1,0 +1,1 @@
+//! Discrete-event simulation in virtual time that drives the [`crate::queue`] core.
