@@ -18,6 +18,7 @@
 //! timers live in a thin runtime layer (see `DESIGN.md` §2 in the project's shared notes).
 
 pub mod call;
+pub mod config;
 pub mod location;
 pub mod queue;
 pub mod sim;

@@ -1,1 +1,5 @@
 //! Call classification (DESIGN.md §4) and the call record.
+
+mod class;
+
+pub use class::CallClass;

@@ -1,0 +1,1 @@
+//! Engine configuration: one TOML file, validated before any port is bound; an embedded default.
