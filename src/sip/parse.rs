@@ -226,10 +226,14 @@ pub(crate) fn scan_head(
                 });
             }
             let rel = pos - base;
+            k += 1;
+            while line.get(k).is_some_and(|&b| is_ws(b)) {
+                k += 1;
+            }
             fields.push(Field {
                 name: HeaderName::from_token(line.get(..name_len).unwrap_or_default()),
                 name_span: Span::new(rel, rel + name_len),
-                value_span: Span::new(rel + k + 1, line_end - base),
+                value_span: Span::new(rel + k, line_end - base),
             });
         }
         pos = next;
@@ -381,10 +385,11 @@ fn parse_start_line(line: &str, off: usize) -> Result<Start, ParseError> {
 fn validate_core(msg: &Message) -> Result<(), ParseError> {
     let bad = |name, fault| ParseError::BadHeader { name, fault };
     let method = msg.method();
-    for f in msg.fields() {
+    for f in &msg.fields {
+        let value = msg.span(f.value_span);
         match f.name {
             HeaderName::Via => {
-                for v in CommaSplit::new(f.value) {
+                for v in CommaSplit::new(value) {
                     if v.is_empty() {
                         return Err(bad(HeaderName::Via, "empty value"));
                     }
@@ -392,21 +397,21 @@ fn validate_core(msg: &Message) -> Result<(), ParseError> {
                 }
             }
             HeaderName::From | HeaderName::To => {
-                NameAddr::parse(f.value).map_err(|e| bad(f.name, e))?;
+                NameAddr::parse(value).map_err(|e| bad(f.name, e))?;
             }
             HeaderName::Contact => {
-                for v in CommaSplit::new(f.value) {
+                for v in CommaSplit::new(value) {
                     if v.is_empty() {
                         return Err(bad(HeaderName::Contact, "empty value"));
                     }
                     Contact::parse(v).map_err(|e| bad(HeaderName::Contact, e))?;
                 }
             }
-            HeaderName::CallId if f.value.is_empty() || f.value.bytes().any(is_ws) => {
+            HeaderName::CallId if value.is_empty() || value.bytes().any(is_ws) => {
                 return Err(bad(HeaderName::CallId, "empty or contains LWS"));
             }
             HeaderName::CSeq => {
-                let c = CSeq::parse(f.value).map_err(|e| bad(HeaderName::CSeq, e))?;
+                let c = CSeq::parse(value).map_err(|e| bad(HeaderName::CSeq, e))?;
                 if let Some(m) = method {
                     if c.method != m.as_str() {
                         return Err(ParseError::CSeqMethodMismatch);

@@ -437,28 +437,40 @@ fn parse_sip(rest: &str, secure: bool) -> Result<SipUri<'_>, UriError> {
 }
 
 /// RFC 3261 §25.1 `user` / `password` characters plus `%` escapes.
+const USER_CHAR: [bool; 256] = {
+    let mut t = [false; 256];
+    let mut i = 0;
+    while i < 256 {
+        let b = i as u8;
+        t[i] = b.is_ascii_alphanumeric()
+            || matches!(
+                b,
+                b'-' | b'_'
+                    | b'.'
+                    | b'!'
+                    | b'~'
+                    | b'*'
+                    | b'\''
+                    | b'('
+                    | b')'
+                    | b'%'
+                    | b'&'
+                    | b'='
+                    | b'+'
+                    | b'$'
+                    | b','
+                    | b';'
+                    | b'?'
+                    | b'/'
+            );
+        i += 1;
+    }
+    t
+};
+
+#[inline]
 fn is_user_char(b: u8) -> bool {
-    b.is_ascii_alphanumeric()
-        || matches!(
-            b,
-            b'-' | b'_'
-                | b'.'
-                | b'!'
-                | b'~'
-                | b'*'
-                | b'\''
-                | b'('
-                | b')'
-                | b'%'
-                | b'&'
-                | b'='
-                | b'+'
-                | b'$'
-                | b','
-                | b';'
-                | b'?'
-                | b'/'
-        )
+    USER_CHAR[b as usize]
 }
 
 /// Parses `host [":" port]` (RFC 3261 §25.1 `hostport`, RFC 5118 IPv6 references).
