@@ -24,7 +24,9 @@
 //! the B2BUA feeds them parsed messages, the tests feed them strings.
 //!
 //! Matching an incoming message to its transaction (§17.1.3, §17.2.3) is in [`key`], written
-//! against plain strings (branch, sent-by, method).
+//! against plain strings (branch, sent-by, method). [`TransactionTable`] owns the live
+//! transactions of an endpoint: it routes messages by key, runs all timers from one heap and
+//! drops terminated transactions.
 //!
 //! # Reliability (§17.1.1.2, §17.1.2.2, §17.2.1, §17.2.2)
 //!
@@ -37,6 +39,7 @@ mod invite_server;
 pub mod key;
 mod non_invite_client;
 mod non_invite_server;
+mod table;
 mod timers;
 
 pub use invite_client::{InviteClient, InviteClientState};
@@ -44,6 +47,10 @@ pub use invite_server::{InviteServer, InviteServerState, Trying};
 pub use key::{ClientKey, KeyError, ServerKey};
 pub use non_invite_client::{NonInviteClient, NonInviteClientState};
 pub use non_invite_server::{NonInviteServer, NonInviteServerState};
+pub use table::{
+    ClientTransaction, RequestMatch, ServerTransaction, TableError, TransactionTable, TxEvent,
+    TxKey,
+};
 
 use std::time::Duration;
 
