@@ -124,6 +124,27 @@ impl ServerKey {
         })
     }
 
+    /// As [`ServerKey::new`], from a parsed Via's sent-by parts: `host` (an IPv6 address may
+    /// come with or without brackets; it is stored with them, RFC 5118 §4.5) and `port`.
+    pub fn from_parts(
+        branch: &str,
+        host: &str,
+        port: Option<u16>,
+        method: &str,
+    ) -> Result<Self, KeyError> {
+        let host = host.trim();
+        let bracketed = if host.contains(':') && !host.starts_with('[') {
+            format!("[{host}]")
+        } else {
+            host.to_owned()
+        };
+        let sent_by = match port {
+            Some(p) => format!("{bracketed}:{p}"),
+            None => bracketed,
+        };
+        ServerKey::new(branch, &sent_by, method)
+    }
+
     /// For a CANCEL's key: the key of the INVITE server transaction it cancels (RFC 3261
     /// §9.2: same branch and sent-by, method INVITE). For any other key, a copy of itself.
     pub fn cancel_target(&self) -> ServerKey {
@@ -243,6 +264,24 @@ mod tests {
                 len: 307,
                 max: MAX_BRANCH_LEN
             })
+        );
+    }
+
+    #[test]
+    fn from_parts_matches_sent_by_text() {
+        assert_eq!(
+            ServerKey::from_parts("z9hG4bK1", "2001:DB8::9", Some(5060), "INVITE").unwrap(),
+            ServerKey::new("z9hG4bK1", "[2001:db8::9]:5060", "INVITE").unwrap()
+        );
+        assert_eq!(
+            ServerKey::from_parts("z9hG4bK1", "[::1]", None, "ACK").unwrap(),
+            ServerKey::new("z9hG4bK1", "[::1]", "INVITE").unwrap()
+        );
+        assert_eq!(
+            ServerKey::from_parts("z9hG4bK1", "pc33.atlanta.com", Some(5066), "BYE")
+                .unwrap()
+                .sent_by(),
+            "pc33.atlanta.com:5066"
         );
     }
 
