@@ -12,7 +12,7 @@
 pub const MAGIC_COOKIE: &str = "z9hG4bK";
 /// Longest branch accepted, bytes.
 pub const MAX_BRANCH_LEN: usize = 256;
-/// Longest sent-by (host[:port]) accepted, bytes.
+/// Longest sent-by (`host[:port]`) accepted, bytes.
 pub const MAX_SENT_BY_LEN: usize = 300;
 /// Longest method name accepted, bytes.
 pub const MAX_METHOD_LEN: usize = 32;
