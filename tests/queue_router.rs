@@ -341,10 +341,13 @@ fn emergency_overflow_rules() {
     });
     assert_eq!(
         a,
-        vec![Action::HandlerStateChanged {
-            handler: HandlerId(1),
-            state: HandlerState::LoggedOut
-        }]
+        vec![
+            Action::HandlerStateChanged {
+                handler: HandlerId(1),
+                state: HandlerState::LoggedOut
+            },
+            over(4, OverflowReason::NoHandlerLoggedIn)
+        ]
     );
     assert_eq!(w.router.queue_depth().emergency, 0);
     assert_eq!(
