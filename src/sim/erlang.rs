@@ -156,7 +156,7 @@ mod tests {
         let c = erlang_c(2000, 1900.0);
         assert!(c > 0.0 && c < 1.0, "{c}");
         let m = MmcModel {
-            arrival_rate_per_s: 10.0 / 180.0 * 10.0,
+            arrival_rate_per_s: 10.0 / 180.0,
             handlers: 1,
             mean_handle_s: 180.0,
         };
