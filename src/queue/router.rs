@@ -77,25 +77,32 @@ pub(crate) struct HandlerRecord {
     ring_deadline: Option<Instant>,
 }
 
-/// Waiting calls of one class.
+/// Waiting calls of one class, grouped by required skill set; each group is FIFO by
+/// `(arrival, seq)`. The class head is the smallest group head (G groups).
 #[derive(Debug, Default)]
 pub(crate) struct ClassQueue {
-    /// All waiting calls of the class, FIFO.
-    pub(crate) order: BTreeMap<QueueKey, CallId>,
-    /// The same calls grouped by required skill set.
-    groups: HashMap<Skills, BTreeMap<QueueKey, CallId>>,
+    groups: IdMap<Skills, BTreeMap<QueueKey, CallId>>,
+    len: usize,
 }
 
 impl ClassQueue {
     fn insert(&mut self, key: QueueKey, required: Skills, call: CallId) {
-        self.order.insert(key, call);
-        self.groups.entry(required).or_default().insert(key, call);
+        if self
+            .groups
+            .entry(required)
+            .or_default()
+            .insert(key, call)
+            .is_none()
+        {
+            self.len += 1;
+        }
     }
 
     fn remove(&mut self, key: QueueKey, required: Skills) {
-        self.order.remove(&key);
         if let Some(group) = self.groups.get_mut(&required) {
-            group.remove(&key);
+            if group.remove(&key).is_some() {
+                self.len -= 1;
+            }
             if group.is_empty() {
                 self.groups.remove(&required);
             }
@@ -111,23 +118,78 @@ impl ClassQueue {
             .min()
     }
 
+    /// Oldest waiting call of the class.
+    pub(crate) fn head(&self) -> Option<(QueueKey, CallId)> {
+        self.groups
+            .values()
+            .filter_map(|group| group.first_key_value().map(|(k, c)| (*k, *c)))
+            .min()
+    }
+
+    /// All waiting calls of the class in FIFO order (a G-way merge of the groups).
+    pub(crate) fn iter(&self) -> impl Iterator<Item = (QueueKey, CallId)> + '_ {
+        let mut heads: Vec<_> = self
+            .groups
+            .values()
+            .map(|g| g.iter().map(|(k, c)| (*k, *c)).peekable())
+            .collect();
+        std::iter::from_fn(move || {
+            let best = heads
+                .iter_mut()
+                .enumerate()
+                .filter_map(|(i, it)| it.peek().map(|x| (x.0, i)))
+                .min()?;
+            heads[best.1].next()
+        })
+    }
+
     pub(crate) fn len(&self) -> usize {
-        self.order.len()
+        self.len
     }
 }
+
+/// Hasher for the router's internal keys (engine-assigned call and handler ids, skill
+/// bits): one multiply, no SipHash. The keys are not chosen by the network, so hash
+/// flooding is not a concern here.
+#[derive(Debug, Default, Clone, Copy)]
+pub(crate) struct IdHasher(u64);
+
+impl std::hash::Hasher for IdHasher {
+    fn finish(&self) -> u64 {
+        self.0
+    }
+
+    fn write(&mut self, bytes: &[u8]) {
+        for &b in bytes {
+            self.0 = (self.0.rotate_left(8) ^ u64::from(b)).wrapping_mul(0x9E37_79B9_7F4A_7C15);
+        }
+    }
+
+    fn write_u64(&mut self, n: u64) {
+        self.0 = (self.0 ^ n)
+            .wrapping_mul(0x9E37_79B9_7F4A_7C15)
+            .rotate_left(26);
+    }
+
+    fn write_u32(&mut self, n: u32) {
+        self.write_u64(u64::from(n));
+    }
+}
+
+pub(crate) type IdMap<K, V> = HashMap<K, V, std::hash::BuildHasherDefault<IdHasher>>;
 
 /// The routing core. One owner (a task or the simulation) calls it; it holds no locks.
 #[derive(Debug)]
 pub struct Router {
     config: QueueConfig,
     ring_timeout: Duration,
-    pub(crate) calls: HashMap<CallId, CallRecord>,
+    pub(crate) calls: IdMap<CallId, CallRecord>,
     pub(crate) queues: [ClassQueue; 3],
-    pub(crate) handlers: HashMap<HandlerId, HandlerRecord>,
+    pub(crate) handlers: IdMap<HandlerId, HandlerRecord>,
     /// Available handlers by skill set, longest idle first.
-    idle: HashMap<Skills, BTreeSet<(Instant, HandlerId)>>,
+    idle: IdMap<Skills, BTreeSet<(Instant, HandlerId)>>,
     /// Logged-in (not LoggedOut) handlers per skill set.
-    logged_in: HashMap<Skills, u32>,
+    logged_in: IdMap<Skills, u32>,
     ring_timers: BTreeSet<(Instant, HandlerId)>,
     wrap_timers: BTreeSet<(Instant, HandlerId)>,
     pub(crate) callbacks: BTreeMap<CallbackId, CallbackItem>,
@@ -150,11 +212,11 @@ impl Router {
         Ok(Router {
             ring_timeout: Duration::from_millis(config.ring_timeout_ms),
             config,
-            calls: HashMap::new(),
+            calls: IdMap::default(),
             queues: Default::default(),
-            handlers: HashMap::new(),
-            idle: HashMap::new(),
-            logged_in: HashMap::new(),
+            handlers: IdMap::default(),
+            idle: IdMap::default(),
+            logged_in: IdMap::default(),
             ring_timers: BTreeSet::new(),
             wrap_timers: BTreeSet::new(),
             callbacks: BTreeMap::new(),
@@ -259,8 +321,7 @@ impl Router {
         let wrap = self.wrap_timers.first().map(|t| t.0);
         let overflow = self.overflow_wait().and_then(|(_, wait)| {
             self.queues[CallClass::Emergency.index()]
-                .order
-                .first_key_value()
+                .head()
                 .map(|(key, _)| key.0 + wait)
         });
         [ring, wrap, overflow].into_iter().flatten().min()
@@ -303,7 +364,7 @@ impl Router {
         if let Some((uri, wait)) = self.overflow_wait() {
             let uri = uri.to_string();
             let queue = CallClass::Emergency.index();
-            while let Some((&key, &call)) = self.queues[queue].order.first_key_value() {
+            while let Some((key, call)) = self.queues[queue].head() {
                 if key.0 + wait > now {
                     break;
                 }
