@@ -159,11 +159,14 @@ struct NaiveHandler {
     idle_since: Instant,
 }
 
+/// (class, arrival seq, required skills, caller, location)
+type NaiveEntry = (CallClass, u64, Skills, String, Option<String>);
+
 /// `Mutex<BinaryHeap>` of waiting calls keyed by (class, arrival seq) plus a linear scan
 /// of the handler table for the longest-idle eligible handler.
 struct Naive {
     now: Instant,
-    queue: Mutex<BinaryHeap<Reverse<(CallClass, u64, Skills, String, Option<String>)>>>,
+    queue: Mutex<BinaryHeap<Reverse<NaiveEntry>>>,
     handlers: Vec<NaiveHandler>,
     busy: VecDeque<usize>,
     next_call: u64,
@@ -264,7 +267,65 @@ fn bench(c: &mut Criterion) {
     }
 }
 
+/// Median and p99 of single operations, each timed on its own (`Instant` overhead
+/// included). Robust to preemption on a shared machine, unlike a sample mean.
+fn per_op(mut samples: Vec<u64>) -> (u64, u64) {
+    samples.sort_unstable();
+    (
+        samples[samples.len() / 2],
+        samples[samples.len() * 99 / 100],
+    )
+}
+
+fn single_op_medians(skilled: bool, mix: &str) {
+    const N: usize = 200_000;
+    let mut f = Fixture::new(skilled);
+    let (mut enq, mut disp) = (Vec::with_capacity(N), Vec::with_capacity(N));
+    for _ in 0..N {
+        let t = Instant::now();
+        f.arrive();
+        enq.push(t.elapsed().as_nanos() as u64);
+        while f.router.poll_action().is_some() {}
+        let t = Instant::now();
+        f.hang_up();
+        let offer = f.router.poll_action();
+        disp.push(t.elapsed().as_nanos() as u64);
+        black_box(offer);
+        f.answer_offers();
+    }
+    drop(f);
+    let mut n = Naive::new(skilled);
+    // The skills-mix baseline takes milliseconds per hang-up: fewer samples.
+    let n_naive = if skilled { 2_000 } else { N };
+    let (mut nenq, mut ndisp) = (Vec::with_capacity(N), Vec::with_capacity(N));
+    for _ in 0..n_naive {
+        let t = Instant::now();
+        black_box(n.arrive());
+        nenq.push(t.elapsed().as_nanos() as u64);
+        let h = n.busy.pop_front().expect("busy");
+        let t = Instant::now();
+        black_box(n.free(h));
+        ndisp.push(t.elapsed().as_nanos() as u64);
+        n.answer(h);
+    }
+    for (op, r, b) in [
+        ("enqueue", enq, nenq),
+        ("state_change_dispatch", disp, ndisp),
+    ] {
+        let (rm, r99) = per_op(r);
+        let (bm, b99) = per_op(b);
+        println!(
+            "single-op {mix}/{op}: router median {rm} ns p99 {r99} ns | naive median {bm} ns p99 {b99} ns | naive/router median ratio {:.1}",
+            bm as f64 / rm.max(1) as f64
+        );
+    }
+}
+
 fn bench_mix(c: &mut Criterion, skilled: bool, mix: &str) {
+    // QUEUE_BENCH_NO_SINGLE=1 skips the single-op pass (e.g. for profiling).
+    if std::env::var_os("QUEUE_BENCH_NO_SINGLE").is_none() {
+        single_op_medians(skilled, mix);
+    }
     let mut g = c.benchmark_group(format!("queue_routing/{mix}"));
 
     let mut f = Fixture::new(skilled);

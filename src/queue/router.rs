@@ -110,11 +110,14 @@ impl ClassQueue {
     }
 
     /// Oldest waiting call a handler with `skills` is eligible for.
-    fn head_for(&self, skills: Skills) -> Option<(QueueKey, CallId)> {
+    /// Returns `(key, required skills, call)`.
+    fn head_for(&self, skills: Skills) -> Option<(QueueKey, Skills, CallId)> {
         self.groups
             .iter()
             .filter(|(required, _)| skills.covers(**required))
-            .filter_map(|(_, group)| group.first_key_value().map(|(k, c)| (*k, *c)))
+            .filter_map(|(required, group)| {
+                group.first_key_value().map(|(k, c)| (*k, *required, *c))
+            })
             .min()
     }
 
@@ -498,15 +501,16 @@ impl Router {
     }
 
     fn on_call_ended(&mut self, now: Instant, call: CallId) -> Result<(), RouterError> {
+        // One lookup on the hot path; the record goes back on the (rare) error path.
         let rec = self
             .calls
-            .get(&call)
+            .remove(&call)
             .ok_or(RouterError::UnknownCall(call))?;
         let CallStatus::Connected(handler) = rec.status else {
+            self.calls.insert(call, rec);
             return Err(RouterError::NotConnected(call));
         };
         let wrap = u64::from(self.config.wrap_up_s.get(rec.class));
-        self.calls.remove(&call);
         let busy_with_call = self
             .handlers
             .get(&handler)
@@ -801,10 +805,8 @@ impl Router {
                 continue;
             }
             let skills = h.skills;
-            if let Some((class, key, call)) = self.best_call(skills, now) {
-                if let Some(required) = self.calls.get(&call).map(|r| r.required) {
-                    self.queues[class.index()].remove(key, required);
-                }
+            if let Some((class, key, required, call)) = self.best_call(skills, now) {
+                self.queues[class.index()].remove(key, required);
                 self.offer(call, handler, now);
             } else if let Some(h) = self.handlers.get_mut(&handler) {
                 h.indexed = true;
@@ -830,11 +832,15 @@ impl Router {
 
     /// Best waiting call for a handler with `skills`: emergency first, then the
     /// non-emergency head unless an aged admin call arrived earlier, then admin.
-    fn best_call(&self, skills: Skills, now: Instant) -> Option<(CallClass, QueueKey, CallId)> {
+    fn best_call(
+        &self,
+        skills: Skills,
+        now: Instant,
+    ) -> Option<(CallClass, QueueKey, Skills, CallId)> {
         let with = |class: CallClass| {
             self.queues[class.index()]
                 .head_for(skills)
-                .map(|(k, c)| (class, k, c))
+                .map(|(k, r, c)| (class, k, r, c))
         };
         if let Some(found) = with(CallClass::Emergency) {
             return Some(found);
