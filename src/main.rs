@@ -111,12 +111,19 @@ fn simulate(args: &SimulateArgs) -> Result<(), Box<dyn std::error::Error>> {
     let report = sim::run(&scenario, std::time::Instant::now())?;
     let classes = report.summary(model.as_ref());
     if args.json {
-        let out = serde_json::json!({
-            "seed": scenario.seed,
-            "warmup_calls": scenario.warmup_calls,
-            "virtual_duration_s": report.virtual_duration_s,
-            "classes": classes,
-        });
+        #[derive(serde::Serialize)]
+        struct Out<'a> {
+            seed: u64,
+            warmup_calls: u64,
+            virtual_duration_s: f64,
+            classes: &'a [sim::ClassReport],
+        }
+        let out = Out {
+            seed: scenario.seed,
+            warmup_calls: scenario.warmup_calls,
+            virtual_duration_s: report.virtual_duration_s,
+            classes: &classes,
+        };
         println!("{}", serde_json::to_string_pretty(&out)?);
         return Ok(());
     }
