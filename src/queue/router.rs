@@ -496,7 +496,8 @@ impl Router {
             offers: rec.offers,
         };
         self.callbacks.insert(id, item.clone());
-        self.actions.push_back(Action::CallbackAdded(item));
+        self.actions
+            .push_back(Action::CallbackAdded(Box::new(item)));
         Ok(())
     }
 
