@@ -52,6 +52,11 @@ fn check(rho: f64, calls: u64) {
     let sim = simulate(&m, calls, WARMUP_CALLS, SEED);
     for (i, t) in [0.0, 10.0, 20.0].into_iter().enumerate() {
         let theory = m.p_wait_longer_than(t);
+        println!(
+            "rho {rho} t {t} s: simulated {:.4} Erlang C {theory:.4} diff {:+.2} pp",
+            sim[i],
+            (sim[i] - theory) * 100.0
+        );
         assert!(
             (sim[i] - theory).abs() <= TOLERANCE,
             "rho {rho}, t {t} s: simulated P(W > t) = {:.4}, Erlang C = {theory:.4}",
