@@ -61,7 +61,10 @@ pub(crate) struct CallRecord {
     pub(crate) location: Option<String>,
     pub(crate) required: Skills,
     pub(crate) key: QueueKey,
+    /// `Waiting` or `Connected`; a ringing offer lives in `Router::ringing` so that
+    /// offering a call does not touch its (cold) record.
     pub(crate) status: CallStatus,
+    /// Offers that ended (the current ringing offer is not counted yet).
     pub(crate) offers: u32,
 }
 
@@ -196,6 +199,8 @@ pub struct Router {
     ring_timers: BTreeSet<(Instant, HandlerId)>,
     wrap_timers: BTreeSet<(Instant, HandlerId)>,
     pub(crate) callbacks: BTreeMap<CallbackId, CallbackItem>,
+    /// Calls ringing at a handler (at most one per handler).
+    pub(crate) ringing: IdMap<CallId, HandlerId>,
     next_seq: u64,
     next_callback: u64,
     actions: VecDeque<Action>,
@@ -223,6 +228,7 @@ impl Router {
             ring_timers: BTreeSet::new(),
             wrap_timers: BTreeSet::new(),
             callbacks: BTreeMap::new(),
+            ringing: IdMap::default(),
             next_seq: 0,
             next_callback: 1,
             actions: VecDeque::new(),
@@ -248,8 +254,10 @@ impl Router {
             Event::CallAbandoned { call } => self.on_abandon(now, call)?,
             Event::OfferAccepted { call, handler } => {
                 self.check_offer(call, handler)?;
+                self.ringing.remove(&call);
                 if let Some(rec) = self.calls.get_mut(&call) {
                     rec.status = CallStatus::Connected(handler);
+                    rec.offers += 1;
                 }
                 if let Some(h) = self.handlers.get_mut(&handler) {
                     h.misses = 0;
@@ -378,7 +386,11 @@ impl Router {
 
     /// Where a live call is; `None` once it ended, was abandoned, rejected or overflowed.
     pub fn call_status(&self, call: CallId) -> Option<CallStatus> {
-        self.calls.get(&call).map(|c| c.status)
+        let rec = self.calls.get(&call)?;
+        Some(match self.ringing.get(&call) {
+            Some(h) => CallStatus::Offered(*h),
+            None => rec.status,
+        })
     }
 
     /// A handler's state; `None` for an unknown handler.
@@ -466,11 +478,19 @@ impl Router {
             .calls
             .get(&call)
             .ok_or(RouterError::UnknownCall(call))?;
-        let (status, class, key, required) = (rec.status, rec.class, rec.key, rec.required);
+        let (class, key, required) = (rec.class, rec.key, rec.required);
+        let status = match self.ringing.get(&call) {
+            Some(h) => CallStatus::Offered(*h),
+            None => rec.status,
+        };
         match status {
             CallStatus::Connected(_) => return Err(RouterError::AlreadyAnswered(call)),
             CallStatus::Waiting => self.queues[class.index()].remove(key, required),
             CallStatus::Offered(handler) => {
+                self.ringing.remove(&call);
+                if let Some(rec) = self.calls.get_mut(&call) {
+                    rec.offers += 1;
+                }
                 self.actions.push_back(Action::CancelOffer {
                     call,
                     handler,
@@ -574,15 +594,14 @@ impl Router {
     }
 
     fn check_offer(&self, call: CallId, handler: HandlerId) -> Result<(), RouterError> {
-        let rec = self
-            .calls
-            .get(&call)
-            .ok_or(RouterError::UnknownCall(call))?;
+        if !self.calls.contains_key(&call) {
+            return Err(RouterError::UnknownCall(call));
+        }
         let ringing = self
             .handlers
             .get(&handler)
             .is_some_and(|h| h.state == HandlerState::Ringing(call));
-        if rec.status == CallStatus::Offered(handler) && ringing {
+        if self.ringing.get(&call) == Some(&handler) && ringing {
             Ok(())
         } else {
             Err(RouterError::StaleOffer { call, handler })
@@ -702,18 +721,19 @@ impl Router {
 
     /// Puts a call back in its class queue under its original key (its place).
     fn requeue(&mut self, call: CallId) {
+        self.ringing.remove(&call);
         if let Some(rec) = self.calls.get_mut(&call) {
             rec.status = CallStatus::Waiting;
+            rec.offers += 1;
             self.queues[rec.class.index()].insert(rec.key, rec.required, call);
             self.dirty_calls.push(call);
         }
     }
 
     fn offer(&mut self, call: CallId, handler: HandlerId, now: Instant) {
-        if let Some(rec) = self.calls.get_mut(&call) {
-            rec.status = CallStatus::Offered(handler);
-            rec.offers += 1;
-        }
+        // No access to the call's record here: it was written at arrival, possibly
+        // 100,000 calls ago, and is cold in cache. The ringing map is small and hot.
+        self.ringing.insert(call, handler);
         self.actions.push_back(Action::Offer { call, handler });
         self.set_state(handler, HandlerState::Ringing(call), now);
     }
@@ -786,7 +806,7 @@ impl Router {
             let Some(rec) = self.calls.get(&call) else {
                 continue;
             };
-            if rec.status != CallStatus::Waiting {
+            if rec.status != CallStatus::Waiting || self.ringing.contains_key(&call) {
                 continue;
             }
             if let Some(handler) = self.best_handler(rec.required) {
