@@ -32,15 +32,15 @@ struct SimulateArgs {
     /// Mean handle time, in s (exponential).
     #[arg(long, required_unless_present = "scenario")]
     mean_handle_s: Option<f64>,
-    /// Calls counted in the report (after warm-up).
-    #[arg(long, default_value_t = 100_000)]
-    calls: u64,
+    /// Calls counted in the report, after warm-up [default: 100000, or the scenario's].
+    #[arg(long)]
+    calls: Option<u64>,
     /// Calls simulated first and not counted (default: a tenth of --calls).
     #[arg(long)]
     warmup_calls: Option<u64>,
-    /// RNG seed.
-    #[arg(long, default_value_t = 1)]
-    seed: u64,
+    /// RNG seed [default: 1, or the scenario's].
+    #[arg(long)]
+    seed: Option<u64>,
     /// Print JSON instead of a table.
     #[arg(long)]
     json: bool,
@@ -71,11 +71,11 @@ fn simulate(args: &SimulateArgs) -> Result<(), Box<dyn std::error::Error>> {
     let (scenario, model) = match &args.scenario {
         Some(path) => {
             let mut s = Scenario::from_toml(&std::fs::read_to_string(path)?)?;
-            if std::env::args().any(|a| a == "--seed") {
-                s.seed = args.seed;
+            if let Some(seed) = args.seed {
+                s.seed = seed;
             }
-            if std::env::args().any(|a| a == "--calls") {
-                s.calls = args.calls;
+            if let Some(calls) = args.calls {
+                s.calls = calls;
             }
             if let Some(w) = args.warmup_calls {
                 s.warmup_calls = w;
@@ -98,8 +98,8 @@ fn simulate(args: &SimulateArgs) -> Result<(), Box<dyn std::error::Error>> {
                 model.arrival_rate_per_s,
                 model.handlers,
                 model.mean_handle_s,
-                args.calls,
-                args.seed,
+                args.calls.unwrap_or(100_000),
+                args.seed.unwrap_or(1),
             );
             if let Some(w) = args.warmup_calls {
                 s.warmup_calls = w;
