@@ -356,8 +356,8 @@ impl Pidf {
     /// Parses a PIDF-LO document under the default [`XmlLimits`].
     ///
     /// # Errors
-    /// A document-level [`PidfError`], or the first location error when no usable
-    /// location remains.
+    /// A document-level [`PidfError`], or — when no usable location remains — the first
+    /// error that made a location unusable (a shape error before a timestamp error).
     pub fn parse(xml: &str) -> Result<Pidf, PidfError> {
         Self::parse_with_limits(xml, &XmlLimits::default())
     }
@@ -392,7 +392,13 @@ impl Pidf {
         if !pidf.locations.is_empty() {
             return Ok(pidf);
         }
-        match pidf.errors.first() {
+        // Report what made the locations unusable (a shape error) before side issues.
+        let fatal = pidf
+            .errors
+            .iter()
+            .find(|e| !matches!(e, PidfError::BadTimestamp(_) | PidfError::BadConfidence(_)))
+            .or(pidf.errors.first());
+        match fatal {
             Some(e) => Err(e.clone()),
             None if saw_location_info => Ok(pidf),
             None => Err(PidfError::NoLocation),
@@ -632,7 +638,7 @@ fn read_pos(el: Node<'_, '_>) -> Result<Pos, PidfError> {
         if n == 3 {
             return Err(bad_number("pos", t));
         }
-        v[n] = number(tok, "pos")?;
+        v[n] = number(tok, "pos").map_err(|_| bad_number("pos", t.trim()))?;
         n += 1;
     }
     match n {
