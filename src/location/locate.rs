@@ -29,23 +29,25 @@ use super::header::{
 use super::multipart::{cid_of, MediaType, Multipart, MultipartError, MultipartLimits, Part};
 use super::pidf::{Location, Pidf, PidfError};
 use super::summary::{better, LocationSummary, Source};
+use crate::sip::{HeaderName, Message};
 
 /// Most header values of each kind looked at (Geolocation, Call-Info, P-A-I, History-Info).
 pub const MAX_HEADER_VALUES: usize = 32;
 
-/// The parts of an INVITE that carry location and emergency data, as text.
-#[derive(Debug, Clone, Copy, Default)]
+/// The parts of an INVITE that carry location and emergency data, as text borrowed from
+/// the message. Build it with [`InviteLocationInput::from_message`] or by hand.
+#[derive(Debug, Clone, Default)]
 pub struct InviteLocationInput<'a> {
     /// Each `Geolocation` header value (RFC 6442 §4.1), in order.
-    pub geolocation: &'a [&'a str],
+    pub geolocation: Vec<&'a str>,
     /// The `Geolocation-Routing` header value (RFC 6442 §4.2), if any.
     pub geolocation_routing: Option<&'a str>,
     /// Each `Call-Info` header value (RFC 3261 §20.9), in order.
-    pub call_info: &'a [&'a str],
+    pub call_info: Vec<&'a str>,
     /// Each `P-Asserted-Identity` header value (RFC 3325 §9.1).
-    pub p_asserted_identity: &'a [&'a str],
+    pub p_asserted_identity: Vec<&'a str>,
     /// Each `History-Info` header value (RFC 7044 §4.1).
-    pub history_info: &'a [&'a str],
+    pub history_info: Vec<&'a str>,
     /// The message's `Content-Type` value, if it has a body.
     pub content_type: Option<&'a str>,
     /// The message's `Content-ID` value (a single, non-multipart PIDF-LO body may be
@@ -53,6 +55,30 @@ pub struct InviteLocationInput<'a> {
     pub content_id: Option<&'a str>,
     /// The message body.
     pub body: &'a [u8],
+}
+
+impl<'a> InviteLocationInput<'a> {
+    /// Takes the header lines (at most [`MAX_HEADER_VALUES`] of each) and body of a
+    /// parsed SIP message.
+    pub fn from_message(msg: &'a Message) -> InviteLocationInput<'a> {
+        let all = |n: HeaderName| msg.get_all(n).take(MAX_HEADER_VALUES).collect::<Vec<_>>();
+        InviteLocationInput {
+            geolocation: all(HeaderName::Geolocation),
+            geolocation_routing: msg.get(HeaderName::GeolocationRouting),
+            call_info: all(HeaderName::CallInfo),
+            p_asserted_identity: all(HeaderName::PAssertedIdentity),
+            history_info: all(HeaderName::HistoryInfo),
+            content_type: msg.get(HeaderName::ContentType),
+            content_id: msg.header("Content-ID"),
+            body: msg.body(),
+        }
+    }
+}
+
+/// Collects location, additional data, callback number and History-Info from a parsed
+/// INVITE. Never fails: problems are in [`CallLocation::errors`].
+pub fn locate(msg: &Message) -> CallLocation {
+    locate_input(&InviteLocationInput::from_message(msg))
 }
 
 /// A location problem, recorded on the call (never fatal).
