@@ -76,6 +76,9 @@ fn bench(c: &mut Criterion) {
     g.bench_function("classify only", |b| {
         b.iter(|| black_box(classify(black_box(&msg), &cfg)))
     });
+    g.bench_function("PIDF-LO parse only (Pidf::parse)", |b| {
+        b.iter(|| black_box(answerpoint::location::pidf::Pidf::parse(black_box(PIDF))))
+    });
     g.bench_function("alt: roxmltree parse of the PIDF-LO only", |b| {
         b.iter(|| {
             black_box(roxmltree::Document::parse(black_box(PIDF)).map(|d| d.descendants().count()))
@@ -88,4 +91,44 @@ fn bench(c: &mut Criterion) {
 }
 
 criterion_group!(benches, bench);
-criterion_main!(benches);
+
+/// `LOCATE_ITERS=N cargo bench --bench locate` runs classify+locate (or, with
+/// `LOCATE_WHAT=roxmltree|pidf|classify|sip`, one component) N times and exits,
+/// without criterion: for instruction counts under `valgrind --tool=cachegrind` (load-
+/// independent on a shared machine) and for `perf record`.
+fn main() {
+    if let Some(n) = std::env::var("LOCATE_ITERS")
+        .ok()
+        .and_then(|v| v.parse::<u64>().ok())
+    {
+        let wire = invite();
+        let msg = parse(&wire).expect("bench INVITE parses");
+        let cfg = ClassifyConfig::default();
+        let what = std::env::var("LOCATE_WHAT").unwrap_or_default();
+        for _ in 0..n {
+            match what.as_str() {
+                "roxmltree" => {
+                    black_box(
+                        roxmltree::Document::parse(black_box(PIDF))
+                            .map(|d| d.descendants().count()),
+                    );
+                }
+                "pidf" => {
+                    black_box(answerpoint::location::pidf::Pidf::parse(black_box(PIDF)));
+                }
+                "classify" => {
+                    black_box(classify(black_box(&msg), &cfg));
+                }
+                "sip" => {
+                    black_box(parse(black_box(&wire)));
+                }
+                _ => {
+                    black_box((classify(black_box(&msg), &cfg), locate(black_box(&msg))));
+                }
+            }
+        }
+        return;
+    }
+    benches();
+    Criterion::default().configure_from_args().final_summary();
+}

@@ -222,33 +222,33 @@ pub fn parse_call_info(value: &str) -> Result<Vec<CallInfoValue>, HeaderValueErr
 ///
 /// Returns `None` when the header carries no telephone number.
 pub fn callback_number(pai_value: &str) -> Option<String> {
-    let values = parse_uri_list(pai_value).ok()?;
-    let tel = values.iter().find_map(|v| {
-        let uri = v.uri.as_str();
-        let (scheme, rest) = uri.split_once(':')?;
-        if scheme.trim().eq_ignore_ascii_case("tel") {
-            Some(rest.split(';').next().unwrap_or(rest).to_owned())
-        } else {
-            None
+    let mut sip_phone: Option<&str> = None;
+    let mut tel: Option<&str> = None;
+    for item in CommaSplit::new(pai_value).take(MAX_LIST_VALUES) {
+        let Ok(na) = NameAddr::parse(item) else {
+            continue;
+        };
+        let uri = na.uri.as_str();
+        let Some((scheme, rest)) = uri.split_once(':') else {
+            continue;
+        };
+        if scheme.eq_ignore_ascii_case("tel") {
+            tel = Some(rest.split(';').next().unwrap_or(rest));
+            break;
         }
-    });
-    let number = tel.or_else(|| {
-        values.iter().find_map(|v| {
-            let (scheme, rest) = v.uri.split_once(':')?;
-            let scheme = scheme.trim().to_ascii_lowercase();
-            let user_phone = v
-                .uri
-                .to_ascii_lowercase()
+        let is_sip = scheme.eq_ignore_ascii_case("sip") || scheme.eq_ignore_ascii_case("sips");
+        if is_sip
+            && sip_phone.is_none()
+            && rest
                 .split(';')
-                .any(|p| p == "user=phone");
-            if (scheme == "sip" || scheme == "sips") && user_phone {
-                let user = rest.split('@').next()?;
-                Some(user.split(';').next().unwrap_or(user).to_owned())
-            } else {
-                None
-            }
-        })
-    })?;
+                .skip(1)
+                .any(|p| p.eq_ignore_ascii_case("user=phone"))
+        {
+            let user = rest.split('@').next().unwrap_or("");
+            sip_phone = Some(user.split(';').next().unwrap_or(user));
+        }
+    }
+    let number = tel.or(sip_phone)?;
     let cleaned: String = number
         .chars()
         .filter(|c| !matches!(c, '-' | '.' | '(' | ')' | ' '))

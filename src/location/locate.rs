@@ -219,7 +219,7 @@ fn is_pidf(mt: &MediaType<'_>) -> bool {
 
 /// `true` for `application/EmergencyCallData.*+xml` (RFC 7852 §11.1).
 fn is_additional_data(mt: &MediaType<'_>) -> bool {
-    mt.type_ == "application" && mt.subtype.starts_with("emergencycalldata.")
+    mt.is_emergency_call_data()
 }
 
 /// Collects location, additional data, callback number and History-Info from an INVITE.
@@ -233,7 +233,7 @@ pub fn locate_input(input: &InviteLocationInput<'_>) -> CallLocation {
     let mut multipart: Option<Multipart<'_>> = None;
     if let Some(ct) = input.content_type {
         match MediaType::parse(ct) {
-            Some(mt) if mt.type_ == "multipart" => {
+            Some(mt) if mt.is_type("multipart") => {
                 match Multipart::parse(ct, input.body, &limits) {
                     Ok(mp) => {
                         if mp.boundary_mismatch {
@@ -434,19 +434,34 @@ fn read_block(part: &Part<'_>, purpose: &str, out: &mut CallLocation) -> Option<
     }
 }
 
+/// Rank of a location (lower is better), as [`LocationSummary`] ranks: geodetic with a
+/// radius by radius, then geodetic without, then civic only; ties by newer timestamp.
+fn rank(l: &Location) -> (u8, f64, i64) {
+    let (class, radius) = match &l.shape {
+        Some(s) => match s.center_and_radius().1 {
+            Some(r) => (0, r),
+            None => (1, f64::MAX),
+        },
+        None if l.civic.as_ref().is_some_and(|c| !c.fields.is_empty()) => (2, f64::MAX),
+        None => (3, f64::MAX),
+    };
+    (class, radius, -l.timestamp_ms.unwrap_or(i64::MIN + 1))
+}
+
 fn best_index(locs: &[FoundLocation]) -> Option<usize> {
-    let now = SystemTime::UNIX_EPOCH; // age is irrelevant to ranking
-    let mut best: Option<(usize, LocationSummary)> = None;
+    let mut best: Option<(usize, (u8, f64, i64))> = None;
     for (i, l) in locs.iter().enumerate() {
-        let s = LocationSummary::from_pidf(&l.location, Source::PidfLoByValue, now);
+        let r = rank(&l.location);
         let replace = match &best {
             None => true,
             Some((bi, b)) => {
-                better(&s, b) || (!better(b, &s) && l.referenced && !locs[*bi].referenced)
+                let better = r.0 < b.0 || (r.0 == b.0 && (r.1 < b.1 || (r.1 == b.1 && r.2 < b.2)));
+                let tie = r.0 == b.0 && r.1 == b.1 && r.2 == b.2;
+                better || (tie && l.referenced && !locs[*bi].referenced)
             }
         };
         if replace {
-            best = Some((i, s));
+            best = Some((i, r));
         }
     }
     best.map(|(i, _)| i)

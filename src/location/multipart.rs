@@ -70,13 +70,14 @@ pub enum MultipartError {
     BadPartHeaders(usize),
 }
 
-/// A parsed media type: `type/subtype` lower-cased, parameters with unquoted values.
+/// A parsed media type: `type/subtype` as sent (compare case-insensitively, RFC 2045
+/// §5.1), parameters with unquoted values. Borrows the header value; no allocation.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct MediaType<'a> {
-    /// Top-level type, lower-case (`multipart`, `application`).
-    pub type_: String,
-    /// Subtype, lower-case (`mixed`, `pidf+xml`).
-    pub subtype: String,
+    /// Top-level type (`multipart`, `application`).
+    pub type_: &'a str,
+    /// Subtype (`mixed`, `pidf+xml`).
+    pub subtype: &'a str,
     /// Parameters in order; names as sent, values without quotes.
     pub params: Vec<(&'a str, &'a str)>,
 }
@@ -91,21 +92,19 @@ impl<'a> MediaType<'a> {
         if t.is_empty() || s.is_empty() {
             return None;
         }
-        let params = it
-            .take(16)
-            .filter_map(|p| {
-                let (n, v) = p.split_once('=')?;
-                let v = v.trim();
-                let v = v
-                    .strip_prefix('"')
-                    .and_then(|x| x.strip_suffix('"'))
-                    .unwrap_or(v);
-                Some((n.trim(), v))
-            })
-            .collect();
+        let mut params = Vec::new();
+        params.extend(it.take(16).filter_map(|p| {
+            let (n, v) = p.split_once('=')?;
+            let v = v.trim();
+            let v = v
+                .strip_prefix('"')
+                .and_then(|x| x.strip_suffix('"'))
+                .unwrap_or(v);
+            Some((n.trim(), v))
+        }));
         Some(MediaType {
-            type_: t.to_ascii_lowercase(),
-            subtype: s.to_ascii_lowercase(),
+            type_: t,
+            subtype: s,
             params,
         })
     }
@@ -118,9 +117,24 @@ impl<'a> MediaType<'a> {
             .map(|(_, v)| *v)
     }
 
-    /// `true` when this is `type_/subtype` (both compared lower-case).
+    /// `true` when this is `type_/subtype` (case-insensitive).
     pub fn is(&self, type_: &str, subtype: &str) -> bool {
-        self.type_ == type_ && self.subtype.eq_ignore_ascii_case(subtype)
+        self.type_.eq_ignore_ascii_case(type_) && self.subtype.eq_ignore_ascii_case(subtype)
+    }
+
+    /// `true` when the top-level type is `type_` (case-insensitive).
+    pub fn is_type(&self, type_: &str) -> bool {
+        self.type_.eq_ignore_ascii_case(type_)
+    }
+
+    /// `true` for `application/EmergencyCallData.*` (RFC 7852 §11.1), case-insensitive.
+    pub fn is_emergency_call_data(&self) -> bool {
+        const P: &str = "emergencycalldata.";
+        self.is_type("application")
+            && self
+                .subtype
+                .get(..P.len())
+                .is_some_and(|p| p.eq_ignore_ascii_case(P))
     }
 }
 
@@ -219,7 +233,7 @@ impl<'a> Multipart<'a> {
     ) -> Result<Multipart<'a>, MultipartError> {
         let mt = MediaType::parse(content_type)
             .ok_or_else(|| MultipartError::NotMultipart(truncate(content_type)))?;
-        if mt.type_ != "multipart" {
+        if !mt.is_type("multipart") {
             return Err(MultipartError::NotMultipart(truncate(content_type)));
         }
         if body.len() > limits.max_body_bytes {

@@ -117,7 +117,7 @@ pub fn select_for_handler<'a>(input: &InviteLocationInput<'a>) -> PassOn<'a> {
         });
         return out;
     }
-    if mt.type_ != "multipart" {
+    if !mt.is_type("multipart") {
         return out;
     }
     let Ok(mp) = Multipart::parse(ct, input.body, &MultipartLimits::default()) else {
@@ -161,6 +161,6 @@ fn carry(p: &Part<'_>, named: &[String]) -> bool {
         return false;
     }
     mt.is("application", "pidf+xml")
-        || (mt.type_ == "application" && mt.subtype.starts_with("emergencycalldata."))
+        || mt.is_emergency_call_data()
         || p.content_id().is_some_and(|c| named.iter().any(|n| n == c))
 }
