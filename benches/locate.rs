@@ -5,7 +5,7 @@
 //!
 //! Run: `cargo bench --bench locate -- --measurement-time 3`
 
-use criterion::{black_box, criterion_group, criterion_main, Criterion};
+use criterion::{black_box, criterion_group, Criterion};
 
 use answerpoint::call::{classify, ClassifyConfig};
 use answerpoint::location::locate::locate;
@@ -108,19 +108,19 @@ fn main() {
         for _ in 0..n {
             match what.as_str() {
                 "roxmltree" => {
-                    black_box(
+                    let _ = black_box(
                         roxmltree::Document::parse(black_box(PIDF))
                             .map(|d| d.descendants().count()),
                     );
                 }
                 "pidf" => {
-                    black_box(answerpoint::location::pidf::Pidf::parse(black_box(PIDF)));
+                    let _ = black_box(answerpoint::location::pidf::Pidf::parse(black_box(PIDF)));
                 }
                 "classify" => {
                     black_box(classify(black_box(&msg), &cfg));
                 }
                 "sip" => {
-                    black_box(parse(black_box(&wire)));
+                    let _ = black_box(parse(black_box(&wire)));
                 }
                 _ => {
                     black_box((classify(black_box(&msg), &cfg), locate(black_box(&msg))));
