@@ -45,6 +45,10 @@ Contact: <sip:+447700900123@198.51.100.7:5060>\r\n\
 P-Asserted-Identity: <tel:+447700900123>\r\n\
 Allow: INVITE, ACK, CANCEL, BYE, OPTIONS, PRACK, UPDATE\r\n\
 Supported: 100rel, timer, geolocation\r\n\
+User-Agent: IMS-Emergency-Gateway/4.2 (BT stage 1 test bed)\r\n\
+P-Access-Network-Info: 3GPP-E-UTRAN-FDD; utran-cell-id-3gpp=2341502A1B3C4D5E6\r\n\
+P-Charging-Vector: icid-value=ab12cd34ef56-0001;icid-generated-at=198.51.100.7\r\n\
+Session-Expires: 1800;refresher=uac\r\n\
 Geolocation: <cid:loc1@ims.example.net>\r\n\
 Geolocation-Routing: no\r\n\
 Resource-Priority: esnet.1\r\n\
