@@ -315,7 +315,7 @@ fn invite_999(geolocation: &str, pidf: &str) -> Vec<u8> {
         "--b1\r\nContent-Type: application/sdp\r\n\r\nv=0\r\no=- 1 1 IN IP4 198.51.100.7\r\ns=-\r\nc=IN IP4 198.51.100.7\r\nt=0 0\r\nm=audio 30000 RTP/AVP 8 0\r\n\r\n--b1\r\nContent-Type: application/pidf+xml\r\nContent-ID: <loc1@ims.example.net>\r\n\r\n{pidf}\r\n--b1--\r\n"
     );
     format!(
-        "INVITE sip:999@psap.example.org;user=phone SIP/2.0\r\nVia: SIP/2.0/UDP 198.51.100.7:5060;branch=z9hG4bK776asdhds\r\nMax-Forwards: 70\r\nFrom: <sip:+447700900123@ims.example.net>;tag=1928301774\r\nTo: <sip:999@psap.example.org;user=phone>\r\nCall-ID: a84b4c76e66710@198.51.100.7\r\nCSeq: 314159 INVITE\r\nContact: <sip:+447700900123@198.51.100.7>\r\nP-Asserted-Identity: <tel:+447700900123>\r\nGeolocation: {geolocation}\r\nGeolocation-Routing: no\r\nContent-Type: multipart/mixed;boundary=b1\r\nContent-Length: {}\r\n\r\n{body}",
+        "INVITE sip:999@psap.example.org;user=phone SIP/2.0\r\nVia: SIP/2.0/UDP 198.51.100.7:5060;branch=z9hG4bK776asdhds\r\nMax-Forwards: 70\r\nFrom: <sip:+447700900123@ims.example.net>;tag=1928301774\r\nTo: <sip:999@psap.example.org;user=phone>\r\nCall-ID: a84b4c76e66710@198.51.100.7\r\nCSeq: 314159 INVITE\r\nContact: <sip:+447700900123@198.51.100.7>\r\nP-Asserted-Identity: \"Caller\" <sip:+447700900123@ims.example.net;user=phone>, <tel:+447700900123>\r\nHistory-Info: <sip:999@bt.example.com>;index=1\r\nHistory-Info: <sip:999@psap.example.org;user=phone>;index=1.1\r\nGeolocation: {geolocation}\r\nGeolocation-Routing: no\r\nContent-Type: multipart/mixed;boundary=b1\r\nContent-Length: {}\r\n\r\n{body}",
         body.len()
     )
     .into_bytes()
@@ -335,6 +335,13 @@ fn good_999_with_circle() {
     assert!(loc.errors.is_empty(), "{:?}", loc.errors);
     assert_eq!(loc.routing_allowed, Some(false));
     assert_eq!(loc.callback_number.as_deref(), Some("+447700900123"));
+    assert_eq!(
+        loc.history_info,
+        vec![
+            "<sip:999@bt.example.com>;index=1".to_string(),
+            "<sip:999@psap.example.org;user=phone>;index=1.1".to_string()
+        ]
+    );
     let now = UNIX_EPOCH + Duration::from_secs(1_795_957_200 + 90); // 2026-11-29T13:01:30Z
     let s = loc.summary(None, now).unwrap();
     assert_eq!(
