@@ -25,7 +25,7 @@ pub fn caller_key(number: &str) -> Option<String> {
         return None;
     }
     let start = digits.len().saturating_sub(CALLER_KEY_DIGITS);
-    Some(digits[start..].iter().collect())
+    Some(digits.get(start..).unwrap_or_default().iter().collect())
 }
 
 /// What [`AmlStore::ingest`] did with a fix.

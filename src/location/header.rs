@@ -189,11 +189,9 @@ impl CallInfoValue {
     pub fn emergency_call_data(&self) -> Option<&str> {
         let p = self.purpose.as_deref()?;
         let prefix = "EmergencyCallData.";
-        if p.len() > prefix.len() && p[..prefix.len()].eq_ignore_ascii_case(prefix) {
-            p.get(prefix.len()..)
-        } else {
-            None
-        }
+        let head = p.get(..prefix.len())?;
+        let rest = p.get(prefix.len()..)?;
+        (head.eq_ignore_ascii_case(prefix) && !rest.is_empty()).then_some(rest)
     }
 }
 
@@ -316,6 +314,17 @@ mod tests {
             parse_call_info("<urn:nena:uid:callid:c7bb:x@10.1.11.3>; purpose=nena-CallId").unwrap();
         assert_eq!(v[0].purpose.as_deref(), Some("nena-CallId"));
         assert_eq!(v[0].emergency_call_data(), None);
+        // A multi-byte character across the prefix boundary must not panic.
+        let odd = CallInfoValue {
+            uri: "cid:x".into(),
+            purpose: Some("EmergencyCallData\u{20ac}x".into()),
+        };
+        assert_eq!(odd.emergency_call_data(), None);
+        let lower = CallInfoValue {
+            uri: "cid:x".into(),
+            purpose: Some("emergencycalldata.Comment".into()),
+        };
+        assert_eq!(lower.emergency_call_data(), Some("Comment"));
     }
 
     #[test]

@@ -286,9 +286,13 @@ pub fn locate_input(input: &InviteLocationInput<'_>) -> CallLocation {
             match g.kind {
                 GeolocationKind::ByValue => match find_cid(&g.uri) {
                     Some(i) => {
-                        if !used[i] {
-                            used[i] = true;
-                            read_pidf_part(&parts[i], true, &mut out);
+                        if used.get(i) == Some(&false) {
+                            if let Some(flag) = used.get_mut(i) {
+                                *flag = true;
+                            }
+                            if let Some(part) = parts.get(i) {
+                                read_pidf_part(part, true, &mut out);
+                            }
                         }
                     }
                     None => out.errors.push(LocationError::CidNotFound { uri: g.uri }),
@@ -331,8 +335,12 @@ pub fn locate_input(input: &InviteLocationInput<'_>) -> CallLocation {
             if cid_of(&ci.uri).is_some() {
                 match find_cid(&ci.uri) {
                     Some(i) => {
-                        used[i] = true;
-                        let data = read_block(&parts[i], &purpose, &mut out);
+                        if let Some(flag) = used.get_mut(i) {
+                            *flag = true;
+                        }
+                        let data = parts
+                            .get(i)
+                            .and_then(|part| read_block(part, &purpose, &mut out));
                         out.additional_data.push(AdditionalDataItem {
                             purpose,
                             uri: Some(ci.uri),
@@ -353,7 +361,7 @@ pub fn locate_input(input: &InviteLocationInput<'_>) -> CallLocation {
 
     // Parts nobody referenced.
     for (i, part) in parts.iter().enumerate() {
-        if used[i] {
+        if used.get(i) != Some(&false) {
             continue;
         }
         let Some(mt) = part.media_type() else {
@@ -457,7 +465,8 @@ fn best_index(locs: &[FoundLocation]) -> Option<usize> {
             Some((bi, b)) => {
                 let better = r.0 < b.0 || (r.0 == b.0 && (r.1 < b.1 || (r.1 == b.1 && r.2 < b.2)));
                 let tie = r.0 == b.0 && r.1 == b.1 && r.2 == b.2;
-                better || (tie && l.referenced && !locs[*bi].referenced)
+                let held_referenced = locs.get(*bi).is_some_and(|b| b.referenced);
+                better || (tie && l.referenced && !held_referenced)
             }
         };
         if replace {
