@@ -3,9 +3,9 @@
 //! failing: each problem becomes a [`LocationError`] and the call goes on (DESIGN.md §5:
 //! a broken location never blocks a 999 call).
 //!
-//! Works on the header values and body of an INVITE ([`InviteLocationInput`]), so the
-//! SIP layer only has to hand over strings; `locate(&Request)` in this module's parent
-//! builds the input from a parsed request.
+//! Works on the header values and body of an INVITE ([`InviteLocationInput`]), so tests
+//! and fuzzers can drive it with strings; [`locate`] builds that input from a parsed
+//! [`Message`] (header lookup by the SIP layer).
 //!
 //! Order of work: `Geolocation` values (`cid:` → the body part with that Content-ID →
 //! PIDF-LO; `https:`/`sip:` → kept for a later dereference), then `Call-Info` with
