@@ -1,5 +1,36 @@
 //! SIP messages (RFC 3261 §7, §20, §25): bounded zero-copy parser, printer, URIs,
 //! typed header access and transport framing. No tokio, no clock, no sockets.
+//!
+//! Entry points:
+//! - [`parse`] / [`parse_with`]: one datagram (or buffer) → owned [`Message`] or a typed
+//!   [`ParseError`] whose [`ParseError::status_code`] is the stateless answer (400, 413,
+//!   505, 513). [`is_response_start`] says whether to answer or discard.
+//! - [`framing::StreamDecoder`]: TCP/TLS byte stream → messages (Content-Length framing).
+//! - [`Message`]: raw header access by name (case-insensitive, compact forms) and typed
+//!   accessors (`top_via`, `from`, `to`, `cseq`, `contacts`, `routes`, …).
+//! - [`MessageBuilder`]: new requests, responses to a request (§8.2.6), CANCEL, ACK.
+//! - [`validate::validate_request`]: the §8.2 checks above the parser (416, 400, 483…).
+
+mod build;
+mod error;
+pub mod framing;
+pub mod header;
+mod limits;
+mod message;
+mod parse;
+mod print;
+pub(crate) mod scan;
+pub mod uri;
+pub mod validate;
 
 pub mod digest;
 pub mod transaction;
+
+pub use build::{is_valid_tag, token_from_entropy, BuildError, MessageBuilder};
+pub use error::{is_response_start, ParseError};
+pub use header::{HeaderError, HeaderName};
+pub use limits::{Limits, MAX_BODY_BYTES, MAX_HEADERS, MAX_LINE_BYTES, MAX_MESSAGE_BYTES};
+pub use message::{HeaderField, Message, Method};
+pub use parse::{parse, parse_with};
+pub use scan::{unquote, CommaSplit, Param, ParamIter, Params};
+pub use uri::{Host, Scheme, Uri};

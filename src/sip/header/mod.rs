@@ -1,0 +1,252 @@
+//! SIP header names and typed header values (RFC 3261 §7.3, §20, and the extension
+//! RFCs named on each type). Names are case-insensitive and the compact forms of
+//! RFC 3261 §7.3.3 and later RFCs map to the same [`HeaderName`].
+
+mod name_addr;
+mod values;
+mod via;
+
+pub use name_addr::{Contact, DisplayName, NameAddr};
+pub use values::{CSeq, ContentType, GeolocationRouting, Priority, ResourcePriority, MAX_CSEQ};
+pub use via::Via;
+
+macro_rules! header_names {
+    ($( $(#[$doc:meta])* $var:ident = $canon:literal, $lower:literal, $compact:expr, $list:expr; )*) => {
+        /// A header name. Known headers get their own variant (matched case-insensitively,
+        /// compact forms included); anything else is [`HeaderName::Other`], compared by
+        /// its text.
+        #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+        #[non_exhaustive]
+        pub enum HeaderName {
+            $( $(#[$doc])* $var, )*
+            /// Any header not listed above.
+            Other,
+        }
+
+        impl HeaderName {
+            /// Canonical spelling, e.g. `Call-ID`. `Other` yields `""`.
+            pub fn as_str(self) -> &'static str {
+                match self { $( HeaderName::$var => $canon, )* HeaderName::Other => "" }
+            }
+
+            /// The single-letter compact form (RFC 3261 §7.3.3), if any.
+            pub fn compact(self) -> Option<char> {
+                match self { $( HeaderName::$var => $compact, )* HeaderName::Other => None }
+            }
+
+            /// True for headers whose grammar is a comma-separated list
+            /// (RFC 3261 §7.3.1), so one line may carry several values.
+            pub fn is_list(self) -> bool {
+                match self { $( HeaderName::$var => $list, )* HeaderName::Other => false }
+            }
+
+            fn from_lower(lower: &[u8]) -> HeaderName {
+                match lower {
+                    $( $lower => HeaderName::$var, )*
+                    _ => HeaderName::Other,
+                }
+            }
+        }
+    };
+}
+
+header_names! {
+    /// `Via` / `v` (RFC 3261 §20.42)
+    Via = "Via", b"via", Some('v'), true;
+    /// `From` / `f` (§20.20)
+    From = "From", b"from", Some('f'), false;
+    /// `To` / `t` (§20.39)
+    To = "To", b"to", Some('t'), false;
+    /// `Call-ID` / `i` (§20.8)
+    CallId = "Call-ID", b"call-id", Some('i'), false;
+    /// `CSeq` (§20.16)
+    CSeq = "CSeq", b"cseq", None, false;
+    /// `Max-Forwards` (§20.22)
+    MaxForwards = "Max-Forwards", b"max-forwards", None, false;
+    /// `Contact` / `m` (§20.10)
+    Contact = "Contact", b"contact", Some('m'), true;
+    /// `Route` (§20.34)
+    Route = "Route", b"route", None, true;
+    /// `Record-Route` (§20.30)
+    RecordRoute = "Record-Route", b"record-route", None, true;
+    /// `Content-Length` / `l` (§20.14)
+    ContentLength = "Content-Length", b"content-length", Some('l'), false;
+    /// `Content-Type` / `c` (§20.15)
+    ContentType = "Content-Type", b"content-type", Some('c'), false;
+    /// `Content-Encoding` / `e` (§20.12)
+    ContentEncoding = "Content-Encoding", b"content-encoding", Some('e'), true;
+    /// `Content-Disposition` (§20.11)
+    ContentDisposition = "Content-Disposition", b"content-disposition", None, false;
+    /// `Expires` (§20.19)
+    Expires = "Expires", b"expires", None, false;
+    /// `Require` (§20.32)
+    Require = "Require", b"require", None, true;
+    /// `Proxy-Require` (§20.29)
+    ProxyRequire = "Proxy-Require", b"proxy-require", None, true;
+    /// `Supported` / `k` (§20.37)
+    Supported = "Supported", b"supported", Some('k'), true;
+    /// `Unsupported` (§20.40)
+    Unsupported = "Unsupported", b"unsupported", None, true;
+    /// `Allow` (§20.5)
+    Allow = "Allow", b"allow", None, true;
+    /// `Accept` (§20.1)
+    Accept = "Accept", b"accept", None, true;
+    /// `Subject` / `s` (§20.36)
+    Subject = "Subject", b"subject", Some('s'), false;
+    /// `Date` (§20.17)
+    Date = "Date", b"date", None, false;
+    /// `Timestamp` (§20.38)
+    Timestamp = "Timestamp", b"timestamp", None, false;
+    /// `User-Agent` (§20.41)
+    UserAgent = "User-Agent", b"user-agent", None, false;
+    /// `Server` (§20.35)
+    Server = "Server", b"server", None, false;
+    /// `Warning` (§20.43)
+    Warning = "Warning", b"warning", None, true;
+    /// `Retry-After` (§20.33)
+    RetryAfter = "Retry-After", b"retry-after", None, false;
+    /// `Min-Expires` (§20.23)
+    MinExpires = "Min-Expires", b"min-expires", None, false;
+    /// `Authorization` (§20.7)
+    Authorization = "Authorization", b"authorization", None, false;
+    /// `WWW-Authenticate` (§20.44)
+    WwwAuthenticate = "WWW-Authenticate", b"www-authenticate", None, false;
+    /// `Proxy-Authenticate` (§20.27)
+    ProxyAuthenticate = "Proxy-Authenticate", b"proxy-authenticate", None, false;
+    /// `Proxy-Authorization` (§20.28)
+    ProxyAuthorization = "Proxy-Authorization", b"proxy-authorization", None, false;
+    /// `Priority` (§20.26)
+    Priority = "Priority", b"priority", None, false;
+    /// `Resource-Priority` (RFC 4412 §3.1)
+    ResourcePriority = "Resource-Priority", b"resource-priority", None, true;
+    /// `Geolocation` (RFC 6442 §4.1)
+    Geolocation = "Geolocation", b"geolocation", None, true;
+    /// `Geolocation-Routing` (RFC 6442 §4.2)
+    GeolocationRouting = "Geolocation-Routing", b"geolocation-routing", None, false;
+    /// `Geolocation-Error` (RFC 6442 §4.3)
+    GeolocationError = "Geolocation-Error", b"geolocation-error", None, false;
+    /// `P-Asserted-Identity` (RFC 3325 §9.1)
+    PAssertedIdentity = "P-Asserted-Identity", b"p-asserted-identity", None, true;
+    /// `P-Preferred-Identity` (RFC 3325 §9.2)
+    PPreferredIdentity = "P-Preferred-Identity", b"p-preferred-identity", None, true;
+    /// `Call-Info` (§20.9; RFC 7852 additional data)
+    CallInfo = "Call-Info", b"call-info", None, true;
+    /// `History-Info` (RFC 7044 §4.1)
+    HistoryInfo = "History-Info", b"history-info", None, true;
+    /// `RSeq` (RFC 3262 §7.1)
+    RSeq = "RSeq", b"rseq", None, false;
+    /// `RAck` (RFC 3262 §7.2)
+    RAck = "RAck", b"rack", None, false;
+    /// `Session-Expires` / `x` (RFC 4028 §4)
+    SessionExpires = "Session-Expires", b"session-expires", Some('x'), false;
+    /// `Min-SE` (RFC 4028 §5)
+    MinSe = "Min-SE", b"min-se", None, false;
+    /// `Event` / `o` (RFC 6665 §8.2.1)
+    Event = "Event", b"event", Some('o'), false;
+    /// `Allow-Events` / `u` (RFC 6665 §8.2.2)
+    AllowEvents = "Allow-Events", b"allow-events", Some('u'), true;
+    /// `Subscription-State` (RFC 6665 §8.2.3)
+    SubscriptionState = "Subscription-State", b"subscription-state", None, false;
+    /// `Refer-To` / `r` (RFC 3515 §2.1)
+    ReferTo = "Refer-To", b"refer-to", Some('r'), false;
+    /// `Referred-By` / `b` (RFC 3892 §3)
+    ReferredBy = "Referred-By", b"referred-by", Some('b'), false;
+    /// `Accept-Contact` / `a` (RFC 3841 §9.2)
+    AcceptContact = "Accept-Contact", b"accept-contact", Some('a'), true;
+    /// `Reject-Contact` / `j` (RFC 3841 §9.2)
+    RejectContact = "Reject-Contact", b"reject-contact", Some('j'), true;
+    /// `Request-Disposition` / `d` (RFC 3841 §9.1)
+    RequestDisposition = "Request-Disposition", b"request-disposition", Some('d'), true;
+    /// `Identity` / `y` (RFC 8224 §4)
+    Identity = "Identity", b"identity", Some('y'), false;
+    /// `Reason` (RFC 3326 §2)
+    Reason = "Reason", b"reason", None, true;
+    /// `Path` (RFC 3327 §4)
+    Path = "Path", b"path", None, true;
+}
+
+impl HeaderName {
+    /// Classifies a header name as received: case-insensitive, compact forms included
+    /// (RFC 3261 §7.3.3). Names longer than any known header are `Other`.
+    pub fn from_bytes(name: &[u8]) -> HeaderName {
+        if name.len() == 1 {
+            return match name.first().map(u8::to_ascii_lowercase) {
+                Some(b'v') => HeaderName::Via,
+                Some(b'f') => HeaderName::From,
+                Some(b't') => HeaderName::To,
+                Some(b'i') => HeaderName::CallId,
+                Some(b'm') => HeaderName::Contact,
+                Some(b'l') => HeaderName::ContentLength,
+                Some(b'c') => HeaderName::ContentType,
+                Some(b'e') => HeaderName::ContentEncoding,
+                Some(b'k') => HeaderName::Supported,
+                Some(b's') => HeaderName::Subject,
+                Some(b'x') => HeaderName::SessionExpires,
+                Some(b'o') => HeaderName::Event,
+                Some(b'u') => HeaderName::AllowEvents,
+                Some(b'r') => HeaderName::ReferTo,
+                Some(b'b') => HeaderName::ReferredBy,
+                Some(b'a') => HeaderName::AcceptContact,
+                Some(b'j') => HeaderName::RejectContact,
+                Some(b'd') => HeaderName::RequestDisposition,
+                Some(b'y') => HeaderName::Identity,
+                _ => HeaderName::Other,
+            };
+        }
+        let mut buf = [0u8; 24];
+        let Some(dst) = buf.get_mut(..name.len()) else {
+            return HeaderName::Other;
+        };
+        for (d, s) in dst.iter_mut().zip(name) {
+            *d = s.to_ascii_lowercase();
+        }
+        HeaderName::from_lower(dst)
+    }
+
+    /// [`HeaderName::from_bytes`] for a `&str`.
+    pub fn parse(name: &str) -> HeaderName {
+        HeaderName::from_bytes(name.as_bytes())
+    }
+}
+
+impl std::fmt::Display for HeaderName {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            HeaderName::Other => "(extension header)",
+            n => n.as_str(),
+        })
+    }
+}
+
+/// Why a typed header value could not be parsed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+#[error("malformed {name} header: {fault}")]
+pub struct HeaderError {
+    /// Which header.
+    pub name: HeaderName,
+    /// What is wrong, e.g. `"unterminated quoted string"`.
+    pub fault: &'static str,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn names_and_compact_forms() {
+        assert_eq!(HeaderName::parse("MaX-fOrWaRdS"), HeaderName::MaxForwards);
+        assert_eq!(HeaderName::parse("v"), HeaderName::Via);
+        assert_eq!(HeaderName::parse("L"), HeaderName::ContentLength);
+        assert_eq!(HeaderName::parse("call-id"), HeaderName::CallId);
+        assert_eq!(HeaderName::parse("C%6Fntact"), HeaderName::Other);
+        assert_eq!(
+            HeaderName::parse("x-very-long-extension-header-name"),
+            HeaderName::Other
+        );
+        for c in "imelcfsktvorubajdxy".chars() {
+            let h = HeaderName::parse(&c.to_string());
+            assert_ne!(h, HeaderName::Other, "{c}");
+            assert_eq!(h.compact(), Some(c));
+        }
+    }
+}
