@@ -1,1 +1,1011 @@
-//! Engine configuration: one TOML file, validated before any port is bound; an embedded default.
+//! Engine configuration: one TOML file, validated before any port is bound (DESIGN.md §2,
+//! §8), with an embedded default ([`DEFAULT_TOML`], [`Config::default`]) so the engine runs
+//! with no file at all.
+//!
+//! Loading is two steps: serde reads the file into plain structs with
+//! `deny_unknown_fields` (so a misspelt key is an error, not a silent default), then
+//! [`Config::from_toml_str`] checks every value and builds the typed [`Config`]. A bad value
+//! is reported with the key that holds it, e.g.
+//! `sip.listen[1]: unknown transport 'sctp' (expected udp or tcp)`.
+//!
+//! Standards behind the values: RFC 3261 §17.1.1.1 (T1/T2/T4), §13.3.1.1 (a provisional
+//! response at least every minute while a call waits), §10.3 (registration expiry),
+//! §22.4 (the digest realm); RFC 4632 / RFC 4291 §2.3 (CIDR prefixes).
+//!
+//! The `[queue]` and `[classification]` sections belong to the queue and classification
+//! modules; this file only reserves them (see [`Config::queue`]).
+
+use std::collections::HashSet;
+use std::fmt;
+use std::net::{IpAddr, SocketAddr};
+use std::path::{Path, PathBuf};
+use std::str::FromStr;
+
+use serde::Deserialize;
+
+use crate::sip::digest::Credentials;
+use crate::sip::transaction::TimerConfig;
+
+/// The embedded default configuration: SIP on UDP and TCP 127.0.0.1:5060, HTTP on
+/// 127.0.0.1:8080, carriers from loopback only, no seats and no users.
+pub const DEFAULT_TOML: &str = r#"
+[sip]
+listen = ["udp:127.0.0.1:5060", "tcp:127.0.0.1:5060"]
+carriers = ["127.0.0.0/8", "::1/128"]
+
+[http]
+listen = "127.0.0.1:8080"
+"#;
+
+/// Most `sip.listen` entries.
+pub const MAX_LISTEN: usize = 16;
+/// Most `sip.carriers` entries.
+pub const MAX_CARRIERS: usize = 1024;
+/// Most `[[seats]]` or `[[users]]` entries.
+pub const MAX_SEATS: usize = 10_000;
+/// Most skills per seat or user.
+pub const MAX_SKILLS: usize = 64;
+/// Longest seat id, user name, skill or realm, bytes.
+pub const MAX_NAME_LEN: usize = 64;
+
+// === the typed, validated configuration ===
+
+/// The validated engine configuration. Build it with [`Config::from_toml_str`],
+/// [`Config::load`] or [`Config::default`]; every field has been checked.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Config {
+    /// `[sip]`.
+    pub sip: SipConfig,
+    /// `[http]`.
+    pub http: HttpConfig,
+    /// `[limits]`.
+    pub limits: Limits,
+    /// `[[seats]]`: statically provisioned handler positions.
+    pub seats: Vec<Seat>,
+    /// `[[users]]`: softphone credentials for REGISTER.
+    pub users: Vec<User>,
+    /// `data_dir`: where the call journal lives; `None` keeps everything in memory.
+    pub data_dir: Option<PathBuf>,
+    /// `[queue]`, kept as a raw table.
+    ///
+    /// LEAD: when merging the `queue` branch, replace this with
+    /// `crate::queue::QueueConfig` (in `RawConfig` too, with `#[serde(default)]`) and call
+    /// its `validate()` in `Config::from_raw`, mapping its error to `ConfigError`.
+    pub queue: Option<toml::Table>,
+    /// `[classification]`, kept as a raw table.
+    ///
+    /// LEAD: replace with the classification module's config struct when merging the
+    /// `location` branch, as for [`Config::queue`].
+    pub classification: Option<toml::Table>,
+}
+
+/// `[sip]`: SIP transports, carriers, registrar and timers.
+#[derive(Debug, Clone, PartialEq)]
+pub struct SipConfig {
+    /// `listen`: where SIP is served, e.g. `udp:127.0.0.1:5060`. At least one, no duplicates.
+    pub listen: Vec<Listen>,
+    /// `carriers`: the sources allowed to send INVITEs (a CIDR allow-list).
+    pub carriers: Vec<Cidr>,
+    /// `realm`: the digest realm for REGISTER (RFC 3261 §22.4). Default `answerpoint`.
+    pub realm: String,
+    /// `queued_keepalive_s`: how often a waiting call gets a fresh provisional response
+    /// (RFC 3261 §13.3.1.1 asks for one at least every minute). 1–60 s, default 30.
+    pub queued_keepalive_s: u32,
+    /// `nonce_lifetime_s`: how long a digest nonce stays fresh, s. 10–86,400, default 300.
+    pub nonce_lifetime_s: u64,
+    /// `min_register_expires_s`: shortest registration accepted; shorter gets 423
+    /// (RFC 3261 §10.3). Default 60.
+    pub min_register_expires_s: u32,
+    /// `max_register_expires_s`: longest registration granted, s. Default 3600.
+    pub max_register_expires_s: u32,
+    /// `[sip.timers]`: T1/T2/T4 in ms (RFC 3261 §17.1.1.1).
+    pub timers: TimerConfig,
+}
+
+/// `[http]`: the HTTP API, metrics and console.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct HttpConfig {
+    /// `listen`: address and port, e.g. `127.0.0.1:8080`.
+    pub listen: SocketAddr,
+}
+
+/// `[limits]`: caps on everything that comes from the network (DESIGN.md §2).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Limits {
+    /// Largest SIP message accepted, bytes (1,024–1,048,576; default 65,535).
+    pub max_message_bytes: usize,
+    /// Most header fields in one SIP message (8–1,024; default 128).
+    pub max_headers: usize,
+    /// Most live registrations (1–1,000,000; default 10,000).
+    pub max_registrations: usize,
+    /// Most live SIP transactions (1,000–10,000,000; default 500,000).
+    pub max_transactions: usize,
+    /// Most concurrent TCP connections (1–100,000; default 1,024).
+    pub max_tcp_connections: usize,
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Limits {
+            max_message_bytes: 65_535,
+            max_headers: 128,
+            max_registrations: 10_000,
+            max_transactions: 500_000,
+            max_tcp_connections: 1_024,
+        }
+    }
+}
+
+/// A SIP transport.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum SipTransport {
+    /// UDP (unreliable: transactions retransmit).
+    Udp,
+    /// TCP (reliable).
+    Tcp,
+}
+
+impl SipTransport {
+    /// `udp` or `tcp`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            SipTransport::Udp => "udp",
+            SipTransport::Tcp => "tcp",
+        }
+    }
+}
+
+/// One `sip.listen` entry: `transport:address:port`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct Listen {
+    /// The transport.
+    pub transport: SipTransport,
+    /// The local address and port (port 0: any free port, for tests).
+    pub addr: SocketAddr,
+}
+
+impl fmt::Display for Listen {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}:{}", self.transport.as_str(), self.addr)
+    }
+}
+
+impl FromStr for Listen {
+    type Err = Problem;
+
+    /// Parses `udp:127.0.0.1:5060`, `tcp:[::1]:5060`.
+    fn from_str(s: &str) -> Result<Self, Problem> {
+        let (transport, addr) = s
+            .split_once(':')
+            .ok_or_else(|| Problem::BadListen(clip(s)))?;
+        let transport = if transport.eq_ignore_ascii_case("udp") {
+            SipTransport::Udp
+        } else if transport.eq_ignore_ascii_case("tcp") {
+            SipTransport::Tcp
+        } else {
+            return Err(Problem::UnknownTransport(clip(transport)));
+        };
+        let addr = addr
+            .parse::<SocketAddr>()
+            .map_err(|_| Problem::BadSocketAddr(clip(addr)))?;
+        Ok(Listen { transport, addr })
+    }
+}
+
+/// A statically provisioned handler position.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Seat {
+    /// `id`: unique; letters, digits, `-`, `.`, `_`.
+    pub id: String,
+    /// `contact`: the SIP URI the engine sends INVITEs to.
+    pub contact: String,
+    /// `skills`: e.g. `emergency`, `non-emergency`, `admin`, `text`, language tags.
+    #[serde(default)]
+    pub skills: Vec<String>,
+}
+
+/// Softphone credentials for REGISTER (digest, RFC 3261 §22.4).
+#[derive(Clone, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct User {
+    /// `name`: the digest username; unique; letters, digits, `-`, `.`, `_`.
+    pub name: String,
+    /// `password`: non-empty.
+    pub password: String,
+    /// `skills`, as for [`Seat::skills`].
+    #[serde(default)]
+    pub skills: Vec<String>,
+}
+
+impl fmt::Debug for User {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("User")
+            .field("name", &self.name)
+            .field("password", &"<redacted>")
+            .field("skills", &self.skills)
+            .finish()
+    }
+}
+
+// === CIDR ===
+
+/// An IP prefix (RFC 4632 for IPv4, RFC 4291 §2.3 for IPv6): `10.0.0.0/8`, `::1/128`; a bare
+/// address means a single host (/32 or /128).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct Cidr {
+    network: IpAddr,
+    prefix_len: u8,
+}
+
+/// Why a CIDR string was rejected.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum CidrError {
+    /// The part before `/` is not an IPv4 or IPv6 address.
+    #[error("'{0}' is not an IP address")]
+    BadAddress(String),
+    /// The part after `/` is not a number.
+    #[error("prefix length '{0}' is not a number")]
+    BadPrefix(String),
+    /// The prefix is longer than the address (32 or 128).
+    #[error("prefix length {prefix_len} is over {max}")]
+    PrefixTooLong {
+        /// The given prefix length.
+        prefix_len: u32,
+        /// 32 or 128.
+        max: u32,
+    },
+    /// Bits are set after the prefix, e.g. `10.1.2.3/8`; almost always a typo.
+    #[error("host bits are set after the prefix (did you mean {0}?)")]
+    HostBitsSet(String),
+}
+
+impl Cidr {
+    /// The network address.
+    pub fn network(&self) -> IpAddr {
+        self.network
+    }
+
+    /// The prefix length in bits.
+    pub fn prefix_len(&self) -> u8 {
+        self.prefix_len
+    }
+
+    /// `true` if `ip` lies in this prefix. An IPv4-mapped IPv6 source (`::ffff:a.b.c.d`, as
+    /// seen on dual-stack sockets) is matched as the IPv4 address.
+    pub fn contains(&self, ip: IpAddr) -> bool {
+        let ip = match ip {
+            IpAddr::V6(v6) => v6
+                .to_ipv4_mapped()
+                .map(IpAddr::V4)
+                .unwrap_or(IpAddr::V6(v6)),
+            v4 => v4,
+        };
+        match (self.network, ip) {
+            (IpAddr::V4(net), IpAddr::V4(ip)) => {
+                let mask = mask_u32(self.prefix_len);
+                u32::from(ip) & mask == u32::from(net)
+            }
+            (IpAddr::V6(net), IpAddr::V6(ip)) => {
+                let mask = mask_u128(self.prefix_len);
+                u128::from(ip) & mask == u128::from(net)
+            }
+            _ => false,
+        }
+    }
+}
+
+fn mask_u32(prefix_len: u8) -> u32 {
+    u32::MAX
+        .checked_shl(32 - u32::from(prefix_len))
+        .unwrap_or(0)
+}
+
+fn mask_u128(prefix_len: u8) -> u128 {
+    u128::MAX
+        .checked_shl(128 - u32::from(prefix_len))
+        .unwrap_or(0)
+}
+
+impl FromStr for Cidr {
+    type Err = CidrError;
+
+    fn from_str(s: &str) -> Result<Self, CidrError> {
+        let (addr, prefix) = match s.split_once('/') {
+            Some((a, p)) => (a, Some(p)),
+            None => (s, None),
+        };
+        let network: IpAddr = addr
+            .parse()
+            .map_err(|_| CidrError::BadAddress(clip(addr)))?;
+        let max: u32 = if network.is_ipv4() { 32 } else { 128 };
+        let prefix_len: u32 = match prefix {
+            None => max,
+            Some(p) => {
+                if p.is_empty() || p.len() > 3 || !p.bytes().all(|b| b.is_ascii_digit()) {
+                    return Err(CidrError::BadPrefix(clip(p)));
+                }
+                p.parse().map_err(|_| CidrError::BadPrefix(clip(p)))?
+            }
+        };
+        if prefix_len > max {
+            return Err(CidrError::PrefixTooLong { prefix_len, max });
+        }
+        let prefix_len = prefix_len as u8;
+        let masked = match network {
+            IpAddr::V4(v4) => IpAddr::V4((u32::from(v4) & mask_u32(prefix_len)).into()),
+            IpAddr::V6(v6) => IpAddr::V6((u128::from(v6) & mask_u128(prefix_len)).into()),
+        };
+        if masked != network {
+            return Err(CidrError::HostBitsSet(format!("{masked}/{prefix_len}")));
+        }
+        Ok(Cidr {
+            network,
+            prefix_len,
+        })
+    }
+}
+
+impl fmt::Display for Cidr {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}/{}", self.network, self.prefix_len)
+    }
+}
+
+// === errors ===
+
+/// Why a configuration was rejected.
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    /// The file could not be read.
+    #[error("cannot read {path}: {source}")]
+    Read {
+        /// The path given.
+        path: PathBuf,
+        /// The I/O error.
+        #[source]
+        source: std::io::Error,
+    },
+    /// TOML syntax, a wrong type, or an unknown key (toml's message names the line, column
+    /// and key).
+    #[error("{0}")]
+    Toml(#[from] toml::de::Error),
+    /// A value is out of range or malformed.
+    #[error("{key}: {problem}")]
+    Invalid {
+        /// The key holding the value, e.g. `sip.listen[1]` or `seats[2].id`.
+        key: String,
+        /// What is wrong with it.
+        problem: Problem,
+    },
+}
+
+impl ConfigError {
+    fn invalid(key: impl Into<String>, problem: Problem) -> Self {
+        ConfigError::Invalid {
+            key: key.into(),
+            problem,
+        }
+    }
+}
+
+/// What is wrong with one configuration value.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum Problem {
+    /// A listen entry's transport is not udp or tcp.
+    #[error("unknown transport '{0}' (expected udp or tcp)")]
+    UnknownTransport(String),
+    /// A listen entry is not `transport:address:port`.
+    #[error("'{0}' is not transport:address:port (e.g. udp:127.0.0.1:5060)")]
+    BadListen(String),
+    /// An address is not `ip:port` / `[ipv6]:port`.
+    #[error("'{0}' is not an address with a port (e.g. 127.0.0.1:5060 or [::1]:5060)")]
+    BadSocketAddr(String),
+    /// A CIDR prefix is malformed.
+    #[error("'{value}': {error}")]
+    BadCidr {
+        /// The value given.
+        value: String,
+        /// What is wrong.
+        error: CidrError,
+    },
+    /// The same value appears earlier under `first`.
+    #[error("'{value}' duplicates {first}")]
+    Duplicate {
+        /// The repeated value.
+        value: String,
+        /// The key of the first occurrence.
+        first: String,
+    },
+    /// A value that must not be empty is empty.
+    #[error("must not be empty")]
+    Empty,
+    /// A list is longer than its cap.
+    #[error("{len} entries, at most {max} allowed")]
+    TooMany {
+        /// Entries given.
+        len: usize,
+        /// The cap.
+        max: usize,
+    },
+    /// A number is outside its range.
+    #[error("{value} is outside {min}..={max}")]
+    OutOfRange {
+        /// The value given.
+        value: u64,
+        /// Smallest allowed.
+        min: u64,
+        /// Largest allowed.
+        max: u64,
+    },
+    /// Two values that must be ordered are not.
+    #[error("must be at least {other_key} ({other})")]
+    BelowOther {
+        /// The key it is compared with.
+        other_key: &'static str,
+        /// That key's value.
+        other: u64,
+    },
+    /// A name with characters outside letters, digits, `-`, `.`, `_`, or too long.
+    #[error("'{0}' must be 1-64 characters of letters, digits, '-', '.', '_'")]
+    BadName(String),
+    /// A contact that is not a `sip:` / `sips:` URI.
+    #[error("'{0}' is not a sip: or sips: URI with a host")]
+    BadSipUri(String),
+    /// A string with a control character (e.g. a newline), which would corrupt headers.
+    #[error("contains a control character")]
+    ControlCharacter,
+}
+
+fn clip(s: &str) -> String {
+    s.chars().take(80).collect()
+}
+
+// === raw (serde) shape of the file ===
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawConfig {
+    #[serde(default)]
+    sip: RawSip,
+    #[serde(default)]
+    http: RawHttp,
+    #[serde(default)]
+    limits: Limits,
+    #[serde(default)]
+    seats: Vec<Seat>,
+    #[serde(default)]
+    users: Vec<User>,
+    #[serde(default)]
+    data_dir: Option<PathBuf>,
+    #[serde(default)]
+    queue: Option<toml::Table>,
+    #[serde(default)]
+    classification: Option<toml::Table>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+struct RawSip {
+    listen: Vec<String>,
+    carriers: Vec<String>,
+    realm: String,
+    queued_keepalive_s: u32,
+    nonce_lifetime_s: u64,
+    min_register_expires_s: u32,
+    max_register_expires_s: u32,
+    timers: TimerConfig,
+}
+
+impl Default for RawSip {
+    fn default() -> Self {
+        RawSip {
+            listen: vec!["udp:127.0.0.1:5060".into(), "tcp:127.0.0.1:5060".into()],
+            carriers: vec!["127.0.0.0/8".into(), "::1/128".into()],
+            realm: "answerpoint".into(),
+            queued_keepalive_s: 30,
+            nonce_lifetime_s: 300,
+            min_register_expires_s: 60,
+            max_register_expires_s: 3600,
+            timers: TimerConfig::default(),
+        }
+    }
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+struct RawHttp {
+    listen: String,
+}
+
+impl Default for RawHttp {
+    fn default() -> Self {
+        RawHttp {
+            listen: "127.0.0.1:8080".into(),
+        }
+    }
+}
+
+// === loading and validation ===
+
+impl Default for Config {
+    /// The embedded default; equal to parsing [`DEFAULT_TOML`] (and to parsing an empty
+    /// file), which the tests check.
+    fn default() -> Self {
+        let localhost = IpAddr::from([127, 0, 0, 1]);
+        Config {
+            sip: SipConfig {
+                listen: vec![
+                    Listen {
+                        transport: SipTransport::Udp,
+                        addr: SocketAddr::new(localhost, 5060),
+                    },
+                    Listen {
+                        transport: SipTransport::Tcp,
+                        addr: SocketAddr::new(localhost, 5060),
+                    },
+                ],
+                carriers: vec![
+                    Cidr {
+                        network: IpAddr::from([127, 0, 0, 0]),
+                        prefix_len: 8,
+                    },
+                    Cidr {
+                        network: IpAddr::from(std::net::Ipv6Addr::LOCALHOST),
+                        prefix_len: 128,
+                    },
+                ],
+                realm: "answerpoint".into(),
+                queued_keepalive_s: 30,
+                nonce_lifetime_s: 300,
+                min_register_expires_s: 60,
+                max_register_expires_s: 3600,
+                timers: TimerConfig::default(),
+            },
+            http: HttpConfig {
+                listen: SocketAddr::new(localhost, 8080),
+            },
+            limits: Limits::default(),
+            seats: Vec::new(),
+            users: Vec::new(),
+            data_dir: None,
+            queue: None,
+            classification: None,
+        }
+    }
+}
+
+fn range(key: &str, value: u64, min: u64, max: u64) -> Result<(), ConfigError> {
+    if value < min || value > max {
+        return Err(ConfigError::invalid(
+            key,
+            Problem::OutOfRange { value, min, max },
+        ));
+    }
+    Ok(())
+}
+
+fn count(key: &str, len: usize, max: usize) -> Result<(), ConfigError> {
+    if len > max {
+        return Err(ConfigError::invalid(key, Problem::TooMany { len, max }));
+    }
+    Ok(())
+}
+
+fn check_name(key: &str, name: &str) -> Result<(), ConfigError> {
+    if name.is_empty() {
+        return Err(ConfigError::invalid(key, Problem::Empty));
+    }
+    if name.len() > MAX_NAME_LEN
+        || !name
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b"-._".contains(&b))
+    {
+        return Err(ConfigError::invalid(key, Problem::BadName(clip(name))));
+    }
+    Ok(())
+}
+
+fn check_skills(key: &str, skills: &[String]) -> Result<(), ConfigError> {
+    count(key, skills.len(), MAX_SKILLS)?;
+    let mut seen: HashSet<&str> = HashSet::new();
+    for (i, s) in skills.iter().enumerate() {
+        let k = format!("{key}[{i}]");
+        check_name(&k, s)?;
+        if !seen.insert(s) {
+            let first = skills.iter().position(|x| x == s).unwrap_or(0);
+            return Err(ConfigError::invalid(
+                k,
+                Problem::Duplicate {
+                    value: s.clone(),
+                    first: format!("{key}[{first}]"),
+                },
+            ));
+        }
+    }
+    Ok(())
+}
+
+/// A `sip:`/`sips:` URI with something after the scheme and no whitespace or controls;
+/// full URI parsing is the SIP layer's job (RFC 3261 §19.1).
+fn check_sip_uri(key: &str, uri: &str) -> Result<(), ConfigError> {
+    let lower = uri.to_ascii_lowercase();
+    let rest = lower
+        .strip_prefix("sip:")
+        .or_else(|| lower.strip_prefix("sips:"));
+    let host = rest.map(|r| r.rsplit('@').next().unwrap_or(r));
+    let ok = uri.len() <= 512
+        && host.is_some_and(|h| !h.is_empty() && !h.starts_with(':') && !h.starts_with(';'))
+        && !uri
+            .bytes()
+            .any(|b| b.is_ascii_whitespace() || b.is_ascii_control());
+    if !ok {
+        return Err(ConfigError::invalid(key, Problem::BadSipUri(clip(uri))));
+    }
+    Ok(())
+}
+
+impl Config {
+    /// Parses and validates a TOML document.
+    ///
+    /// Errors: [`ConfigError::Toml`] for syntax, types and unknown keys;
+    /// [`ConfigError::Invalid`] naming the first bad key otherwise.
+    pub fn from_toml_str(text: &str) -> Result<Self, ConfigError> {
+        let raw: RawConfig = toml::from_str(text)?;
+        Config::from_raw(raw)
+    }
+
+    /// Reads, parses and validates the file at `path`.
+    ///
+    /// Errors: [`ConfigError::Read`] plus those of [`Config::from_toml_str`].
+    pub fn load(path: &Path) -> Result<Self, ConfigError> {
+        let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
+            path: path.to_owned(),
+            source,
+        })?;
+        Config::from_toml_str(&text)
+    }
+
+    fn from_raw(raw: RawConfig) -> Result<Self, ConfigError> {
+        // [sip]
+        let s = raw.sip;
+        if s.listen.is_empty() {
+            return Err(ConfigError::invalid("sip.listen", Problem::Empty));
+        }
+        count("sip.listen", s.listen.len(), MAX_LISTEN)?;
+        let mut listen: Vec<Listen> = Vec::with_capacity(s.listen.len());
+        for (i, text) in s.listen.iter().enumerate() {
+            let key = format!("sip.listen[{i}]");
+            let l: Listen = text
+                .parse()
+                .map_err(|p| ConfigError::invalid(key.clone(), p))?;
+            if let Some(first) = listen.iter().position(|x| *x == l) {
+                return Err(ConfigError::invalid(
+                    key,
+                    Problem::Duplicate {
+                        value: text.clone(),
+                        first: format!("sip.listen[{first}]"),
+                    },
+                ));
+            }
+            listen.push(l);
+        }
+
+        if s.carriers.is_empty() {
+            return Err(ConfigError::invalid("sip.carriers", Problem::Empty));
+        }
+        count("sip.carriers", s.carriers.len(), MAX_CARRIERS)?;
+        let mut carriers = Vec::with_capacity(s.carriers.len());
+        for (i, text) in s.carriers.iter().enumerate() {
+            let c: Cidr = text.trim().parse().map_err(|error| {
+                ConfigError::invalid(
+                    format!("sip.carriers[{i}]"),
+                    Problem::BadCidr {
+                        value: clip(text),
+                        error,
+                    },
+                )
+            })?;
+            carriers.push(c);
+        }
+
+        if s.realm.is_empty() {
+            return Err(ConfigError::invalid("sip.realm", Problem::Empty));
+        }
+        if s.realm.len() > MAX_NAME_LEN || s.realm.chars().any(char::is_control) {
+            return Err(ConfigError::invalid(
+                "sip.realm",
+                Problem::BadName(clip(&s.realm)),
+            ));
+        }
+        range(
+            "sip.queued_keepalive_s",
+            u64::from(s.queued_keepalive_s),
+            1,
+            60,
+        )?;
+        range("sip.nonce_lifetime_s", s.nonce_lifetime_s, 10, 86_400)?;
+        range(
+            "sip.min_register_expires_s",
+            u64::from(s.min_register_expires_s),
+            1,
+            86_400,
+        )?;
+        range(
+            "sip.max_register_expires_s",
+            u64::from(s.max_register_expires_s),
+            1,
+            86_400,
+        )?;
+        if s.max_register_expires_s < s.min_register_expires_s {
+            return Err(ConfigError::invalid(
+                "sip.max_register_expires_s",
+                Problem::BelowOther {
+                    other_key: "sip.min_register_expires_s",
+                    other: u64::from(s.min_register_expires_s),
+                },
+            ));
+        }
+        let t = s.timers;
+        range("sip.timers.t1_ms", t.t1_ms, 1, 10_000)?;
+        range("sip.timers.t2_ms", t.t2_ms, 1, 60_000)?;
+        range("sip.timers.t4_ms", t.t4_ms, 1, 60_000)?;
+        if t.t2_ms < t.t1_ms {
+            return Err(ConfigError::invalid(
+                "sip.timers.t2_ms",
+                Problem::BelowOther {
+                    other_key: "sip.timers.t1_ms",
+                    other: t.t1_ms,
+                },
+            ));
+        }
+
+        // [http]
+        let http_listen: SocketAddr = raw.http.listen.parse().map_err(|_| {
+            ConfigError::invalid(
+                "http.listen",
+                Problem::BadSocketAddr(clip(&raw.http.listen)),
+            )
+        })?;
+
+        // [limits]
+        let l = raw.limits;
+        range(
+            "limits.max_message_bytes",
+            l.max_message_bytes as u64,
+            1_024,
+            1_048_576,
+        )?;
+        range("limits.max_headers", l.max_headers as u64, 8, 1_024)?;
+        range(
+            "limits.max_registrations",
+            l.max_registrations as u64,
+            1,
+            1_000_000,
+        )?;
+        range(
+            "limits.max_transactions",
+            l.max_transactions as u64,
+            1_000,
+            10_000_000,
+        )?;
+        range(
+            "limits.max_tcp_connections",
+            l.max_tcp_connections as u64,
+            1,
+            100_000,
+        )?;
+
+        // [[seats]]
+        count("seats", raw.seats.len(), MAX_SEATS)?;
+        for (i, seat) in raw.seats.iter().enumerate() {
+            let key = format!("seats[{i}]");
+            check_name(&format!("{key}.id"), &seat.id)?;
+            if let Some(first) = raw.seats[..i].iter().position(|s| s.id == seat.id) {
+                return Err(ConfigError::invalid(
+                    format!("{key}.id"),
+                    Problem::Duplicate {
+                        value: seat.id.clone(),
+                        first: format!("seats[{first}].id"),
+                    },
+                ));
+            }
+            check_sip_uri(&format!("{key}.contact"), &seat.contact)?;
+            check_skills(&format!("{key}.skills"), &seat.skills)?;
+        }
+
+        // [[users]]
+        count("users", raw.users.len(), MAX_SEATS)?;
+        for (i, user) in raw.users.iter().enumerate() {
+            let key = format!("users[{i}]");
+            check_name(&format!("{key}.name"), &user.name)?;
+            if let Some(first) = raw.users[..i].iter().position(|u| u.name == user.name) {
+                return Err(ConfigError::invalid(
+                    format!("{key}.name"),
+                    Problem::Duplicate {
+                        value: user.name.clone(),
+                        first: format!("users[{first}].name"),
+                    },
+                ));
+            }
+            if user.password.is_empty() {
+                return Err(ConfigError::invalid(
+                    format!("{key}.password"),
+                    Problem::Empty,
+                ));
+            }
+            if user.password.chars().any(char::is_control) {
+                return Err(ConfigError::invalid(
+                    format!("{key}.password"),
+                    Problem::ControlCharacter,
+                ));
+            }
+            check_skills(&format!("{key}.skills"), &user.skills)?;
+        }
+
+        if let Some(dir) = &raw.data_dir {
+            if dir.as_os_str().is_empty() {
+                return Err(ConfigError::invalid("data_dir", Problem::Empty));
+            }
+        }
+
+        Ok(Config {
+            sip: SipConfig {
+                listen,
+                carriers,
+                realm: s.realm,
+                queued_keepalive_s: s.queued_keepalive_s,
+                nonce_lifetime_s: s.nonce_lifetime_s,
+                min_register_expires_s: s.min_register_expires_s,
+                max_register_expires_s: s.max_register_expires_s,
+                timers: t,
+            },
+            http: HttpConfig {
+                listen: http_listen,
+            },
+            limits: l,
+            seats: raw.seats,
+            users: raw.users,
+            data_dir: raw.data_dir,
+            queue: raw.queue,
+            classification: raw.classification,
+        })
+    }
+
+    /// `true` if `source` may send INVITEs: it lies in one of `sip.carriers`.
+    pub fn is_carrier(&self, source: IpAddr) -> bool {
+        self.sip.carriers.iter().any(|c| c.contains(source))
+    }
+
+    /// A one-line summary for `check-config` and the start-up log, e.g.
+    /// `sip udp:127.0.0.1:5060 tcp:127.0.0.1:5060; http 127.0.0.1:8080; 2 carrier prefixes;
+    /// 0 seats; 0 users; realm answerpoint`.
+    pub fn summary(&self) -> String {
+        let listen: Vec<String> = self.sip.listen.iter().map(Listen::to_string).collect();
+        format!(
+            "sip {}; http {}; {} carrier prefix{}; {} seat{}; {} user{}; realm {}; T1 {} ms",
+            listen.join(" "),
+            self.http.listen,
+            self.sip.carriers.len(),
+            if self.sip.carriers.len() == 1 {
+                ""
+            } else {
+                "es"
+            },
+            self.seats.len(),
+            if self.seats.len() == 1 { "" } else { "s" },
+            self.users.len(),
+            if self.users.len() == 1 { "" } else { "s" },
+            self.sip.realm,
+            self.sip.timers.t1_ms,
+        )
+    }
+}
+
+impl Credentials for Config {
+    /// The password of the `[[users]]` entry named `username`.
+    fn password(&self, username: &str) -> Option<&str> {
+        self.users
+            .iter()
+            .find(|u| u.name == username)
+            .map(|u| u.password.as_str())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn embedded_default_is_valid() {
+        let c = Config::from_toml_str(DEFAULT_TOML).unwrap();
+        assert_eq!(c, Config::default());
+        assert_eq!(
+            c.sip.listen,
+            vec![
+                "udp:127.0.0.1:5060".parse::<Listen>().unwrap(),
+                "tcp:127.0.0.1:5060".parse().unwrap()
+            ]
+        );
+        assert_eq!(c.http.listen, "127.0.0.1:8080".parse().unwrap());
+        assert_eq!(c.sip.queued_keepalive_s, 30);
+        assert_eq!(c.sip.timers, TimerConfig::default());
+        assert!(c.is_carrier("127.0.0.1".parse().unwrap()));
+        assert!(c.is_carrier("::1".parse().unwrap()));
+        assert!(c.is_carrier("::ffff:127.0.0.9".parse().unwrap()));
+        assert!(!c.is_carrier("10.0.0.1".parse().unwrap()));
+        // An empty file is the same as the default.
+        assert_eq!(Config::from_toml_str("").unwrap(), c);
+    }
+
+    #[test]
+    fn cidr_parsing_and_matching() {
+        let c: Cidr = "10.0.0.0/8".parse().unwrap();
+        assert!(c.contains("10.255.1.2".parse().unwrap()));
+        assert!(!c.contains("11.0.0.0".parse().unwrap()));
+        let all: Cidr = "0.0.0.0/0".parse().unwrap();
+        assert!(all.contains("203.0.113.7".parse().unwrap()));
+        assert!(!all.contains("::1".parse().unwrap()));
+        let host: Cidr = "192.0.2.10".parse().unwrap();
+        assert_eq!(host.prefix_len(), 32);
+        assert!(host.contains("192.0.2.10".parse().unwrap()));
+        assert!(!host.contains("192.0.2.11".parse().unwrap()));
+        let v6: Cidr = "2001:db8::/32".parse().unwrap();
+        assert!(v6.contains("2001:db8:ffff::1".parse().unwrap()));
+        assert!(!v6.contains("2001:db9::1".parse().unwrap()));
+        let any6: Cidr = "::/0".parse().unwrap();
+        assert!(any6.contains("2001:db9::1".parse().unwrap()));
+        assert_eq!(v6.to_string(), "2001:db8::/32");
+        assert_eq!(
+            "10.1.2.3/8".parse::<Cidr>(),
+            Err(CidrError::HostBitsSet("10.0.0.0/8".into()))
+        );
+        assert_eq!(
+            "10.0.0.0/33".parse::<Cidr>(),
+            Err(CidrError::PrefixTooLong {
+                prefix_len: 33,
+                max: 32
+            })
+        );
+        assert_eq!(
+            "::/129".parse::<Cidr>(),
+            Err(CidrError::PrefixTooLong {
+                prefix_len: 129,
+                max: 128
+            })
+        );
+        assert_eq!(
+            "10.0.0.0/".parse::<Cidr>(),
+            Err(CidrError::BadPrefix("".into()))
+        );
+        assert_eq!(
+            "10.0.0.0/+8".parse::<Cidr>(),
+            Err(CidrError::BadPrefix("+8".into()))
+        );
+        assert_eq!(
+            "10.0.0/8".parse::<Cidr>(),
+            Err(CidrError::BadAddress("10.0.0".into()))
+        );
+    }
+
+    #[test]
+    fn listen_parsing() {
+        let l: Listen = "tcp:[::1]:5070".parse().unwrap();
+        assert_eq!(l.transport, SipTransport::Tcp);
+        assert_eq!(l.addr, "[::1]:5070".parse().unwrap());
+        assert_eq!(l.to_string(), "tcp:[::1]:5070");
+        assert_eq!(
+            "sctp:1.2.3.4:5060".parse::<Listen>(),
+            Err(Problem::UnknownTransport("sctp".into()))
+        );
+        assert_eq!(
+            "udp:1.2.3.4".parse::<Listen>(),
+            Err(Problem::BadSocketAddr("1.2.3.4".into()))
+        );
+        assert_eq!(
+            "1.2.3.4".parse::<Listen>(),
+            Err(Problem::BadListen("1.2.3.4".into()))
+        );
+    }
+}

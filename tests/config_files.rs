@@ -1,0 +1,256 @@
+//! The engine configuration: the example file parses and validates, the embedded default is
+//! valid, and bad configurations are rejected with the offending key named. Also drives
+//! `answerpoint check-config` (no ports are bound).
+
+use std::net::IpAddr;
+use std::path::Path;
+use std::process::Command;
+
+use answerpoint::config::{Config, ConfigError, Problem, SipTransport};
+use answerpoint::sip::digest::Credentials;
+
+const EXAMPLE: &str = concat!(
+    env!("CARGO_MANIFEST_DIR"),
+    "/fixtures/config/answerpoint.toml"
+);
+
+fn err(toml: &str) -> String {
+    match Config::from_toml_str(toml) {
+        Ok(c) => panic!("accepted: {c:?}"),
+        Err(e) => e.to_string(),
+    }
+}
+
+fn invalid(toml: &str) -> (String, Problem) {
+    match Config::from_toml_str(toml) {
+        Err(ConfigError::Invalid { key, problem }) => (key, problem),
+        other => panic!("expected Invalid, got {other:?}"),
+    }
+}
+
+#[test]
+fn example_file_parses_and_validates() {
+    let c = Config::load(Path::new(EXAMPLE)).unwrap();
+    assert_eq!(c.sip.listen.len(), 3);
+    assert_eq!(c.sip.listen[2].transport, SipTransport::Udp);
+    assert_eq!(c.sip.listen[2].addr, "[::1]:5060".parse().unwrap());
+    assert_eq!(c.sip.carriers.len(), 4);
+    assert!(c.is_carrier("192.0.2.77".parse::<IpAddr>().unwrap()));
+    assert!(c.is_carrier("2001:db8:5060:1::9".parse::<IpAddr>().unwrap()));
+    assert!(!c.is_carrier("198.51.100.1".parse::<IpAddr>().unwrap()));
+    assert_eq!(c.sip.realm, "answerpoint");
+    assert_eq!(c.sip.queued_keepalive_s, 30);
+    assert_eq!(c.sip.timers.t2_ms, 4000);
+    assert_eq!(c.http.listen, "127.0.0.1:8080".parse().unwrap());
+    assert_eq!(c.limits.max_message_bytes, 65_535);
+    assert_eq!(c.seats.len(), 2);
+    assert_eq!(c.seats[0].id, "seat-1");
+    assert_eq!(c.seats[1].skills, vec!["non-emergency", "admin"]);
+    assert_eq!(c.users[1].name, "handler2");
+    assert_eq!(c.password("handler1"), Some("change-me"));
+    assert_eq!(c.password("nobody"), None);
+    assert_eq!(
+        c.data_dir.as_deref(),
+        Some(Path::new("/var/lib/answerpoint"))
+    );
+    let queue = c.queue.as_ref().unwrap();
+    assert_eq!(queue["ring_timeout_ms"].as_integer(), Some(12_000));
+    // Passwords never appear in debug output.
+    assert!(!format!("{c:?}").contains("change-me"));
+}
+
+#[test]
+fn bad_files_name_the_key() {
+    let dir = concat!(env!("CARGO_MANIFEST_DIR"), "/fixtures/config/bad");
+    let cases = [
+        (
+            "unknown-transport.toml",
+            "sip.listen[1]: unknown transport 'sctp' (expected udp or tcp)",
+        ),
+        ("unknown-key.toml", "unknown field `lisen`"),
+        (
+            "bad-address.toml",
+            "http.listen: 'localhost:80800' is not an address with a port",
+        ),
+        (
+            "duplicate-seat.toml",
+            "seats[1].id: 'seat-1' duplicates seats[0].id",
+        ),
+        (
+            "empty-password.toml",
+            "users[0].password: must not be empty",
+        ),
+        (
+            "bad-cidr.toml",
+            "sip.carriers[0]: '10.0.0.0/33': prefix length 33 is over 32",
+        ),
+    ];
+    for (file, want) in cases {
+        let e = Config::load(&Path::new(dir).join(file))
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains(want), "{file}: {e}");
+    }
+}
+
+#[test]
+fn unknown_keys_are_errors_everywhere() {
+    assert!(err("[sip.timers]\nt3_ms = 1\n").contains("unknown field `t3_ms`"));
+    assert!(err("[limits]\nmax_mesage_bytes = 1\n").contains("unknown field `max_mesage_bytes`"));
+    assert!(err("[[seats]]\nid='a'\ncontact='sip:a@h'\nskill=['x']\n")
+        .contains("unknown field `skill`"));
+    assert!(err("[htp]\nlisten='127.0.0.1:1'\n").contains("unknown field `htp`"));
+    assert!(err("[sip]\nring_timeout_s = 10\n").contains("unknown field `ring_timeout_s`"));
+    // Wrong types are caught by serde too.
+    assert!(err("[sip]\nqueued_keepalive_s = \"30\"\n").contains("queued_keepalive_s"));
+    // Syntax errors.
+    assert!(err("[sip\n").contains("TOML parse error"));
+}
+
+#[test]
+fn value_errors() {
+    let cases: [(&str, &str, Problem); 14] = [
+        ("[sip]\nlisten = []\n", "sip.listen", Problem::Empty),
+        (
+            "[sip]\nlisten = [\"udp:127.0.0.1:5060\", \"UDP:127.0.0.1:5060\"]\n",
+            "sip.listen[1]",
+            Problem::Duplicate {
+                value: "UDP:127.0.0.1:5060".into(),
+                first: "sip.listen[0]".into(),
+            },
+        ),
+        (
+            "[sip]\nlisten = [\"udp:localhost:5060\"]\n",
+            "sip.listen[0]",
+            Problem::BadSocketAddr("localhost:5060".into()),
+        ),
+        ("[sip]\ncarriers = []\n", "sip.carriers", Problem::Empty),
+        (
+            "[sip]\nqueued_keepalive_s = 61\n",
+            "sip.queued_keepalive_s",
+            Problem::OutOfRange {
+                value: 61,
+                min: 1,
+                max: 60,
+            },
+        ),
+        (
+            "[sip]\nqueued_keepalive_s = 0\n",
+            "sip.queued_keepalive_s",
+            Problem::OutOfRange {
+                value: 0,
+                min: 1,
+                max: 60,
+            },
+        ),
+        (
+            "[sip.timers]\nt1_ms = 0\n",
+            "sip.timers.t1_ms",
+            Problem::OutOfRange {
+                value: 0,
+                min: 1,
+                max: 10_000,
+            },
+        ),
+        (
+            "[sip.timers]\nt1_ms = 5000\nt2_ms = 4000\n",
+            "sip.timers.t2_ms",
+            Problem::BelowOther {
+                other_key: "sip.timers.t1_ms",
+                other: 5000,
+            },
+        ),
+        (
+            "[sip]\nmin_register_expires_s = 600\nmax_register_expires_s = 60\n",
+            "sip.max_register_expires_s",
+            Problem::BelowOther {
+                other_key: "sip.min_register_expires_s",
+                other: 600,
+            },
+        ),
+        ("[sip]\nrealm = \"\"\n", "sip.realm", Problem::Empty),
+        (
+            "[limits]\nmax_message_bytes = 100\n",
+            "limits.max_message_bytes",
+            Problem::OutOfRange {
+                value: 100,
+                min: 1_024,
+                max: 1_048_576,
+            },
+        ),
+        (
+            "[[seats]]\nid = \"seat 1\"\ncontact = \"sip:a@h\"\n",
+            "seats[0].id",
+            Problem::BadName("seat 1".into()),
+        ),
+        (
+            "[[seats]]\nid = \"s\"\ncontact = \"http://h\"\n",
+            "seats[0].contact",
+            Problem::BadSipUri("http://h".into()),
+        ),
+        (
+            "[[users]]\nname = \"u\"\npassword = \"p\"\nskills = [\"emergency\", \"emergency\"]\n",
+            "users[0].skills[1]",
+            Problem::Duplicate {
+                value: "emergency".into(),
+                first: "users[0].skills[0]".into(),
+            },
+        ),
+    ];
+    for (toml, key, problem) in cases {
+        assert_eq!(invalid(toml), (key.to_owned(), problem), "{toml}");
+    }
+    assert_eq!(
+        invalid("[[users]]\nname = \"u\"\npassword = \"p\"\n\n[[users]]\nname = \"u\"\npassword = \"q\"\n").0,
+        "users[1].name"
+    );
+    assert_eq!(
+        invalid("[[users]]\nname = \"u\"\npassword = \"a\\nb\"\n"),
+        ("users[0].password".to_owned(), Problem::ControlCharacter)
+    );
+    assert_eq!(
+        invalid("[[seats]]\nid = \"s\"\ncontact = \"sip:\"\n").0,
+        "seats[0].contact"
+    );
+    assert_eq!(invalid("data_dir = \"\"\n").0, "data_dir");
+}
+
+fn check_config(path: &str) -> (i32, String, String) {
+    let out = Command::new(env!("CARGO_BIN_EXE_answerpoint"))
+        .args(["check-config", path])
+        .output()
+        .unwrap();
+    (
+        out.status.code().unwrap_or(-1),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
+#[test]
+fn check_config_command() {
+    let (code, stdout, _) = check_config(EXAMPLE);
+    assert_eq!(code, 0);
+    assert_eq!(
+        stdout.trim(),
+        "config OK: sip udp:127.0.0.1:5060 tcp:127.0.0.1:5060 udp:[::1]:5060; \
+         http 127.0.0.1:8080; 4 carrier prefixes; 2 seats; 2 users; realm answerpoint; T1 500 ms"
+    );
+    let bad = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/fixtures/config/bad/unknown-transport.toml"
+    );
+    let (code, stdout, stderr) = check_config(bad);
+    assert_eq!(code, 1);
+    assert!(stdout.is_empty());
+    assert!(
+        stderr.contains("sip.listen[1]: unknown transport 'sctp' (expected udp or tcp)"),
+        "{stderr}"
+    );
+    let (code, _, stderr) = check_config("/nonexistent/answerpoint.toml");
+    assert_eq!(code, 1);
+    assert!(
+        stderr.contains("cannot read /nonexistent/answerpoint.toml"),
+        "{stderr}"
+    );
+}
