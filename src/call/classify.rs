@@ -1,0 +1,465 @@
+//! Call classification (DESIGN.md §4): emergency, non-emergency, test or other, decided
+//! from the Request-URI, `Resource-Priority` and `Priority`, with the reason recorded.
+//!
+//! Emergency when any of: the Request-URI's number is a configured emergency number
+//! (999, 112; 911 if enabled), the Request-URI is `urn:service:sos` or a `sos.*`
+//! sub-service (RFC 5031 §4.2, RFC 8147 eCall), a `Resource-Priority` value in the
+//! `esnet` namespace at any priority 0–4 (RFC 7135 §2), or `Priority: emergency`
+//! (RFC 3261 §20.26). Test calls: `urn:service:test.sos*` (RFC 6881 §15). Non-emergency:
+//! 101 and configured numbers. Everything else follows [`UnknownPolicy`]. Emergency
+//! indications win over everything else: a 999 is never mistaken for anything less.
+//!
+//! [`ClassifyConfig`] is the engine config's `[classification]` section.
+
+use serde::{Deserialize, Serialize};
+
+use super::CallClass;
+
+/// What to do with a call that matches no rule.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[serde(rename_all = "kebab-case")]
+pub enum UnknownPolicy {
+    /// Answer `404 Not Found` (default).
+    #[default]
+    Reject,
+    /// Queue as an administrative call ([`CallClass::Admin`]).
+    Admin,
+}
+
+/// The `[classification]` section of the engine config.
+///
+/// ```toml
+/// [classification]
+/// emergency_numbers = ["999", "112"]
+/// accept_911 = false
+/// non_emergency_numbers = ["101"]
+/// admin_numbers = []
+/// unknown = "reject"     # or "admin"
+/// ```
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct ClassifyConfig {
+    /// Emergency numbers (Request-URI user part / tel number). Default `["999", "112"]`.
+    pub emergency_numbers: Vec<String>,
+    /// Also treat 911 as emergency (UK networks route it as 999). Default `false`.
+    pub accept_911: bool,
+    /// Non-emergency numbers. Default `["101"]`.
+    pub non_emergency_numbers: Vec<String>,
+    /// Numbers queued as administrative lines. Default none.
+    pub admin_numbers: Vec<String>,
+    /// Everything else. Default [`UnknownPolicy::Reject`].
+    pub unknown: UnknownPolicy,
+}
+
+impl Default for ClassifyConfig {
+    fn default() -> Self {
+        ClassifyConfig {
+            emergency_numbers: vec!["999".into(), "112".into()],
+            accept_911: false,
+            non_emergency_numbers: vec!["101".into()],
+            admin_numbers: Vec::new(),
+            unknown: UnknownPolicy::Reject,
+        }
+    }
+}
+
+/// What the engine does with the call.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(tag = "action", content = "class", rename_all = "kebab-case")]
+pub enum Action {
+    /// Queue it in this class.
+    Queue(CallClass),
+    /// A test call (`urn:service:test.sos*`): answer automatically, never queue.
+    AnswerTest,
+    /// Refuse it with `404 Not Found` ([`UnknownPolicy::Reject`]).
+    Reject,
+}
+
+/// Why a call got its class; shown in logs and the API.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(tag = "rule", rename_all = "kebab-case")]
+pub enum Reason {
+    /// Request-URI number is a configured emergency number.
+    EmergencyNumber {
+        /// The number.
+        number: String,
+    },
+    /// Request-URI is `urn:service:sos` or a sub-service.
+    SosServiceUrn {
+        /// The URN, lower-cased, without parameters.
+        urn: String,
+    },
+    /// `Resource-Priority: esnet.<n>`.
+    ResourcePriority {
+        /// The value, as sent.
+        value: String,
+    },
+    /// `Priority: emergency`.
+    PriorityEmergency,
+    /// Request-URI is `urn:service:test.sos*`.
+    TestServiceUrn {
+        /// The URN.
+        urn: String,
+    },
+    /// Request-URI number is a configured non-emergency number.
+    NonEmergencyNumber {
+        /// The number.
+        number: String,
+    },
+    /// Request-URI number is a configured admin number.
+    AdminNumber {
+        /// The number.
+        number: String,
+    },
+    /// No rule matched; the [`UnknownPolicy`] decided.
+    Unknown {
+        /// The policy applied.
+        policy: UnknownPolicy,
+    },
+}
+
+impl std::fmt::Display for Reason {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Reason::EmergencyNumber { number } => {
+                write!(f, "Request-URI number {number} is an emergency number")
+            }
+            Reason::SosServiceUrn { urn } => {
+                write!(f, "Request-URI {urn} is an emergency service URN")
+            }
+            Reason::ResourcePriority { value } => write!(f, "Resource-Priority {value}"),
+            Reason::PriorityEmergency => f.write_str("Priority: emergency"),
+            Reason::TestServiceUrn { urn } => write!(f, "Request-URI {urn} is a test service URN"),
+            Reason::NonEmergencyNumber { number } => {
+                write!(f, "Request-URI number {number} is a non-emergency number")
+            }
+            Reason::AdminNumber { number } => {
+                write!(f, "Request-URI number {number} is an admin number")
+            }
+            Reason::Unknown { policy } => write!(f, "no rule matched; policy {policy:?}"),
+        }
+    }
+}
+
+/// A classification decision.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Classification {
+    /// What to do.
+    pub action: Action,
+    /// Why.
+    pub reason: Reason,
+}
+
+impl Classification {
+    /// The queue class, when the call is queued.
+    pub fn class(&self) -> Option<CallClass> {
+        match self.action {
+            Action::Queue(c) => Some(c),
+            Action::AnswerTest | Action::Reject => None,
+        }
+    }
+
+    /// `true` for an emergency call.
+    pub fn is_emergency(&self) -> bool {
+        self.action == Action::Queue(CallClass::Emergency)
+    }
+}
+
+/// The classification inputs of a request, as text.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct ClassifyInput<'a> {
+    /// The Request-URI (`sip:999@host;user=phone`, `tel:112`, `urn:service:sos.police`).
+    pub request_uri: &'a str,
+    /// Each `Resource-Priority` header value (RFC 4412 §3.1; comma lists allowed).
+    pub resource_priority: &'a [&'a str],
+    /// The `Priority` header value (RFC 3261 §20.26), if any.
+    pub priority: Option<&'a str>,
+}
+
+/// What the Request-URI names: a service URN (lower-case, no params) or a dialled number.
+#[derive(Debug, Clone, PartialEq, Eq)]
+enum Target {
+    Service(String),
+    Number(String),
+    Other,
+}
+
+fn target(uri: &str) -> Target {
+    let uri = uri.trim();
+    let uri = uri.strip_prefix('<').unwrap_or(uri);
+    let uri = uri.strip_suffix('>').unwrap_or(uri);
+    let Some((scheme, rest)) = uri.split_once(':') else {
+        return Target::Other;
+    };
+    match scheme.to_ascii_lowercase().as_str() {
+        "urn" => {
+            let urn = rest
+                .split(';')
+                .next()
+                .unwrap_or("")
+                .trim()
+                .to_ascii_lowercase();
+            match urn.strip_prefix("service:") {
+                Some(s) => Target::Service(s.to_owned()),
+                None => Target::Other,
+            }
+        }
+        "tel" => Target::Number(clean_number(rest.split(';').next().unwrap_or(""))),
+        "sip" | "sips" => {
+            // user part only when there is an '@'; otherwise the URI has no number.
+            let before_params = rest.split(';').next().unwrap_or("");
+            match before_params.split_once('@') {
+                Some((user, _)) => {
+                    let user = user.split(':').next().unwrap_or(user); // drop password
+                    Target::Number(clean_number(user))
+                }
+                None => Target::Other,
+            }
+        }
+        _ => Target::Other,
+    }
+}
+
+/// Removes RFC 3966 visual separators and %-escapes of them.
+fn clean_number(s: &str) -> String {
+    s.replace("%20", "")
+        .chars()
+        .filter(|c| !matches!(c, '-' | '.' | '(' | ')' | ' '))
+        .collect()
+}
+
+/// `true` for `esnet.<0-4>` (RFC 7135 §2; namespace case-insensitive).
+fn is_esnet(v: &str) -> bool {
+    match v.trim().split_once('.') {
+        Some((ns, p)) => {
+            ns.eq_ignore_ascii_case("esnet") && matches!(p.trim(), "0" | "1" | "2" | "3" | "4")
+        }
+        None => false,
+    }
+}
+
+/// Classifies a request from its Request-URI, `Resource-Priority` and `Priority`.
+pub fn classify_input(input: &ClassifyInput<'_>, cfg: &ClassifyConfig) -> Classification {
+    let emergency = |reason| Classification {
+        action: Action::Queue(CallClass::Emergency),
+        reason,
+    };
+    let t = target(input.request_uri);
+    match &t {
+        Target::Number(n) => {
+            if cfg.emergency_numbers.iter().any(|e| e == n) || (cfg.accept_911 && n == "911") {
+                return emergency(Reason::EmergencyNumber { number: n.clone() });
+            }
+        }
+        Target::Service(s) => {
+            if s == "sos" || s.starts_with("sos.") {
+                return emergency(Reason::SosServiceUrn {
+                    urn: format!("urn:service:{s}"),
+                });
+            }
+            if s == "test.sos" || s.starts_with("test.sos.") {
+                return Classification {
+                    action: Action::AnswerTest,
+                    reason: Reason::TestServiceUrn {
+                        urn: format!("urn:service:{s}"),
+                    },
+                };
+            }
+        }
+        Target::Other => {}
+    }
+    for v in input.resource_priority.iter().take(32) {
+        if let Some(e) = v.split(',').take(32).find(|x| is_esnet(x)) {
+            return emergency(Reason::ResourcePriority {
+                value: e.trim().chars().take(32).collect(),
+            });
+        }
+    }
+    if let Some(p) = input.priority {
+        if p.trim().eq_ignore_ascii_case("emergency") {
+            return emergency(Reason::PriorityEmergency);
+        }
+    }
+    if let Target::Number(n) = &t {
+        if cfg.non_emergency_numbers.iter().any(|e| e == n) {
+            return Classification {
+                action: Action::Queue(CallClass::NonEmergency),
+                reason: Reason::NonEmergencyNumber { number: n.clone() },
+            };
+        }
+        if cfg.admin_numbers.iter().any(|e| e == n) {
+            return Classification {
+                action: Action::Queue(CallClass::Admin),
+                reason: Reason::AdminNumber { number: n.clone() },
+            };
+        }
+    }
+    Classification {
+        action: match cfg.unknown {
+            UnknownPolicy::Reject => Action::Reject,
+            UnknownPolicy::Admin => Action::Queue(CallClass::Admin),
+        },
+        reason: Reason::Unknown {
+            policy: cfg.unknown,
+        },
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn c(uri: &str) -> Classification {
+        classify_input(
+            &ClassifyInput {
+                request_uri: uri,
+                ..Default::default()
+            },
+            &ClassifyConfig::default(),
+        )
+    }
+
+    #[test]
+    fn emergency_numbers_and_urns() {
+        for (uri, reason) in [
+            ("sip:999@bt.example.com;user=phone", Reason::EmergencyNumber { number: "999".into() }),
+            ("tel:112", Reason::EmergencyNumber { number: "112".into() }),
+            ("sips:112@[2001:db8::1]:5061", Reason::EmergencyNumber { number: "112".into() }),
+            ("urn:service:sos", Reason::SosServiceUrn { urn: "urn:service:sos".into() }),
+            ("URN:Service:SOS.Police", Reason::SosServiceUrn { urn: "urn:service:sos.police".into() }),
+            ("urn:service:sos.ecall.manual", Reason::SosServiceUrn { urn: "urn:service:sos.ecall.manual".into() }),
+            (
+                "urn:service:sos;phone-context=ims.mnc010.mcc226.3gppnetwork.org@ims.mnc010.mcc226.3gppnetwork.org;user=phone",
+                Reason::SosServiceUrn { urn: "urn:service:sos".into() },
+            ),
+        ] {
+            let got = c(uri);
+            assert_eq!(got.action, Action::Queue(CallClass::Emergency), "{uri}");
+            assert_eq!(got.reason, reason, "{uri}");
+        }
+        assert_eq!(c("sip:911@x").action, Action::Reject);
+        let cfg = ClassifyConfig {
+            accept_911: true,
+            ..Default::default()
+        };
+        let got = classify_input(
+            &ClassifyInput {
+                request_uri: "tel:911",
+                ..Default::default()
+            },
+            &cfg,
+        );
+        assert!(got.is_emergency());
+        // Not emergency: sossomething, a 999 host without user, 9999.
+        assert_eq!(c("urn:service:sossy").action, Action::Reject);
+        assert_eq!(c("sip:999.example.com").action, Action::Reject);
+        assert_eq!(c("sip:9999@x").action, Action::Reject);
+    }
+
+    #[test]
+    fn headers_mark_emergency() {
+        let cfg = ClassifyConfig::default();
+        let got = classify_input(
+            &ClassifyInput {
+                request_uri: "sip:01234567890@x",
+                resource_priority: &["wps.3, ESNET.2"],
+                priority: None,
+            },
+            &cfg,
+        );
+        assert_eq!(
+            got.reason,
+            Reason::ResourcePriority {
+                value: "ESNET.2".into()
+            }
+        );
+        assert!(got.is_emergency());
+        let got = classify_input(
+            &ClassifyInput {
+                request_uri: "sip:101@x",
+                resource_priority: &["esnet.5"],
+                priority: Some(" Emergency "),
+            },
+            &cfg,
+        );
+        assert_eq!(got.reason, Reason::PriorityEmergency);
+        let got = classify_input(
+            &ClassifyInput {
+                request_uri: "sip:101@x",
+                resource_priority: &["esnet.5", "dsn.flash"],
+                priority: Some("urgent"),
+            },
+            &cfg,
+        );
+        assert_eq!(got.action, Action::Queue(CallClass::NonEmergency));
+    }
+
+    #[test]
+    fn test_non_emergency_admin_unknown() {
+        let got = c("urn:service:test.sos.fire");
+        assert_eq!(got.action, Action::AnswerTest);
+        assert_eq!(got.class(), None);
+        assert_eq!(
+            c("tel:101").reason,
+            Reason::NonEmergencyNumber {
+                number: "101".into()
+            }
+        );
+        assert_eq!(c("tel:1-0-1").class(), Some(CallClass::NonEmergency));
+        let got = c("sip:0800123@x");
+        assert_eq!(got.action, Action::Reject);
+        assert_eq!(
+            got.reason,
+            Reason::Unknown {
+                policy: UnknownPolicy::Reject
+            }
+        );
+        let cfg = ClassifyConfig {
+            non_emergency_numbers: vec!["101".into(), "0300123".into()],
+            admin_numbers: vec!["2000".into()],
+            unknown: UnknownPolicy::Admin,
+            ..Default::default()
+        };
+        let run = |u: &str| {
+            classify_input(
+                &ClassifyInput {
+                    request_uri: u,
+                    ..Default::default()
+                },
+                &cfg,
+            )
+        };
+        assert_eq!(run("sip:0300123@x").class(), Some(CallClass::NonEmergency));
+        assert_eq!(
+            run("sip:2000@x").reason,
+            Reason::AdminNumber {
+                number: "2000".into()
+            }
+        );
+        assert_eq!(run("sip:alice@x").class(), Some(CallClass::Admin));
+    }
+
+    #[test]
+    fn config_from_toml() {
+        let cfg: ClassifyConfig = toml::from_str(
+            "emergency_numbers = [\"999\"]\naccept_911 = true\nunknown = \"admin\"\n",
+        )
+        .unwrap();
+        assert_eq!(cfg.emergency_numbers, vec!["999".to_string()]);
+        assert!(cfg.accept_911);
+        assert_eq!(cfg.non_emergency_numbers, vec!["101".to_string()]);
+        assert_eq!(cfg.unknown, UnknownPolicy::Admin);
+        let d: ClassifyConfig = toml::from_str("").unwrap();
+        assert_eq!(d, ClassifyConfig::default());
+        assert!(toml::from_str::<ClassifyConfig>("bogus = 1").is_err());
+    }
+
+    #[test]
+    fn json_shape() {
+        let j = serde_json::to_value(c("tel:999")).unwrap();
+        assert_eq!(j["action"]["action"], "queue");
+        assert_eq!(j["action"]["class"], "emergency");
+        assert_eq!(j["reason"]["rule"], "emergency-number");
+        assert_eq!(j["reason"]["number"], "999");
+    }
+}

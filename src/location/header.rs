@@ -1,0 +1,425 @@
+//! Header values that carry location and emergency data, parsed from their text:
+//! `Geolocation` and `Geolocation-Routing` (RFC 6442 §4.1, §4.2), `Call-Info` with
+//! `purpose=EmergencyCallData.*` (RFC 3261 §20.9, RFC 7852 §4.1), `P-Asserted-Identity`
+//! (RFC 3325 §9.1) and `History-Info` (RFC 7044 §4.1).
+//!
+//! All of them are comma-separated lists of `[display-name] <URI> *(;param)`; this module
+//! splits such a list (commas inside `<…>` or quotes do not split), with a cap on the
+//! number of values, and classifies the URIs. Input is a header *value* (`&str`) as the
+//! SIP parser hands it over; several header lines are several calls.
+
+use serde::Serialize;
+
+/// Most values accepted in one header value (`a, b, c`).
+pub const MAX_LIST_VALUES: usize = 32;
+
+/// Errors in a location-related header value.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum HeaderValueError {
+    /// More than [`MAX_LIST_VALUES`] comma-separated values.
+    #[error("more than {MAX_LIST_VALUES} values in one header")]
+    TooManyValues,
+    /// A `<` without its `>`, or an unterminated quoted string.
+    #[error("unbalanced '<' or '\"' in header value")]
+    Unbalanced,
+    /// An empty value between commas or an empty `<>`.
+    #[error("empty URI in header value")]
+    EmptyUri,
+    /// `Geolocation-Routing` is neither `yes` nor `no` (RFC 6442 §4.2).
+    #[error("Geolocation-Routing value {0:?} is neither yes nor no")]
+    BadRouting(String),
+}
+
+/// One `[display-name] <URI> *(;name[=value])` element of a list-valued header.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct UriValue {
+    /// Display name without quotes, if any.
+    pub display_name: Option<String>,
+    /// The URI between `<` and `>` (or the bare URI), trimmed.
+    pub uri: String,
+    /// Header parameters after the URI, names lower-cased, values unquoted.
+    pub params: Vec<(String, Option<String>)>,
+}
+
+impl UriValue {
+    /// Value of the parameter `name` (case-insensitive); `Some(None)` for a flag param.
+    pub fn param(&self, name: &str) -> Option<Option<&str>> {
+        self.params
+            .iter()
+            .find(|(n, _)| n.eq_ignore_ascii_case(name))
+            .map(|(_, v)| v.as_deref())
+    }
+
+    /// URI scheme, lower-cased (`cid`, `https`, `sip`, `tel`, `urn`, …).
+    pub fn scheme(&self) -> String {
+        self.uri
+            .split_once(':')
+            .map(|(s, _)| s.trim().to_ascii_lowercase())
+            .unwrap_or_default()
+    }
+}
+
+/// Splits a list-valued header (`<a>;p=1, "N" <b>`) into its [`UriValue`]s.
+///
+/// # Errors
+/// [`HeaderValueError::TooManyValues`], [`HeaderValueError::Unbalanced`],
+/// [`HeaderValueError::EmptyUri`].
+pub fn parse_uri_list(value: &str) -> Result<Vec<UriValue>, HeaderValueError> {
+    let mut out = Vec::new();
+    for item in split_top_level(value, ',')? {
+        let item = item.trim();
+        if item.is_empty() {
+            continue;
+        }
+        if out.len() == MAX_LIST_VALUES {
+            return Err(HeaderValueError::TooManyValues);
+        }
+        out.push(parse_one(item)?);
+    }
+    if out.is_empty() {
+        return Err(HeaderValueError::EmptyUri);
+    }
+    Ok(out)
+}
+
+fn parse_one(item: &str) -> Result<UriValue, HeaderValueError> {
+    let (display_name, uri, rest) = match find_top_level(item, '<') {
+        Some(lt) => {
+            let close = item[lt..].find('>').ok_or(HeaderValueError::Unbalanced)? + lt;
+            let dn = item[..lt].trim();
+            let dn = dn
+                .strip_prefix('"')
+                .and_then(|d| d.strip_suffix('"'))
+                .unwrap_or(dn);
+            let dn = (!dn.is_empty()).then(|| dn.to_owned());
+            (dn, item[lt + 1..close].trim(), &item[close + 1..])
+        }
+        // addr-spec form: the whole text is the URI (its ';' belong to the URI).
+        None => (None, item, ""),
+    };
+    if uri.is_empty() {
+        return Err(HeaderValueError::EmptyUri);
+    }
+    let mut params = Vec::new();
+    for p in split_top_level(rest, ';')? {
+        let p = p.trim();
+        if p.is_empty() || params.len() == MAX_LIST_VALUES {
+            continue;
+        }
+        let (n, v) = match p.split_once('=') {
+            Some((n, v)) => {
+                let v = v.trim();
+                let v = v
+                    .strip_prefix('"')
+                    .and_then(|x| x.strip_suffix('"'))
+                    .unwrap_or(v);
+                (n.trim(), Some(v.to_owned()))
+            }
+            None => (p, None),
+        };
+        params.push((n.to_ascii_lowercase(), v));
+    }
+    Ok(UriValue {
+        display_name,
+        uri: uri.to_owned(),
+        params,
+    })
+}
+
+/// Splits `s` on `sep` outside `<…>` and `"…"` (with `\` escapes in quotes).
+fn split_top_level(s: &str, sep: char) -> Result<Vec<&str>, HeaderValueError> {
+    let mut parts = Vec::new();
+    let (mut in_angle, mut in_quote, mut escaped) = (false, false, false);
+    let mut start = 0;
+    for (i, c) in s.char_indices() {
+        if in_quote {
+            match (escaped, c) {
+                (true, _) => escaped = false,
+                (false, '\\') => escaped = true,
+                (false, '"') => in_quote = false,
+                _ => {}
+            }
+            continue;
+        }
+        match c {
+            '"' if !in_angle => in_quote = true,
+            '<' => in_angle = true,
+            '>' => in_angle = false,
+            c if c == sep && !in_angle => {
+                parts.push(&s[start..i]);
+                start = i + c.len_utf8();
+                if parts.len() > 4 * MAX_LIST_VALUES {
+                    return Err(HeaderValueError::TooManyValues);
+                }
+            }
+            _ => {}
+        }
+    }
+    if in_angle || in_quote {
+        return Err(HeaderValueError::Unbalanced);
+    }
+    parts.push(&s[start..]);
+    Ok(parts)
+}
+
+/// Byte index of the first `c` outside a quoted string.
+fn find_top_level(s: &str, c: char) -> Option<usize> {
+    let (mut in_quote, mut escaped) = (false, false);
+    for (i, ch) in s.char_indices() {
+        if in_quote {
+            match (escaped, ch) {
+                (true, _) => escaped = false,
+                (false, '\\') => escaped = true,
+                (false, '"') => in_quote = false,
+                _ => {}
+            }
+        } else if ch == '"' {
+            in_quote = true;
+        } else if ch == c {
+            return Some(i);
+        }
+    }
+    None
+}
+
+// === Geolocation (RFC 6442 §4.1) ===
+
+/// How a `Geolocation` URI conveys the location (RFC 6442 §4.1).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum GeolocationKind {
+    /// `cid:` — by value, in the body part with that Content-ID.
+    ByValue,
+    /// `http:`/`https:`/`sip:`/`sips:`/`pres:` — by reference, to dereference later
+    /// (HELD, RFC 5985; or a SIP presence subscription, RFC 6442 §4.1).
+    ByReference,
+    /// Any other scheme: kept but not usable.
+    Unsupported,
+}
+
+/// One value of a `Geolocation` header.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct GeolocationValue {
+    /// The location URI (`cid:…`, `https://…`, `sip:…`).
+    pub uri: String,
+    /// By value or by reference.
+    pub kind: GeolocationKind,
+    /// `inserted-by` parameter (RFC 6442 §4.1 / NENA), if present.
+    pub inserted_by: Option<String>,
+}
+
+/// Parses one `Geolocation` header value (RFC 6442 §4.1): one or more `<URI>` with
+/// parameters.
+///
+/// # Errors
+/// Any [`HeaderValueError`] from the list syntax.
+pub fn parse_geolocation(value: &str) -> Result<Vec<GeolocationValue>, HeaderValueError> {
+    Ok(parse_uri_list(value)?
+        .into_iter()
+        .map(|v| {
+            let kind = match v.scheme().as_str() {
+                "cid" => GeolocationKind::ByValue,
+                "http" | "https" | "sip" | "sips" | "pres" => GeolocationKind::ByReference,
+                _ => GeolocationKind::Unsupported,
+            };
+            let inserted_by = v.param("inserted-by").flatten().map(str::to_owned);
+            GeolocationValue {
+                uri: v.uri,
+                kind,
+                inserted_by,
+            }
+        })
+        .collect())
+}
+
+/// Parses a `Geolocation-Routing` header value (RFC 6442 §4.2): `yes` → `true` (location
+/// may be used for routing), `no` → `false`. Generic parameters after `;` are ignored.
+///
+/// # Errors
+/// [`HeaderValueError::BadRouting`] for any other token.
+pub fn parse_geolocation_routing(value: &str) -> Result<bool, HeaderValueError> {
+    let token = value.split(';').next().unwrap_or("").trim();
+    if token.eq_ignore_ascii_case("yes") {
+        Ok(true)
+    } else if token.eq_ignore_ascii_case("no") {
+        Ok(false)
+    } else {
+        Err(HeaderValueError::BadRouting(
+            token.chars().take(64).collect(),
+        ))
+    }
+}
+
+// === Call-Info (RFC 7852 §4.1) ===
+
+/// One `Call-Info` value: the URI and its `purpose`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct CallInfoValue {
+    /// The URI (`cid:…` by value, `https:…` by reference, `urn:nena:…` identifiers).
+    pub uri: String,
+    /// The `purpose` parameter, as sent (`EmergencyCallData.ProviderInfo`, `nena-CallId`…).
+    pub purpose: Option<String>,
+}
+
+impl CallInfoValue {
+    /// The RFC 7852 block name when `purpose` is `EmergencyCallData.<Name>`
+    /// (case-insensitive prefix), e.g. `ProviderInfo`.
+    pub fn emergency_call_data(&self) -> Option<&str> {
+        let p = self.purpose.as_deref()?;
+        let prefix = "EmergencyCallData.";
+        if p.len() > prefix.len() && p[..prefix.len()].eq_ignore_ascii_case(prefix) {
+            p.get(prefix.len()..)
+        } else {
+            None
+        }
+    }
+}
+
+/// Parses one `Call-Info` header value (RFC 3261 §20.9).
+///
+/// # Errors
+/// Any [`HeaderValueError`] from the list syntax.
+pub fn parse_call_info(value: &str) -> Result<Vec<CallInfoValue>, HeaderValueError> {
+    Ok(parse_uri_list(value)?
+        .into_iter()
+        .map(|v| {
+            let purpose = v.param("purpose").flatten().map(str::to_owned);
+            CallInfoValue {
+                uri: v.uri,
+                purpose,
+            }
+        })
+        .collect())
+}
+
+// === P-Asserted-Identity (RFC 3325 §9.1) ===
+
+/// The callback number carried by a `P-Asserted-Identity` value: the number of its
+/// `tel:` URI (RFC 3966), or of a `sip:`/`sips:` URI with `user=phone`. Visual separators
+/// (`-`, `.`, `(`, `)`, space) are removed; URI parameters are dropped.
+///
+/// Returns `None` when the header carries no telephone number.
+pub fn callback_number(pai_value: &str) -> Option<String> {
+    let values = parse_uri_list(pai_value).ok()?;
+    let tel = values.iter().find_map(|v| {
+        let uri = v.uri.as_str();
+        let (scheme, rest) = uri.split_once(':')?;
+        if scheme.trim().eq_ignore_ascii_case("tel") {
+            Some(rest.split(';').next().unwrap_or(rest).to_owned())
+        } else {
+            None
+        }
+    });
+    let number = tel.or_else(|| {
+        values.iter().find_map(|v| {
+            let (scheme, rest) = v.uri.split_once(':')?;
+            let scheme = scheme.trim().to_ascii_lowercase();
+            let user_phone = v
+                .uri
+                .to_ascii_lowercase()
+                .split(';')
+                .any(|p| p == "user=phone");
+            if (scheme == "sip" || scheme == "sips") && user_phone {
+                let user = rest.split('@').next()?;
+                Some(user.split(';').next().unwrap_or(user).to_owned())
+            } else {
+                None
+            }
+        })
+    })?;
+    let cleaned: String = number
+        .chars()
+        .filter(|c| !matches!(c, '-' | '.' | '(' | ')' | ' '))
+        .collect();
+    let digits = cleaned.strip_prefix('+').unwrap_or(&cleaned);
+    if !digits.is_empty() && digits.bytes().all(|b| b.is_ascii_digit()) {
+        Some(cleaned)
+    } else {
+        None
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn geolocation_values() {
+        let g = parse_geolocation(
+            "<cid:8185553333@10.1.11.3>;inserted-by=AddDataClient, <https://lis.example.com/l?id=1,2>",
+        )
+        .unwrap();
+        assert_eq!(g.len(), 2);
+        assert_eq!(g[0].uri, "cid:8185553333@10.1.11.3");
+        assert_eq!(g[0].kind, GeolocationKind::ByValue);
+        assert_eq!(g[0].inserted_by.as_deref(), Some("AddDataClient"));
+        assert_eq!(g[1].uri, "https://lis.example.com/l?id=1,2");
+        assert_eq!(g[1].kind, GeolocationKind::ByReference);
+        assert_eq!(
+            parse_geolocation("<sips:3sdefrhy2jj7@lis.example.com;transport=tls>").unwrap()[0].kind,
+            GeolocationKind::ByReference
+        );
+        assert_eq!(
+            parse_geolocation("<cid:x").unwrap_err(),
+            HeaderValueError::Unbalanced
+        );
+        assert_eq!(
+            parse_geolocation(" , ").unwrap_err(),
+            HeaderValueError::EmptyUri
+        );
+        assert_eq!(
+            parse_geolocation("<mailto:a@b>").unwrap()[0].kind,
+            GeolocationKind::Unsupported
+        );
+    }
+
+    #[test]
+    fn routing() {
+        assert_eq!(parse_geolocation_routing("yes"), Ok(true));
+        assert_eq!(parse_geolocation_routing(" No ;x=1"), Ok(false));
+        assert_eq!(
+            parse_geolocation_routing("maybe"),
+            Err(HeaderValueError::BadRouting("maybe".into()))
+        );
+    }
+
+    #[test]
+    fn call_info_purpose() {
+        let v = parse_call_info(
+            "<cid:ProviderInfo@AddDataClient.com>;purpose=EmergencyCallData.ProviderInfo",
+        )
+        .unwrap();
+        assert_eq!(v[0].emergency_call_data(), Some("ProviderInfo"));
+        let v =
+            parse_call_info("<urn:nena:uid:callid:c7bb:x@10.1.11.3>; purpose=nena-CallId").unwrap();
+        assert_eq!(v[0].purpose.as_deref(), Some("nena-CallId"));
+        assert_eq!(v[0].emergency_call_data(), None);
+    }
+
+    #[test]
+    fn pai_callback() {
+        assert_eq!(
+            callback_number("<tel:+9073990000002>").as_deref(),
+            Some("+9073990000002")
+        );
+        assert_eq!(
+            callback_number("\"Alice, A\" <sip:alice@example.com>, <tel:+44-20-7946-0000;cpc=x>")
+                .as_deref(),
+            Some("+442079460000")
+        );
+        assert_eq!(
+            callback_number("<sip:+447700900123@ims.example.com;user=phone>").as_deref(),
+            Some("+447700900123")
+        );
+        assert_eq!(callback_number("<sip:alice@example.com>"), None);
+    }
+
+    #[test]
+    fn list_cap() {
+        let many = vec!["<cid:a@b>"; MAX_LIST_VALUES + 1].join(",");
+        assert_eq!(
+            parse_uri_list(&many).unwrap_err(),
+            HeaderValueError::TooManyValues
+        );
+    }
+}

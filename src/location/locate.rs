@@ -1,0 +1,427 @@
+//! Everything an INVITE says about where the caller is and who they are (RFC 6442 §4,
+//! RFC 7852 §4, RFC 3325, RFC 7044), collected into one [`CallLocation`] without ever
+//! failing: each problem becomes a [`LocationError`] and the call goes on (DESIGN.md §5:
+//! a broken location never blocks a 999 call).
+//!
+//! Works on the header values and body of an INVITE ([`InviteLocationInput`]), so the
+//! SIP layer only has to hand over strings; `locate(&Request)` in this module's parent
+//! builds the input from a parsed request.
+//!
+//! Order of work: `Geolocation` values (`cid:` → the body part with that Content-ID →
+//! PIDF-LO; `https:`/`sip:` → kept for a later dereference), then `Call-Info` with
+//! `purpose=EmergencyCallData.*` (`cid:` → body part → RFC 7852 block; other URIs →
+//! references), then any `application/pidf+xml` or `application/EmergencyCallData.*`
+//! part nobody referenced (real carriers send a Geolocation cid that matches no part
+//! while the PIDF-LO is right there), `P-Asserted-Identity` for the callback number and
+//! `History-Info` kept verbatim. The best location is the one with the smallest covering
+//! radius (see [`LocationSummary`]).
+
+use std::time::SystemTime;
+
+use serde::Serialize;
+
+use super::additional_data::{parse_additional_data, AdditionalData, AdditionalDataError};
+use super::aml::AmlFix;
+use super::header::{
+    callback_number, parse_call_info, parse_geolocation, parse_geolocation_routing, CallInfoValue,
+    GeolocationKind, GeolocationValue, HeaderValueError,
+};
+use super::multipart::{cid_of, MediaType, Multipart, MultipartError, MultipartLimits, Part};
+use super::pidf::{Location, Pidf, PidfError};
+use super::summary::{better, LocationSummary, Source};
+
+/// Most header values of each kind looked at (Geolocation, Call-Info, P-A-I, History-Info).
+pub const MAX_HEADER_VALUES: usize = 32;
+
+/// The parts of an INVITE that carry location and emergency data, as text.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct InviteLocationInput<'a> {
+    /// Each `Geolocation` header value (RFC 6442 §4.1), in order.
+    pub geolocation: &'a [&'a str],
+    /// The `Geolocation-Routing` header value (RFC 6442 §4.2), if any.
+    pub geolocation_routing: Option<&'a str>,
+    /// Each `Call-Info` header value (RFC 3261 §20.9), in order.
+    pub call_info: &'a [&'a str],
+    /// Each `P-Asserted-Identity` header value (RFC 3325 §9.1).
+    pub p_asserted_identity: &'a [&'a str],
+    /// Each `History-Info` header value (RFC 7044 §4.1).
+    pub history_info: &'a [&'a str],
+    /// The message's `Content-Type` value, if it has a body.
+    pub content_type: Option<&'a str>,
+    /// The message's `Content-ID` value (a single, non-multipart PIDF-LO body may be
+    /// referenced by it).
+    pub content_id: Option<&'a str>,
+    /// The message body.
+    pub body: &'a [u8],
+}
+
+/// A location problem, recorded on the call (never fatal).
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum LocationError {
+    /// A `Geolocation` value that does not parse.
+    #[error("Geolocation header: {0}")]
+    Geolocation(HeaderValueError),
+    /// A `Geolocation-Routing` value that does not parse.
+    #[error("Geolocation-Routing header: {0}")]
+    GeolocationRouting(HeaderValueError),
+    /// A `Call-Info` value that does not parse.
+    #[error("Call-Info header: {0}")]
+    CallInfo(HeaderValueError),
+    /// The body could not be split into parts.
+    #[error("body: {0}")]
+    Multipart(MultipartError),
+    /// The body's boundary parameter did not match the body (the real one was used).
+    #[error("multipart boundary parameter does not match the body")]
+    BoundaryMismatch,
+    /// The body ended before its close delimiter (truncated).
+    #[error("multipart body is truncated (no close delimiter)")]
+    TruncatedBody,
+    /// A `cid:` URI (Geolocation or Call-Info) names no body part.
+    #[error("{uri} names no body part")]
+    CidNotFound {
+        /// The URI.
+        uri: String,
+    },
+    /// A PIDF-LO (referenced by `cid`, or found unreferenced when `None`) that does not
+    /// parse.
+    #[error("PIDF-LO {cid:?}: {error}")]
+    Pidf {
+        /// Content-ID of the part, if it has one.
+        cid: Option<String>,
+        /// What is wrong.
+        error: PidfError,
+    },
+    /// A body part that is not UTF-8 text where XML was expected.
+    #[error("body part {cid:?} is not UTF-8")]
+    NotUtf8 {
+        /// Content-ID of the part, if any.
+        cid: Option<String>,
+    },
+    /// An additional-data block that does not parse.
+    #[error("additional data {purpose}: {error}")]
+    AdditionalData {
+        /// The purpose or content type it was found under.
+        purpose: String,
+        /// What is wrong.
+        error: AdditionalDataError,
+    },
+    /// A `Geolocation` URI with a scheme that is neither `cid` nor dereferenceable.
+    #[error("unsupported Geolocation URI {0}")]
+    UnsupportedGeolocation(String),
+}
+
+/// A PIDF-LO location found in the INVITE.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct FoundLocation {
+    /// The location.
+    pub location: Location,
+    /// PIDF `entity` of its document.
+    pub entity: Option<String>,
+    /// Content-ID of the body part it came from.
+    pub cid: Option<String>,
+    /// `true` when a Geolocation `cid:` named its part; `false` for an unreferenced part.
+    pub referenced: bool,
+}
+
+/// One RFC 7852 additional-data item: parsed by value, or a reference to fetch.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct AdditionalDataItem {
+    /// The Call-Info purpose (`EmergencyCallData.ProviderInfo`) or the part's content
+    /// type for an unreferenced part.
+    pub purpose: String,
+    /// The URI (`cid:…` by value, `https:…` by reference), if from Call-Info.
+    pub uri: Option<String>,
+    /// The parsed block when by value.
+    pub data: Option<AdditionalData>,
+}
+
+/// Everything [`locate_input`] found.
+#[derive(Debug, Clone, PartialEq, Default, Serialize)]
+pub struct CallLocation {
+    /// PIDF-LO locations by value, in the order found.
+    pub locations: Vec<FoundLocation>,
+    /// Index into `locations` of the best one.
+    pub best: Option<usize>,
+    /// Geolocation URIs to dereference later (HELD / SIP presence), in order.
+    pub references: Vec<GeolocationValue>,
+    /// `Geolocation-Routing` (RFC 6442 §4.2): may the location be used for routing.
+    pub routing_allowed: Option<bool>,
+    /// RFC 7852 additional data.
+    pub additional_data: Vec<AdditionalDataItem>,
+    /// Other `Call-Info` values (e.g. `nena-CallId`, `nena-IncidentId`).
+    pub call_info: Vec<CallInfoValue>,
+    /// Callback number from `P-Asserted-Identity` (tel, or sip with user=phone).
+    pub callback_number: Option<String>,
+    /// `History-Info` values as received.
+    pub history_info: Vec<String>,
+    /// What went wrong; the call proceeds regardless.
+    #[serde(serialize_with = "errors_as_strings")]
+    pub errors: Vec<LocationError>,
+}
+
+fn errors_as_strings<S: serde::Serializer>(
+    errors: &[LocationError],
+    s: S,
+) -> Result<S::Ok, S::Error> {
+    s.collect_seq(errors.iter().map(ToString::to_string))
+}
+
+impl CallLocation {
+    /// The best PIDF-LO location, if any.
+    pub fn best_location(&self) -> Option<&FoundLocation> {
+        self.best.and_then(|i| self.locations.get(i))
+    }
+
+    /// Summary of the best location among the INVITE's PIDF-LO and an AML fix (e.g.
+    /// `AmlStore::best`), for the API and console; `now` gives the age.
+    pub fn summary(&self, aml: Option<&AmlFix>, now: SystemTime) -> Option<LocationSummary> {
+        let pidf = self
+            .best_location()
+            .map(|l| LocationSummary::from_pidf(&l.location, Source::PidfLoByValue, now));
+        let aml = aml.and_then(|f| LocationSummary::from_aml(f, now));
+        match (pidf, aml) {
+            (Some(p), Some(a)) => Some(if better(&a, &p) { a } else { p }),
+            (p, a) => p.or(a),
+        }
+    }
+}
+
+/// `true` for `application/pidf+xml`.
+fn is_pidf(mt: &MediaType<'_>) -> bool {
+    mt.is("application", "pidf+xml")
+}
+
+/// `true` for `application/EmergencyCallData.*+xml` (RFC 7852 §11.1).
+fn is_additional_data(mt: &MediaType<'_>) -> bool {
+    mt.type_ == "application" && mt.subtype.starts_with("emergencycalldata.")
+}
+
+/// Collects location, additional data, callback number and History-Info from an INVITE.
+/// Never fails: problems are in [`CallLocation::errors`].
+pub fn locate_input(input: &InviteLocationInput<'_>) -> CallLocation {
+    let mut out = CallLocation::default();
+    let limits = MultipartLimits::default();
+
+    // Body: multipart, a single PIDF-LO, or something else (SDP only).
+    let mut single: Option<Part<'_>> = None;
+    let mut multipart: Option<Multipart<'_>> = None;
+    if let Some(ct) = input.content_type {
+        match MediaType::parse(ct) {
+            Some(mt) if mt.type_ == "multipart" => {
+                match Multipart::parse(ct, input.body, &limits) {
+                    Ok(mp) => {
+                        if mp.boundary_mismatch {
+                            out.errors.push(LocationError::BoundaryMismatch);
+                        }
+                        if mp.unterminated {
+                            out.errors.push(LocationError::TruncatedBody);
+                        }
+                        multipart = Some(mp);
+                    }
+                    Err(e) => out.errors.push(LocationError::Multipart(e)),
+                }
+            }
+            Some(mt) if is_pidf(&mt) => {
+                let mut headers = vec![("Content-Type", ct)];
+                if let Some(cid) = input.content_id {
+                    headers.push(("Content-ID", cid));
+                }
+                single = Some(Part {
+                    headers,
+                    body: input.body,
+                });
+            }
+            _ => {}
+        }
+    }
+    let parts: &[Part<'_>] = match (&multipart, &single) {
+        (Some(mp), _) => &mp.parts,
+        (None, Some(p)) => std::slice::from_ref(p),
+        (None, None) => &[],
+    };
+    let mut used = vec![false; parts.len()];
+    let find_cid = |uri: &str| -> Option<usize> {
+        let wanted = cid_of(uri)?;
+        parts
+            .iter()
+            .position(|p| p.content_id().is_some_and(|c| c == wanted))
+    };
+
+    // Geolocation (RFC 6442 §4.1).
+    for value in input.geolocation.iter().take(MAX_HEADER_VALUES) {
+        let values = match parse_geolocation(value) {
+            Ok(v) => v,
+            Err(e) => {
+                out.errors.push(LocationError::Geolocation(e));
+                continue;
+            }
+        };
+        for g in values {
+            match g.kind {
+                GeolocationKind::ByValue => match find_cid(&g.uri) {
+                    Some(i) => {
+                        if !used[i] {
+                            used[i] = true;
+                            read_pidf_part(&parts[i], true, &mut out);
+                        }
+                    }
+                    None => out.errors.push(LocationError::CidNotFound { uri: g.uri }),
+                },
+                GeolocationKind::ByReference => {
+                    if out.references.len() < MAX_HEADER_VALUES {
+                        out.references.push(g);
+                    }
+                }
+                GeolocationKind::Unsupported => out
+                    .errors
+                    .push(LocationError::UnsupportedGeolocation(g.uri)),
+            }
+        }
+    }
+    if let Some(r) = input.geolocation_routing {
+        match parse_geolocation_routing(r) {
+            Ok(v) => out.routing_allowed = Some(v),
+            Err(e) => out.errors.push(LocationError::GeolocationRouting(e)),
+        }
+    }
+
+    // Call-Info (RFC 7852 §4.1).
+    for value in input.call_info.iter().take(MAX_HEADER_VALUES) {
+        let values = match parse_call_info(value) {
+            Ok(v) => v,
+            Err(e) => {
+                out.errors.push(LocationError::CallInfo(e));
+                continue;
+            }
+        };
+        for ci in values {
+            if ci.emergency_call_data().is_none() {
+                if out.call_info.len() < MAX_HEADER_VALUES {
+                    out.call_info.push(ci);
+                }
+                continue;
+            }
+            let purpose = ci.purpose.clone().unwrap_or_default();
+            if cid_of(&ci.uri).is_some() {
+                match find_cid(&ci.uri) {
+                    Some(i) => {
+                        used[i] = true;
+                        let data = read_block(&parts[i], &purpose, &mut out);
+                        out.additional_data.push(AdditionalDataItem {
+                            purpose,
+                            uri: Some(ci.uri),
+                            data,
+                        });
+                    }
+                    None => out.errors.push(LocationError::CidNotFound { uri: ci.uri }),
+                }
+            } else if out.additional_data.len() < MAX_HEADER_VALUES {
+                out.additional_data.push(AdditionalDataItem {
+                    purpose,
+                    uri: Some(ci.uri),
+                    data: None,
+                });
+            }
+        }
+    }
+
+    // Parts nobody referenced.
+    for (i, part) in parts.iter().enumerate() {
+        if used[i] {
+            continue;
+        }
+        let Some(mt) = part.media_type() else {
+            continue;
+        };
+        if is_pidf(&mt) {
+            read_pidf_part(part, false, &mut out);
+        } else if is_additional_data(&mt) {
+            let purpose = part.content_type().split(';').next().unwrap_or("").trim();
+            let data = read_block(part, purpose, &mut out);
+            out.additional_data.push(AdditionalDataItem {
+                purpose: purpose.to_owned(),
+                uri: part.content_id().map(|c| format!("cid:{c}")),
+                data,
+            });
+        }
+    }
+
+    out.callback_number = input
+        .p_asserted_identity
+        .iter()
+        .take(MAX_HEADER_VALUES)
+        .find_map(|v| callback_number(v));
+    out.history_info = input
+        .history_info
+        .iter()
+        .take(MAX_HEADER_VALUES)
+        .map(|v| (*v).to_owned())
+        .collect();
+
+    out.best = best_index(&out.locations);
+    out
+}
+
+fn read_pidf_part(part: &Part<'_>, referenced: bool, out: &mut CallLocation) {
+    let cid = part.content_id().map(str::to_owned);
+    let Some(text) = part.text() else {
+        out.errors.push(LocationError::NotUtf8 { cid });
+        return;
+    };
+    match Pidf::parse(text) {
+        Ok(pidf) => {
+            for error in pidf.errors {
+                out.errors.push(LocationError::Pidf {
+                    cid: cid.clone(),
+                    error,
+                });
+            }
+            for location in pidf.locations {
+                out.locations.push(FoundLocation {
+                    location,
+                    entity: pidf.entity.clone(),
+                    cid: cid.clone(),
+                    referenced,
+                });
+            }
+        }
+        Err(error) => out.errors.push(LocationError::Pidf { cid, error }),
+    }
+}
+
+fn read_block(part: &Part<'_>, purpose: &str, out: &mut CallLocation) -> Option<AdditionalData> {
+    let Some(text) = part.text() else {
+        out.errors.push(LocationError::NotUtf8 {
+            cid: part.content_id().map(str::to_owned),
+        });
+        return None;
+    };
+    match parse_additional_data(text) {
+        Ok(d) => Some(d),
+        Err(error) => {
+            out.errors.push(LocationError::AdditionalData {
+                purpose: purpose.to_owned(),
+                error,
+            });
+            None
+        }
+    }
+}
+
+fn best_index(locs: &[FoundLocation]) -> Option<usize> {
+    let now = SystemTime::UNIX_EPOCH; // age is irrelevant to ranking
+    let mut best: Option<(usize, LocationSummary)> = None;
+    for (i, l) in locs.iter().enumerate() {
+        let s = LocationSummary::from_pidf(&l.location, Source::PidfLoByValue, now);
+        let replace = match &best {
+            None => true,
+            Some((bi, b)) => {
+                better(&s, b) || (!better(b, &s) && l.referenced && !locs[*bi].referenced)
+            }
+        };
+        if replace {
+            best = Some((i, s));
+        }
+    }
+    best.map(|(i, _)| i)
+}

@@ -1,0 +1,954 @@
+//! PIDF-LO location objects (RFC 4119; RFC 5491 for the geodetic shapes and the
+//! tuple/device/person rules; RFC 5139 + RFC 6848 for civic addresses; RFC 7459 for
+//! confidence; RFC 7852 §5 for `<provided-by>`).
+//!
+//! A document may carry several locations: each `<gp:location-info>` under a `<tuple>`,
+//! `<dm:device>` or `<dm:person>` (RFC 5491 §3.4) gives one [`Location`] per shape, with
+//! the civic address, method, confidence and timestamp of its holder. Shapes are
+//! RFC 5491 §5.2's eight: Point, Circle, Ellipse, ArcBand, Polygon (`gml:pos` list or
+//! `gml:posList`), Sphere, Ellipsoid, Prism, plus RFC 4119's GML 3.0 `gml:location` /
+//! `gml:coordinates` point. Distances are normalised to metres, angles to degrees
+//! (from `urn:ogc:def:uom:EPSG::9001` metres, `::9102` degrees, `::9101` radians).
+//!
+//! Parsing is bounded (see [`XmlLimits`]) and never expands entities. A malformed shape
+//! is a typed [`PidfError`]: it is recorded in [`Pidf::errors`] and the document's other
+//! locations are kept; the document is an error only when nothing usable remains.
+
+use roxmltree::Node;
+use serde::Serialize;
+
+use super::additional_data::ProvidedBy;
+use super::time::parse_rfc3339_ms;
+use super::xml::{child, parse_bounded, text_of, XmlError, XmlLimits};
+
+/// RFC 3863 PIDF namespace.
+pub const NS_PIDF: &str = "urn:ietf:params:xml:ns:pidf";
+/// RFC 5139 civic address namespace.
+pub const NS_CIVIC: &str = "urn:ietf:params:xml:ns:pidf:geopriv10:civicAddr";
+
+/// Most locations taken from one document.
+pub const MAX_LOCATIONS: usize = 16;
+/// Most points in one Polygon or Prism base.
+pub const MAX_POLYGON_POINTS: usize = 256;
+/// Most civic fields kept from one civic address.
+pub const MAX_CIVIC_FIELDS: usize = 64;
+
+/// Errors in a PIDF-LO document or one of its locations.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum PidfError {
+    /// The XML was refused (size, depth, node count, DTD, syntax, empty document).
+    #[error(transparent)]
+    Xml(#[from] XmlError),
+    /// The root element is not `presence` (RFC 3863 §4.1).
+    #[error("root element {0:?} is not a PIDF presence")]
+    NotPidf(String),
+    /// No `location-info` anywhere in the document.
+    #[error("no location-info in the document")]
+    NoLocation,
+    /// A shape lacks a required child (e.g. a Circle without `gml:pos`).
+    #[error("{shape} has no {element}")]
+    MissingElement {
+        /// RFC 5491 shape name.
+        shape: &'static str,
+        /// Missing element's local name.
+        element: &'static str,
+    },
+    /// A required child appears twice (e.g. two `gs:radius`).
+    #[error("{shape} has more than one {element}")]
+    DuplicateElement {
+        /// RFC 5491 shape name.
+        shape: &'static str,
+        /// Repeated element's local name.
+        element: &'static str,
+    },
+    /// Text where a number (or a list of 2–3 numbers) was required.
+    #[error("{element} is not a valid number list: {text:?}")]
+    BadNumber {
+        /// Element local name.
+        element: &'static str,
+        /// The offending text (first 64 characters).
+        text: String,
+    },
+    /// A measure without the `uom` attribute RFC 5491 §5.2 requires.
+    #[error("{element} has no uom attribute")]
+    MissingUom {
+        /// Element local name.
+        element: &'static str,
+    },
+    /// A unit other than metres (distances) or degrees/radians (angles).
+    #[error("{element} has unsupported uom {uom:?}")]
+    UnsupportedUom {
+        /// Element local name.
+        element: &'static str,
+        /// The uom as sent.
+        uom: String,
+    },
+    /// A coordinate reference system other than WGS 84 (EPSG 4326 / 4979).
+    #[error("unsupported srsName {0:?}")]
+    UnsupportedCrs(String),
+    /// Latitude outside ±90° or longitude outside ±180°.
+    #[error("coordinate out of range")]
+    CoordinateOutOfRange,
+    /// A negative or non-finite distance, or inner radius above outer radius.
+    #[error("{element} has an invalid value")]
+    BadMeasure {
+        /// Element local name.
+        element: &'static str,
+    },
+    /// A Polygon ring with fewer than 4 positions (3 corners + closing point) or more
+    /// than [`MAX_POLYGON_POINTS`].
+    #[error("polygon has {0} positions (needs 4..={MAX_POLYGON_POINTS})")]
+    BadPolygon(usize),
+    /// A geometry element in `location-info` that is not an RFC 5491 shape.
+    #[error("unknown shape {0:?}")]
+    UnknownShape(String),
+    /// A `timestamp` that is not an RFC 3339 date-time.
+    #[error("timestamp {0:?} is not RFC 3339")]
+    BadTimestamp(String),
+    /// A `confidence` outside 0–100 % (RFC 7459 §5.1).
+    #[error("confidence {0:?} is not a percentage")]
+    BadConfidence(String),
+}
+
+/// A WGS 84 position (RFC 5491 §5.1): latitude then longitude in degrees, optional
+/// altitude in metres (EPSG 4979).
+#[derive(Debug, Clone, Copy, PartialEq, Serialize)]
+pub struct Pos {
+    /// Latitude, degrees north.
+    pub lat: f64,
+    /// Longitude, degrees east.
+    pub lon: f64,
+    /// Altitude above the WGS 84 ellipsoid, metres.
+    pub alt_m: Option<f64>,
+}
+
+/// The RFC 5491 §5.2 geodetic shapes; distances in metres, angles in degrees.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(tag = "shape")]
+pub enum Shape {
+    /// §5.2.1 Point.
+    Point {
+        /// The position.
+        pos: Pos,
+    },
+    /// §5.2.3 Circle (and 2D Sphere).
+    Circle {
+        /// Centre.
+        center: Pos,
+        /// Radius, m.
+        radius_m: f64,
+    },
+    /// §5.2.4 Ellipse.
+    Ellipse {
+        /// Centre.
+        center: Pos,
+        /// Semi-major axis, m.
+        semi_major_m: f64,
+        /// Semi-minor axis, m.
+        semi_minor_m: f64,
+        /// Orientation of the semi-major axis, degrees clockwise from north.
+        orientation_deg: f64,
+    },
+    /// §5.2.5 ArcBand.
+    ArcBand {
+        /// Centre.
+        center: Pos,
+        /// Inner radius, m.
+        inner_radius_m: f64,
+        /// Outer radius, m.
+        outer_radius_m: f64,
+        /// Start angle, degrees clockwise from north.
+        start_angle_deg: f64,
+        /// Opening angle, degrees.
+        opening_angle_deg: f64,
+    },
+    /// §5.2.2 Polygon: the exterior ring, closed (first position repeated last).
+    Polygon {
+        /// Ring positions.
+        exterior: Vec<Pos>,
+    },
+    /// §5.2.6 Sphere.
+    Sphere {
+        /// Centre (3D).
+        center: Pos,
+        /// Radius, m.
+        radius_m: f64,
+    },
+    /// §5.2.7 Ellipsoid.
+    Ellipsoid {
+        /// Centre (3D).
+        center: Pos,
+        /// Semi-major axis, m.
+        semi_major_m: f64,
+        /// Semi-minor axis, m.
+        semi_minor_m: f64,
+        /// Vertical semi-axis, m.
+        vertical_axis_m: f64,
+        /// Orientation of the semi-major axis, degrees clockwise from north.
+        orientation_deg: f64,
+    },
+    /// §5.2.8 Prism: a 3D polygon base extruded by a height.
+    Prism {
+        /// Base ring positions (3D), closed.
+        base: Vec<Pos>,
+        /// Height, m.
+        height_m: f64,
+    },
+}
+
+impl Shape {
+    /// The shape's name as in RFC 5491.
+    pub fn name(&self) -> &'static str {
+        match self {
+            Shape::Point { .. } => "Point",
+            Shape::Circle { .. } => "Circle",
+            Shape::Ellipse { .. } => "Ellipse",
+            Shape::ArcBand { .. } => "ArcBand",
+            Shape::Polygon { .. } => "Polygon",
+            Shape::Sphere { .. } => "Sphere",
+            Shape::Ellipsoid { .. } => "Ellipsoid",
+            Shape::Prism { .. } => "Prism",
+        }
+    }
+
+    /// A representative point and an uncertainty radius covering the shape, for a map
+    /// pin and for ranking fixes: Point → the point, no radius; Circle/Sphere → centre and
+    /// radius; Ellipse/Ellipsoid → centre and semi-major axis; ArcBand → centre and outer
+    /// radius (a covering circle); Polygon/Prism → vertex centroid and the largest
+    /// centroid-to-vertex distance.
+    pub fn center_and_radius(&self) -> (Pos, Option<f64>) {
+        match self {
+            Shape::Point { pos } => (*pos, None),
+            Shape::Circle { center, radius_m } | Shape::Sphere { center, radius_m } => {
+                (*center, Some(*radius_m))
+            }
+            Shape::Ellipse {
+                center,
+                semi_major_m,
+                ..
+            }
+            | Shape::Ellipsoid {
+                center,
+                semi_major_m,
+                ..
+            } => (*center, Some(*semi_major_m)),
+            Shape::ArcBand {
+                center,
+                outer_radius_m,
+                ..
+            } => (*center, Some(*outer_radius_m)),
+            Shape::Polygon { exterior: ring } | Shape::Prism { base: ring, .. } => {
+                let c = centroid(ring);
+                let r = ring
+                    .iter()
+                    .map(|p| haversine_m(&c, p))
+                    .fold(0.0f64, f64::max);
+                (c, Some(r))
+            }
+        }
+    }
+}
+
+/// Vertex centroid of a ring, without the closing duplicate.
+fn centroid(ring: &[Pos]) -> Pos {
+    let pts = match ring {
+        [first, .., last] if first.lat == last.lat && first.lon == last.lon => {
+            &ring[..ring.len() - 1]
+        }
+        _ => ring,
+    };
+    let n = pts.len().max(1) as f64;
+    let alts: Vec<f64> = pts.iter().filter_map(|p| p.alt_m).collect();
+    Pos {
+        lat: pts.iter().map(|p| p.lat).sum::<f64>() / n,
+        lon: pts.iter().map(|p| p.lon).sum::<f64>() / n,
+        alt_m: (!alts.is_empty()).then(|| alts.iter().sum::<f64>() / alts.len() as f64),
+    }
+}
+
+/// Great-circle distance in metres (mean Earth radius 6,371,008.8 m).
+pub fn haversine_m(a: &Pos, b: &Pos) -> f64 {
+    let (la1, la2) = (a.lat.to_radians(), b.lat.to_radians());
+    let dlat = la2 - la1;
+    let dlon = (b.lon - a.lon).to_radians();
+    let h = (dlat / 2.0).sin().powi(2) + la1.cos() * la2.cos() * (dlon / 2.0).sin().powi(2);
+    2.0 * 6_371_008.8 * h.sqrt().min(1.0).asin()
+}
+
+/// One civic address element (RFC 5139 §3.1, or an RFC 6848 extension).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct CivicField {
+    /// Element local name (`country`, `A1`…`A6`, `RD`, `HNO`, `PC`, or an extension's).
+    pub name: String,
+    /// Trimmed text.
+    pub value: String,
+    /// Namespace of an RFC 6848 extension element; `None` for RFC 5139 elements.
+    pub extension_ns: Option<String>,
+}
+
+/// An RFC 5139 civic address with RFC 6848 extensions, in document order.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Default)]
+pub struct CivicAddress {
+    /// `xml:lang`, if given.
+    pub lang: Option<String>,
+    /// The elements, in order.
+    pub fields: Vec<CivicField>,
+}
+
+impl CivicAddress {
+    /// Value of the RFC 5139 element `name` (e.g. `"A3"`, `"HNO"`).
+    pub fn get(&self, name: &str) -> Option<&str> {
+        self.fields
+            .iter()
+            .find(|f| f.extension_ns.is_none() && f.name == name)
+            .map(|f| f.value.as_str())
+    }
+}
+
+/// Which PIDF element holds a location (RFC 5491 §3.4).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Holder {
+    /// `<tuple>` (RFC 3863), including a `tuple` in a wrong namespace.
+    Tuple,
+    /// `<dm:device>` (RFC 4479).
+    Device,
+    /// `<dm:person>` (RFC 4479).
+    Person,
+}
+
+/// One location from a PIDF-LO.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Location {
+    /// The element holding it.
+    pub holder: Holder,
+    /// The holder's `id` attribute.
+    pub holder_id: Option<String>,
+    /// Geodetic shape, if any.
+    pub shape: Option<Shape>,
+    /// Civic address, if any.
+    pub civic: Option<CivicAddress>,
+    /// RFC 7459 confidence, %.
+    pub confidence_pct: Option<f64>,
+    /// `gp:method` (RFC 4119 §2.2.3), e.g. `GPS`, `Wiremap`, `802.11`.
+    pub method: Option<String>,
+    /// The holder's `timestamp`, Unix ms.
+    pub timestamp_ms: Option<i64>,
+    /// `gbp:retransmission-allowed` (RFC 4119 §2.2.2).
+    pub retransmission_allowed: Option<bool>,
+    /// RFC 7852 §5 `<provided-by>`, if present.
+    pub provided_by: Option<ProvidedBy>,
+}
+
+/// A parsed PIDF-LO document.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Pidf {
+    /// The presentity (`entity` attribute of `presence`).
+    pub entity: Option<String>,
+    /// Usable locations, in document order.
+    pub locations: Vec<Location>,
+    /// Problems with individual locations that were dropped or partly read.
+    #[serde(skip)]
+    pub errors: Vec<PidfError>,
+}
+
+impl Pidf {
+    /// Parses a PIDF-LO document under the default [`XmlLimits`].
+    ///
+    /// # Errors
+    /// A document-level [`PidfError`], or — when no usable location remains — the first
+    /// error that made a location unusable (a shape error before a timestamp error).
+    pub fn parse(xml: &str) -> Result<Pidf, PidfError> {
+        Self::parse_with_limits(xml, &XmlLimits::default())
+    }
+
+    /// [`Pidf::parse`] with explicit limits.
+    ///
+    /// # Errors
+    /// As [`Pidf::parse`].
+    pub fn parse_with_limits(xml: &str, limits: &XmlLimits) -> Result<Pidf, PidfError> {
+        let doc = parse_bounded(xml, limits)?;
+        let root = doc.root_element();
+        if root.tag_name().name() != "presence" {
+            return Err(PidfError::NotPidf(
+                root.tag_name().name().chars().take(64).collect(),
+            ));
+        }
+        let mut pidf = Pidf {
+            entity: root.attribute("entity").map(str::to_owned),
+            locations: Vec::new(),
+            errors: Vec::new(),
+        };
+        let mut saw_location_info = false;
+        for holder in root.children().filter(Node::is_element) {
+            let kind = match holder.tag_name().name() {
+                "tuple" => Holder::Tuple,
+                "device" => Holder::Device,
+                "person" => Holder::Person,
+                _ => continue,
+            };
+            read_holder(holder, kind, &mut pidf, &mut saw_location_info);
+        }
+        if !pidf.locations.is_empty() {
+            return Ok(pidf);
+        }
+        // Report what made the locations unusable (a shape error) before side issues.
+        let fatal = pidf
+            .errors
+            .iter()
+            .find(|e| !matches!(e, PidfError::BadTimestamp(_) | PidfError::BadConfidence(_)))
+            .or(pidf.errors.first());
+        match fatal {
+            Some(e) => Err(e.clone()),
+            None if saw_location_info => Ok(pidf),
+            None => Err(PidfError::NoLocation),
+        }
+    }
+}
+
+fn read_holder(holder: Node<'_, '_>, kind: Holder, pidf: &mut Pidf, saw: &mut bool) {
+    let mut timestamp_ms = None;
+    if let Some(ts) = child(holder, "timestamp") {
+        let t = ts.text().unwrap_or("").trim();
+        match parse_rfc3339_ms(t) {
+            Some(ms) => timestamp_ms = Some(ms),
+            None => pidf
+                .errors
+                .push(PidfError::BadTimestamp(t.chars().take(64).collect())),
+        }
+    }
+    // geopriv sits under <status> for a tuple (RFC 4119) and directly under device/person
+    // (RFC 5491 §3.4); some senders put a <status> under device too.
+    let geoprivs = holder.children().filter(Node::is_element).flat_map(|c| {
+        let direct = (c.tag_name().name() == "geopriv").then_some(c);
+        let nested = (c.tag_name().name() == "status")
+            .then(|| {
+                c.children()
+                    .filter(|g| g.is_element() && g.tag_name().name() == "geopriv")
+            })
+            .into_iter()
+            .flatten();
+        direct.into_iter().chain(nested)
+    });
+    for gp in geoprivs.take(MAX_LOCATIONS) {
+        let method = child(gp, "method").and_then(text_of).map(str::to_owned);
+        let retransmission_allowed = child(gp, "usage-rules")
+            .and_then(|u| child(u, "retransmission-allowed"))
+            .and_then(text_of)
+            .and_then(|t| match t.to_ascii_lowercase().as_str() {
+                "yes" | "true" | "1" => Some(true),
+                "no" | "false" | "0" => Some(false),
+                _ => None,
+            });
+        let provided_by = child(gp, "provided-by").map(ProvidedBy::from_node);
+        let base = Location {
+            holder: kind,
+            holder_id: holder.attribute("id").map(str::to_owned),
+            shape: None,
+            civic: None,
+            confidence_pct: None,
+            method,
+            timestamp_ms,
+            retransmission_allowed,
+            provided_by,
+        };
+        for li in gp
+            .children()
+            .filter(|c| c.is_element() && c.tag_name().name() == "location-info")
+            .take(MAX_LOCATIONS)
+        {
+            *saw = true;
+            read_location_info(li, &base, pidf);
+        }
+    }
+}
+
+fn read_location_info(li: Node<'_, '_>, base: &Location, pidf: &mut Pidf) {
+    let mut shapes = Vec::new();
+    let mut civic = None;
+    let mut confidence = None;
+    let mut failed = false;
+    let elements = li.children().filter(Node::is_element).flat_map(|c| {
+        // RFC 4119 GML 3.0 wraps the geometry in <gml:location>.
+        if c.tag_name().name() == "location" {
+            either_children(c)
+        } else {
+            vec![c]
+        }
+    });
+    for el in elements.take(64) {
+        let name = el.tag_name().name();
+        match name {
+            "civicAddress" => civic = Some(read_civic(el)),
+            "confidence" => {
+                let t = el.text().unwrap_or("").trim();
+                match t.parse::<f64>() {
+                    Ok(v) if (0.0..=100.0).contains(&v) => confidence = Some(v),
+                    _ => {
+                        pidf.errors
+                            .push(PidfError::BadConfidence(t.chars().take(64).collect()));
+                    }
+                }
+            }
+            "Point" | "Circle" | "Ellipse" | "ArcBand" | "Polygon" | "Sphere" | "Ellipsoid"
+            | "Prism" => match read_shape(el, None) {
+                Ok(s) => shapes.push(s),
+                Err(e) => {
+                    failed = true;
+                    pidf.errors.push(e);
+                }
+            },
+            _ if is_geometry_ns(el.tag_name().namespace()) => {
+                failed = true;
+                pidf.errors
+                    .push(PidfError::UnknownShape(name.chars().take(64).collect()));
+            }
+            // Dynamic (RFC 5962), extensions: not needed to place the caller.
+            _ => {}
+        }
+    }
+    if shapes.is_empty() && civic.is_none() && failed {
+        return; // the only content was a broken shape: nothing usable
+    }
+    let mut first = true;
+    let push = |shape: Option<Shape>, civic: Option<CivicAddress>, pidf: &mut Pidf| {
+        if pidf.locations.len() < MAX_LOCATIONS {
+            let mut loc = base.clone();
+            loc.shape = shape;
+            loc.civic = civic;
+            loc.confidence_pct = confidence;
+            pidf.locations.push(loc);
+        }
+    };
+    if shapes.is_empty() {
+        push(None, civic, pidf);
+        return;
+    }
+    for s in shapes {
+        let c = if first { civic.take() } else { None };
+        first = false;
+        push(Some(s), c, pidf);
+    }
+}
+
+fn either_children<'a, 'i>(n: Node<'a, 'i>) -> Vec<Node<'a, 'i>> {
+    n.children().filter(Node::is_element).take(8).collect()
+}
+
+fn is_geometry_ns(ns: Option<&str>) -> bool {
+    matches!(
+        ns,
+        Some("http://www.opengis.net/gml")
+            | Some("http://www.opengis.net/pidflo/1.0")
+            | Some("urn:opengis:specification:gml:schema-xsd:feature:v3.0")
+    )
+}
+
+fn read_civic(el: Node<'_, '_>) -> CivicAddress {
+    let lang = el
+        .attribute(("http://www.w3.org/XML/1998/namespace", "lang"))
+        .map(str::to_owned);
+    let fields = el
+        .children()
+        .filter(Node::is_element)
+        .take(MAX_CIVIC_FIELDS)
+        .filter_map(|f| {
+            let value = text_of(f)?.to_owned();
+            let ns = f.tag_name().namespace();
+            Some(CivicField {
+                name: f.tag_name().name().to_owned(),
+                value,
+                extension_ns: if ns == Some(NS_CIVIC) || ns.is_none() {
+                    None
+                } else {
+                    ns.map(str::to_owned)
+                },
+            })
+        })
+        .collect();
+    CivicAddress { lang, fields }
+}
+
+/// Dimension implied by an `srsName` (RFC 5491 §3: EPSG 4326 is 2D, 4979 is 3D).
+fn srs_dims(el: Node<'_, '_>, inherited: Option<usize>) -> Result<Option<usize>, PidfError> {
+    match el.attribute("srsName") {
+        None => Ok(inherited),
+        Some(s) => {
+            let l = s.to_ascii_lowercase();
+            if l.ends_with(":4326") || l.ends_with("::4326") {
+                Ok(Some(2))
+            } else if l.ends_with(":4979") {
+                Ok(Some(3))
+            } else {
+                Err(PidfError::UnsupportedCrs(s.chars().take(64).collect()))
+            }
+        }
+    }
+}
+
+/// Exactly one child named `name`.
+fn one<'a, 'i>(
+    el: Node<'a, 'i>,
+    shape: &'static str,
+    name: &'static str,
+) -> Result<Node<'a, 'i>, PidfError> {
+    let mut it = el
+        .children()
+        .filter(|c| c.is_element() && c.tag_name().name() == name);
+    let first = it.next().ok_or(PidfError::MissingElement {
+        shape,
+        element: name,
+    })?;
+    if it.next().is_some() {
+        return Err(PidfError::DuplicateElement {
+            shape,
+            element: name,
+        });
+    }
+    Ok(first)
+}
+
+fn bad_number(element: &'static str, t: &str) -> PidfError {
+    PidfError::BadNumber {
+        element,
+        text: t.chars().take(64).collect(),
+    }
+}
+
+fn number(t: &str, element: &'static str) -> Result<f64, PidfError> {
+    match t.trim().parse::<f64>() {
+        Ok(v) if v.is_finite() => Ok(v),
+        _ => Err(bad_number(element, t)),
+    }
+}
+
+fn make_pos(lat: f64, lon: f64, alt_m: Option<f64>) -> Result<Pos, PidfError> {
+    if !(-90.0..=90.0).contains(&lat) || !(-180.0..=180.0).contains(&lon) {
+        return Err(PidfError::CoordinateOutOfRange);
+    }
+    Ok(Pos { lat, lon, alt_m })
+}
+
+/// `gml:pos`: "lat lon" or "lat lon alt".
+fn read_pos(el: Node<'_, '_>) -> Result<Pos, PidfError> {
+    let t = el.text().unwrap_or("");
+    let mut v = [0.0f64; 3];
+    let mut n = 0;
+    for tok in t.split_ascii_whitespace() {
+        if n == 3 {
+            return Err(bad_number("pos", t));
+        }
+        v[n] = number(tok, "pos").map_err(|_| bad_number("pos", t.trim()))?;
+        n += 1;
+    }
+    match n {
+        2 => make_pos(v[0], v[1], None),
+        3 => make_pos(v[0], v[1], Some(v[2])),
+        _ => Err(bad_number("pos", t)),
+    }
+}
+
+/// A measure child with its uom converted: `Length` → metres, `Angle` → degrees.
+#[derive(Clone, Copy)]
+enum Unit {
+    Length,
+    Angle,
+}
+
+fn measure(
+    el: Node<'_, '_>,
+    shape: &'static str,
+    name: &'static str,
+    unit: Unit,
+) -> Result<f64, PidfError> {
+    let m = one(el, shape, name)?;
+    let v = number(m.text().unwrap_or(""), name)?;
+    let uom = m
+        .attribute("uom")
+        .ok_or(PidfError::MissingUom { element: name })?;
+    let code = uom.rsplit(':').next().unwrap_or("");
+    let value = match (unit, code) {
+        (Unit::Length, "9001") => {
+            if v < 0.0 {
+                return Err(PidfError::BadMeasure { element: name });
+            }
+            v
+        }
+        (Unit::Angle, "9102") => v,
+        (Unit::Angle, "9101") => v.to_degrees(),
+        _ => {
+            return Err(PidfError::UnsupportedUom {
+                element: name,
+                uom: uom.chars().take(64).collect(),
+            })
+        }
+    };
+    Ok(value)
+}
+
+/// Positions of a `gml:Polygon`'s exterior `LinearRing`: either `gml:pos` children or
+/// one `gml:posList` (RFC 5491 §5.2.2).
+fn read_ring(poly: Node<'_, '_>, dims: Option<usize>) -> Result<Vec<Pos>, PidfError> {
+    let dims = srs_dims(poly, dims)?;
+    let ring = one(one(poly, "Polygon", "exterior")?, "Polygon", "LinearRing")?;
+    let mut pts = Vec::new();
+    if let Some(list) = ring
+        .children()
+        .find(|c| c.is_element() && c.tag_name().name() == "posList")
+    {
+        // Text may be split by comments: concatenate all text descendants.
+        let mut nums = Vec::new();
+        for t in list.children().filter(Node::is_text) {
+            for tok in t.text().unwrap_or("").split_ascii_whitespace() {
+                if nums.len() > 3 * MAX_POLYGON_POINTS {
+                    return Err(PidfError::BadPolygon(nums.len() / 2));
+                }
+                nums.push(number(tok, "posList")?);
+            }
+        }
+        let d = dims.unwrap_or(2);
+        if nums.len() % d != 0 {
+            return Err(bad_number("posList", &format!("{} numbers", nums.len())));
+        }
+        for c in nums.chunks(d) {
+            let alt = if d == 3 { c.get(2).copied() } else { None };
+            pts.push(make_pos(c[0], c[1], alt)?);
+        }
+    } else {
+        for p in ring
+            .children()
+            .filter(|c| c.is_element() && c.tag_name().name() == "pos")
+        {
+            if pts.len() == MAX_POLYGON_POINTS {
+                return Err(PidfError::BadPolygon(pts.len() + 1));
+            }
+            pts.push(read_pos(p)?);
+        }
+    }
+    if pts.len() < 4 || pts.len() > MAX_POLYGON_POINTS {
+        return Err(PidfError::BadPolygon(pts.len()));
+    }
+    Ok(pts)
+}
+
+/// RFC 4119 GML 3.0 `gml:coordinates`: "37:46:30N 122:25:10W" (d:m:s + hemisphere) or
+/// decimal degrees separated by space or comma.
+fn read_coordinates(el: Node<'_, '_>) -> Result<Pos, PidfError> {
+    let t = el.text().unwrap_or("");
+    let toks: Vec<&str> = t
+        .split(|c: char| c.is_ascii_whitespace() || c == ',')
+        .filter(|s| !s.is_empty())
+        .take(4)
+        .collect();
+    let parse = |tok: &str| -> Result<f64, PidfError> {
+        let (body, sign) = match tok.chars().last() {
+            Some('N' | 'n' | 'E' | 'e') => (&tok[..tok.len() - 1], 1.0),
+            Some('S' | 's' | 'W' | 'w') => (&tok[..tok.len() - 1], -1.0),
+            _ => (tok, 1.0),
+        };
+        let mut deg = 0.0;
+        let mut scale = 1.0;
+        let mut parts = 0;
+        for p in body.split(':') {
+            parts += 1;
+            if parts > 3 {
+                return Err(bad_number("coordinates", t));
+            }
+            deg += number(p, "coordinates")? / scale;
+            scale *= 60.0;
+        }
+        Ok(sign * deg)
+    };
+    match toks.as_slice() {
+        [a, b] => make_pos(parse(a)?, parse(b)?, None),
+        [a, b, c] => make_pos(parse(a)?, parse(b)?, Some(number(c, "coordinates")?)),
+        _ => Err(bad_number("coordinates", t)),
+    }
+}
+
+fn read_shape(el: Node<'_, '_>, inherited_dims: Option<usize>) -> Result<Shape, PidfError> {
+    let dims = srs_dims(el, inherited_dims)?;
+    let name = el.tag_name().name();
+    Ok(match name {
+        "Point" => {
+            let pos = match el
+                .children()
+                .find(|c| c.is_element() && c.tag_name().name() == "coordinates")
+            {
+                Some(c) => read_coordinates(c)?,
+                None => read_pos(one(el, "Point", "pos")?)?,
+            };
+            Shape::Point { pos }
+        }
+        "Circle" => Shape::Circle {
+            center: read_pos(one(el, "Circle", "pos")?)?,
+            radius_m: measure(el, "Circle", "radius", Unit::Length)?,
+        },
+        "Sphere" => Shape::Sphere {
+            center: read_pos(one(el, "Sphere", "pos")?)?,
+            radius_m: measure(el, "Sphere", "radius", Unit::Length)?,
+        },
+        "Ellipse" => Shape::Ellipse {
+            center: read_pos(one(el, "Ellipse", "pos")?)?,
+            semi_major_m: measure(el, "Ellipse", "semiMajorAxis", Unit::Length)?,
+            semi_minor_m: measure(el, "Ellipse", "semiMinorAxis", Unit::Length)?,
+            orientation_deg: measure(el, "Ellipse", "orientation", Unit::Angle)?,
+        },
+        "Ellipsoid" => Shape::Ellipsoid {
+            center: read_pos(one(el, "Ellipsoid", "pos")?)?,
+            semi_major_m: measure(el, "Ellipsoid", "semiMajorAxis", Unit::Length)?,
+            semi_minor_m: measure(el, "Ellipsoid", "semiMinorAxis", Unit::Length)?,
+            vertical_axis_m: measure(el, "Ellipsoid", "verticalAxis", Unit::Length)?,
+            orientation_deg: measure(el, "Ellipsoid", "orientation", Unit::Angle)?,
+        },
+        "ArcBand" => {
+            let inner = measure(el, "ArcBand", "innerRadius", Unit::Length)?;
+            let outer = measure(el, "ArcBand", "outerRadius", Unit::Length)?;
+            if inner > outer {
+                return Err(PidfError::BadMeasure {
+                    element: "innerRadius",
+                });
+            }
+            Shape::ArcBand {
+                center: read_pos(one(el, "ArcBand", "pos")?)?,
+                inner_radius_m: inner,
+                outer_radius_m: outer,
+                start_angle_deg: measure(el, "ArcBand", "startAngle", Unit::Angle)?,
+                opening_angle_deg: measure(el, "ArcBand", "openingAngle", Unit::Angle)?,
+            }
+        }
+        "Polygon" => Shape::Polygon {
+            exterior: read_ring(el, dims)?,
+        },
+        "Prism" => {
+            let base = one(el, "Prism", "base")?;
+            let poly = one(base, "Prism", "Polygon")?;
+            Shape::Prism {
+                base: read_ring(poly, dims.or(Some(3)))?,
+                height_m: measure(el, "Prism", "height", Unit::Length)?,
+            }
+        }
+        other => return Err(PidfError::UnknownShape(other.chars().take(64).collect())),
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn wrap(shape: &str) -> String {
+        format!(
+            r#"<presence xmlns="urn:ietf:params:xml:ns:pidf" xmlns:gp="urn:ietf:params:xml:ns:pidf:geopriv10" xmlns:gml="http://www.opengis.net/gml" xmlns:gs="http://www.opengis.net/pidflo/1.0" entity="pres:a@example.com"><tuple id="t"><status><gp:geopriv><gp:location-info>{shape}</gp:location-info><gp:usage-rules/></gp:geopriv></status></tuple></presence>"#
+        )
+    }
+
+    #[test]
+    fn radians_are_converted() {
+        let p = Pidf::parse(&wrap(r#"<gs:Ellipse srsName="urn:ogc:def:crs:EPSG::4326"><gml:pos>1 2</gml:pos><gs:semiMajorAxis uom="urn:ogc:def:uom:EPSG::9001">10</gs:semiMajorAxis><gs:semiMinorAxis uom="urn:ogc:def:uom:EPSG::9001">5</gs:semiMinorAxis><gs:orientation uom="urn:ogc:def:uom:EPSG::9101">3.141592653589793</gs:orientation></gs:Ellipse>"#)).unwrap();
+        match &p.locations[0].shape {
+            Some(Shape::Ellipse {
+                orientation_deg, ..
+            }) => {
+                assert!((orientation_deg - 180.0).abs() < 1e-9)
+            }
+            other => panic!("{other:?}"),
+        }
+    }
+
+    #[test]
+    fn typed_shape_errors() {
+        let cases: Vec<(&str, PidfError)> = vec![
+            (
+                r#"<gs:Circle srsName="urn:ogc:def:crs:EPSG::4326"><gml:pos>1 2</gml:pos><gs:radius>5</gs:radius></gs:Circle>"#,
+                PidfError::MissingUom { element: "radius" },
+            ),
+            (
+                r#"<gs:Circle srsName="urn:ogc:def:crs:EPSG::4326"><gml:pos>1 2</gml:pos><gs:radius uom="urn:ogc:def:uom:EPSG::9002">5</gs:radius></gs:Circle>"#,
+                PidfError::UnsupportedUom {
+                    element: "radius",
+                    uom: "urn:ogc:def:uom:EPSG::9002".into(),
+                },
+            ),
+            (
+                r#"<gml:Point srsName="urn:ogc:def:crs:EPSG::27700"><gml:pos>1 2</gml:pos></gml:Point>"#,
+                PidfError::UnsupportedCrs("urn:ogc:def:crs:EPSG::27700".into()),
+            ),
+            (
+                r#"<gml:Point srsName="urn:ogc:def:crs:EPSG::4326"><gml:pos>91 2</gml:pos></gml:Point>"#,
+                PidfError::CoordinateOutOfRange,
+            ),
+            (
+                r#"<gml:Polygon srsName="urn:ogc:def:crs:EPSG::4326"><gml:exterior><gml:LinearRing><gml:posList>1 2 3 4 1 2</gml:posList></gml:LinearRing></gml:exterior></gml:Polygon>"#,
+                PidfError::BadPolygon(3),
+            ),
+            (
+                r#"<gml:LineString><gml:pos>1 2</gml:pos></gml:LineString>"#,
+                PidfError::UnknownShape("LineString".into()),
+            ),
+        ];
+        for (xml, want) in cases {
+            assert_eq!(Pidf::parse(&wrap(xml)).unwrap_err(), want, "{xml}");
+        }
+    }
+
+    #[test]
+    fn broken_location_is_recorded_and_good_one_kept() {
+        let p = Pidf::parse(&wrap(r#"<gml:Point srsName="urn:ogc:def:crs:EPSG::4326"><gml:pos>x y</gml:pos></gml:Point></gp:location-info><gp:location-info><gml:Point srsName="urn:ogc:def:crs:EPSG::4326"><gml:pos>51.5 -0.1</gml:pos></gml:Point>"#)).unwrap();
+        assert_eq!(p.locations.len(), 1);
+        assert_eq!(p.errors.len(), 1);
+        assert!(matches!(
+            p.errors[0],
+            PidfError::BadNumber { element: "pos", .. }
+        ));
+    }
+
+    #[test]
+    fn not_pidf() {
+        assert_eq!(
+            Pidf::parse("<foo/>").unwrap_err(),
+            PidfError::NotPidf("foo".into())
+        );
+        assert_eq!(
+            Pidf::parse(r#"<presence xmlns="urn:ietf:params:xml:ns:pidf"/>"#).unwrap_err(),
+            PidfError::NoLocation
+        );
+    }
+
+    #[test]
+    fn polygon_summary_is_centroid() {
+        let s = Shape::Polygon {
+            exterior: vec![
+                Pos {
+                    lat: 0.0,
+                    lon: 0.0,
+                    alt_m: None,
+                },
+                Pos {
+                    lat: 0.0,
+                    lon: 0.002,
+                    alt_m: None,
+                },
+                Pos {
+                    lat: 0.002,
+                    lon: 0.002,
+                    alt_m: None,
+                },
+                Pos {
+                    lat: 0.002,
+                    lon: 0.0,
+                    alt_m: None,
+                },
+                Pos {
+                    lat: 0.0,
+                    lon: 0.0,
+                    alt_m: None,
+                },
+            ],
+        };
+        let (c, r) = s.center_and_radius();
+        assert!((c.lat - 0.001).abs() < 1e-12 && (c.lon - 0.001).abs() < 1e-12);
+        // half-diagonal of a 222 m square ≈ 157 m
+        let r = r.unwrap();
+        assert!((r - 157.25).abs() < 0.5, "{r}");
+    }
+}
