@@ -19,6 +19,7 @@
 
 pub mod call;
 pub mod config;
+pub mod engine;
 pub mod location;
 pub mod queue;
 pub mod sim;
