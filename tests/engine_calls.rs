@@ -121,7 +121,10 @@ fn call_waiting_four_minutes_gets_provisionals_then_answered_and_caller_hangs_up
     assert!(snap.calls[0].answered_ms.unwrap() >= 240_000);
 
     // Caller hangs up first: BYE relayed to the handler.
-    net.send(CARRIER, &carrier_in_dialog(&cok.msg, "BYE", 2, "z9hG4bKbye1"));
+    net.send(
+        CARRIER,
+        &carrier_in_dialog(&cok.msg, "BYE", 2, "z9hG4bKbye1"),
+    );
     let bye_ok = net.response(CARRIER, 200);
     assert_eq!(bye_ok.msg.cseq().unwrap().method, "BYE");
     let hbye = net.request(SEAT1, "BYE");
@@ -141,7 +144,9 @@ fn call_waiting_four_minutes_gets_provisionals_then_answered_and_caller_hangs_up
         .collect();
     assert!(matches!(kinds[0], CallEventKind::Arrived { .. }));
     assert!(kinds.contains(&&CallEventKind::Queued));
-    assert!(kinds.iter().any(|k| matches!(k, CallEventKind::Answered { handler } if handler == "seat1")));
+    assert!(kinds
+        .iter()
+        .any(|k| matches!(k, CallEventKind::Answered { handler } if handler == "seat1")));
 }
 
 #[test]
@@ -156,7 +161,10 @@ fn handler_hangs_up_first() {
     assert_eq!(ok.msg.cseq().unwrap().method, "BYE");
     let cbye = net.request(CARRIER, "BYE");
     assert_eq!(cbye.msg.call_id(), Some("hh@c"));
-    assert_eq!(cbye.msg.request_uri_str(), Some("sip:carrier@127.0.0.1:5070"));
+    assert_eq!(
+        cbye.msg.request_uri_str(),
+        Some("sip:carrier@127.0.0.1:5070")
+    );
     // From carries the engine's tag, To the carrier's.
     assert!(cbye.msg.header("To").unwrap().contains("tag=c-hh@c"));
     let snap = net.snapshot();
@@ -216,7 +224,10 @@ fn handler_rejects_and_call_is_offered_to_next_handler() {
     net.send_msg(SEAT1, &handler_response(&inv1, 486, "Busy Here", "h1", ""));
     // The INVITE client transaction ACKs the 486 (§17.1.1.3).
     let ack = net.request(SEAT1, "ACK");
-    assert_eq!(ack.msg.top_via().unwrap().branch(), inv1.top_via().unwrap().branch());
+    assert_eq!(
+        ack.msg.top_via().unwrap().branch(),
+        inv1.top_via().unwrap().branch()
+    );
     let (_, _) = seat_answers(&mut net, SEAT2, "h2");
     net.response(CARRIER, 200);
     let snap = net.snapshot();
@@ -232,13 +243,18 @@ fn handler_never_answers_ring_timeout_reoffers() {
     let inv1 = net.request(SEAT1, "INVITE").msg;
     net.send_msg(SEAT1, &handler_response(&inv1, 180, "Ringing", "h1", ""));
     net.advance(Duration::from_millis(11_900));
-    assert!(net.take(SEAT2, |s| s.method().as_deref() == Some("INVITE")).is_empty());
+    assert!(net
+        .take(SEAT2, |s| s.method().as_deref() == Some("INVITE"))
+        .is_empty());
     net.advance(Duration::from_millis(200));
     let cancel = net.request(SEAT1, "CANCEL");
     assert_eq!(cancel.msg.call_id(), inv1.call_id());
     // The seat answers the CANCEL and 487s the INVITE.
     net.send_msg(SEAT1, &plain_response(&cancel.msg, 200, "OK"));
-    net.send_msg(SEAT1, &handler_response(&inv1, 487, "Request Terminated", "h1", ""));
+    net.send_msg(
+        SEAT1,
+        &handler_response(&inv1, 487, "Request Terminated", "h1", ""),
+    );
     let (_, _) = seat_answers(&mut net, SEAT2, "h2");
     let ok = net.response(CARRIER, 200);
     assert_eq!(ok.msg.call_id(), Some("rona@c"));
@@ -296,7 +312,10 @@ fn lost_200_ok_is_retransmitted_until_ack() {
     // No ACK: retransmissions at T1, 2·T1, 4·T1 … capped at T2 (§13.3.1.4).
     net.advance(Duration::from_millis(3600));
     let re = net.take(CARRIER, |s| s.status() == Some(200));
-    let at: Vec<u64> = re.iter().map(|s| (s.at - first.at).as_millis() as u64).collect();
+    let at: Vec<u64> = re
+        .iter()
+        .map(|s| (s.at - first.at).as_millis() as u64)
+        .collect();
     assert_eq!(at, vec![500, 1500, 3500]);
     assert_eq!(re[0].msg.to_bytes(), first.msg.to_bytes());
     net.send(CARRIER, &ack_for(&first.msg, "z9hG4bKlostack"));
@@ -323,14 +342,22 @@ fn reinvite_from_carrier_is_relayed_to_handler() {
     let (inv, _) = seat_answers(&mut net, SEAT1, "h1");
     let cok = net.response(CARRIER, 200);
     net.send(CARRIER, &ack_for(&cok.msg, "z9hG4bKriack"));
-    let reinv = carrier_in_dialog(&cok.msg, "INVITE", 2, "z9hG4bKri2")
-        .replace("Content-Length: 0\r\n\r\n", &format!("Content-Type: application/sdp\r\nContent-Length: {}\r\n\r\n{SDP}", SDP.len()));
+    let reinv = carrier_in_dialog(&cok.msg, "INVITE", 2, "z9hG4bKri2").replace(
+        "Content-Length: 0\r\n\r\n",
+        &format!(
+            "Content-Type: application/sdp\r\nContent-Length: {}\r\n\r\n{SDP}",
+            SDP.len()
+        ),
+    );
     net.send(CARRIER, &reinv);
     let fwd = net.request(SEAT1, "INVITE").msg;
     assert_eq!(fwd.call_id(), inv.call_id());
     assert_eq!(fwd.cseq().unwrap().seq, 2);
     assert_eq!(fwd.body(), SDP.as_bytes());
-    net.send_msg(SEAT1, &handler_response(&fwd, 200, "OK", "h1", "sip:h@127.0.0.1:5080"));
+    net.send_msg(
+        SEAT1,
+        &handler_response(&fwd, 200, "OK", "h1", "sip:h@127.0.0.1:5080"),
+    );
     net.request(SEAT1, "ACK");
     let ok = net.response(CARRIER, 200);
     assert_eq!(ok.msg.cseq().unwrap().seq, 2);

@@ -407,7 +407,7 @@ impl Engine {
         if let Err(e) = result {
             self.notice(format!("queue refused call {id}: {e}"));
         }
-        self.pump_router(now);
+        self.settle(now);
     }
 
     /// Stateless refusal of an INVITE before any call exists.
@@ -429,9 +429,11 @@ impl Engine {
 
     // === queue core actions ===
 
-    /// Applies every pending queue-core action.
-    pub(crate) fn pump_router(&mut self, now: Instant) {
+    /// Applies every pending queue-core action; `true` if there was any.
+    pub(crate) fn pump_router(&mut self, now: Instant) -> bool {
+        let mut any = false;
         while let Some(action) = self.router.poll_action() {
+            any = true;
             match action {
                 Action::Queued { call } => {
                     let id = call.0;
@@ -486,6 +488,7 @@ impl Engine {
                 Action::CallbackAdded(_) => {}
             }
         }
+        any
     }
 
     /// 180 Ringing to the carrier (reliable when it requires 100rel), and the keepalive
@@ -1399,7 +1402,7 @@ impl Engine {
             let _ = self
                 .router
                 .handle(now, Event::CallAbandoned { call: CallId(id) });
-            self.pump_router(now);
+            self.settle(now);
         }
         for inv in ringing {
             // An overflow leg is ours to cancel.

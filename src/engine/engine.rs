@@ -155,7 +155,7 @@ impl Engine {
             }
             engine.set_router_state(now, id, RequestedState::Available);
         }
-        engine.pump_router(now);
+        engine.settle(now);
         engine
     }
 
@@ -185,8 +185,7 @@ impl Engine {
         } else {
             self.on_response(now, &msg, parsed);
         }
-        self.drain_txns(now);
-        self.pump_router(now);
+        self.settle(now);
     }
 
     /// Fires every timer due at `now`: transactions, the queue core (ring-no-answer,
@@ -194,17 +193,16 @@ impl Engine {
     pub fn handle_timeout(&mut self, now: Instant) {
         self.last_now = now;
         self.txns.handle_timeout(now);
-        self.drain_txns(now);
+        self.settle(now);
         self.router.handle_timeout(now);
-        self.pump_router(now);
+        self.settle(now);
         while let Some(&Reverse((at, kind))) = self.heap.peek() {
             if at > now {
                 break;
             }
             self.heap.pop();
             self.fire(now, kind);
-            self.drain_txns(now);
-            self.pump_router(now);
+            self.settle(now);
         }
     }
 
@@ -236,8 +234,7 @@ impl Engine {
                 .router
                 .handle(now, crate::queue::Event::CallbackDone { callback }),
         };
-        self.pump_router(now);
-        self.drain_txns(now);
+        self.settle(now);
         result.map_err(CommandError::from)
     }
 
@@ -385,6 +382,16 @@ impl Engine {
 
     pub(crate) fn notice(&mut self, text: String) {
         self.events.push_back(EngineEvent::Notice { text });
+    }
+
+    /// Runs the transaction table and the queue core until neither has output left.
+    pub(crate) fn settle(&mut self, now: Instant) {
+        loop {
+            self.drain_txns(now);
+            if !self.pump_router(now) {
+                break;
+            }
+        }
     }
 
     /// Moves transaction-table outputs to the runtime and events to their handlers.

@@ -175,10 +175,8 @@ impl Net {
     /// Removes and returns pending messages to `to` matching `pred`.
     pub fn take(&mut self, to: &str, pred: impl Fn(&Sent) -> bool) -> Vec<Sent> {
         let to = addr(to);
-        let (hit, keep): (Vec<Sent>, Vec<Sent>) = self
-            .pending
-            .drain(..)
-            .partition(|s| s.to == to && pred(s));
+        let (hit, keep): (Vec<Sent>, Vec<Sent>) =
+            self.pending.drain(..).partition(|s| s.to == to && pred(s));
         self.pending = keep;
         hit
     }
@@ -222,7 +220,14 @@ impl Net {
 }
 
 /// A carrier INVITE. `extra` are whole header lines (each ending in CRLF).
-pub fn invite(ruri: &str, call_id: &str, branch: &str, extra: &str, ct: &str, body: &str) -> String {
+pub fn invite(
+    ruri: &str,
+    call_id: &str,
+    branch: &str,
+    extra: &str,
+    ct: &str,
+    body: &str,
+) -> String {
     let ctl = if body.is_empty() {
         String::new()
     } else {
@@ -304,7 +309,13 @@ Max-Forwards: 70\r\nFrom: {from}\r\nTo: {to}\r\nCall-ID: {call_id}\r\nCSeq: {seq
 }
 
 /// A handler's response to an INVITE (or any request) it received.
-pub fn handler_response(req: &Message, status: u16, reason: &str, tag: &str, contact: &str) -> Message {
+pub fn handler_response(
+    req: &Message,
+    status: u16,
+    reason: &str,
+    tag: &str,
+    contact: &str,
+) -> Message {
     let mut b = MessageBuilder::response_to(req, status, reason).to_tag(tag);
     if (200..300).contains(&status) && req.method().map(|m| m.as_str()) == Some("INVITE") {
         b = b
@@ -316,7 +327,9 @@ pub fn handler_response(req: &Message, status: u16, reason: &str, tag: &str, con
 
 /// A plain response (no tag change) to a request the fake endpoint received.
 pub fn plain_response(req: &Message, status: u16, reason: &str) -> Message {
-    MessageBuilder::response_to(req, status, reason).build().unwrap()
+    MessageBuilder::response_to(req, status, reason)
+        .build()
+        .unwrap()
 }
 
 /// A BYE from the handler in the dialog created by `invite` (received) and its 200 `ok`
