@@ -314,6 +314,7 @@ pub(crate) fn salvage_head(bytes: &[u8]) -> Option<Vec<(HeaderName, String)>> {
                 | HeaderName::CSeq
         ) && !value.contains('\r')
             && !value.contains('\n')
+            && header_value_ok(id, value.trim())
         {
             out.push((id, value.trim().to_owned()));
         }
@@ -326,5 +327,17 @@ pub(crate) fn salvage_head(bytes: &[u8]) -> Option<Vec<(HeaderName, String)>> {
         Some(out)
     } else {
         None
+    }
+}
+
+/// `true` when a salvaged header value is well-formed, so the answer built from it parses.
+fn header_value_ok(name: HeaderName, value: &str) -> bool {
+    use crate::sip::header::{CSeq, NameAddr};
+    match name {
+        HeaderName::Via => Via::parse(value).is_ok(),
+        HeaderName::From | HeaderName::To => NameAddr::parse(value).is_ok(),
+        HeaderName::CSeq => CSeq::parse(value).is_ok(),
+        HeaderName::CallId => !value.is_empty() && !value.contains(char::is_whitespace),
+        _ => false,
     }
 }
