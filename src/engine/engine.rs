@@ -1,40 +1,95 @@
-//! The [`Engine`] state and its input handlers.
+//! The [`Engine`] state, its public entry points, request dispatch, the transaction
+//! table pump and the engine's own timers (RFC 3261 §13.3.1.1 queued-call keepalive,
+//! §13.3.1.4 2xx retransmission, RFC 3262 §3 reliable provisional retransmission, RFC 4028
+//! session expiry, §10.3 binding expiry).
 
-use std::collections::VecDeque;
-use std::net::{IpAddr, SocketAddr};
-use std::time::Instant;
+use std::cmp::Reverse;
+use std::collections::{BinaryHeap, HashMap, VecDeque};
+use std::net::SocketAddr;
+use std::time::{Duration, Instant};
 
+use super::calls::{Call, Side};
+use super::registrar::HandlerInfo;
 use super::types::*;
+use super::util::*;
 use super::Transport;
+use crate::call::ClassifyConfig;
 use crate::config::Config;
-use crate::queue::{QueueConfig, Router};
+use crate::queue::{HandlerId, QueueConfig, RequestedState, Router, Skills};
+use crate::sip::digest::DigestServer;
 use crate::sip::header::Via;
+use crate::sip::transaction::{
+    ClientEvent, ClientKey, InviteServer, NonInviteServer, Reliability, RequestMatch, ServerEvent,
+    ServerKey, ServerTransaction, TimerConfig, TransactionTable, Trying, TxEvent, TxKey,
+};
 use crate::sip::{self, HeaderName, Message, MessageBuilder, Method};
 
-/// The warn-agent in `Warning` headers (RFC 3261 §20.43).
-pub(crate) const AGENT: &str = "answerpoint";
+/// Finished calls kept for the snapshot.
+pub const MAX_RECENT_CALLS: usize = 1_000;
+
+/// The engine's own timers (validated by generation numbers when they fire).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub(crate) enum TimerKind {
+    /// Fresh provisional response to a waiting caller (RFC 3261 §13.3.1.1).
+    Keepalive(u64, u32),
+    /// 2xx retransmission to the carrier until ACK (§13.3.1.4).
+    Ok2xx(u64, u32),
+    /// Reliable provisional retransmission until PRACK (RFC 3262 §3).
+    Rel1xx(u64, u32),
+    /// Session expiry without refresh (RFC 4028 §10).
+    Session(u64, u32),
+    /// Drop a finished call's record (after stray retransmissions die out).
+    Purge(u64),
+    /// Registration binding expiry for a handler (§10.3).
+    Registration(u32, u32),
+}
 
 /// The B2BUA. See the [module docs](super).
 pub struct Engine {
-    start: Instant,
-    last_now: Instant,
-    limits: sip::Limits,
-    config: Config,
-    local_udp: Option<SocketAddr>,
-    local_tcp: Option<SocketAddr>,
-    router: Router,
-    transmits: VecDeque<Transmit>,
-    events: VecDeque<EngineEvent>,
+    pub(crate) start: Instant,
+    pub(crate) last_now: Instant,
+    pub(crate) limits: sip::Limits,
+    pub(crate) config: Config,
+    pub(crate) timers: TimerConfig,
+    pub(crate) classify: ClassifyConfig,
+    pub(crate) local_udp: Option<SocketAddr>,
+    pub(crate) local_tcp: Option<SocketAddr>,
+    pub(crate) router: Router,
+    pub(crate) txns: TransactionTable<Pkt>,
+    pub(crate) digest: DigestServer,
+    pub(crate) passwords: HashMap<String, String>,
+    pub(crate) handlers: Vec<HandlerInfo>,
+    pub(crate) handler_by_name: HashMap<String, HandlerId>,
+    pub(crate) calls: HashMap<u64, Call>,
+    pub(crate) next_call: u64,
+    /// Carrier INVITE server transaction → call (CANCEL matching, §9.2).
+    pub(crate) invites: HashMap<ServerKey, u64>,
+    /// Call-ID (carrier's, or our own per handler leg) → call and side.
+    pub(crate) dialogs: HashMap<String, (u64, Side)>,
+    /// What each client transaction is for.
+    pub(crate) purposes: HashMap<ClientKey, super::calls::Purpose>,
+    pub(crate) heap: BinaryHeap<Reverse<(Instant, TimerKind)>>,
+    pub(crate) recent: VecDeque<CallView>,
+    pub(crate) transmits: VecDeque<Transmit>,
+    pub(crate) events: VecDeque<EngineEvent>,
+    pub(crate) ids: Ids,
 }
 
 impl std::fmt::Debug for Engine {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Engine").finish_non_exhaustive()
+        f.debug_struct("Engine")
+            .field("calls", &self.calls.len())
+            .field("handlers", &self.handlers.len())
+            .field("transactions", &self.txns.len())
+            .finish_non_exhaustive()
     }
 }
 
 impl Engine {
-    /// A new engine for a validated `config`, created at `now`.
+    /// A new engine for a validated `config`, created at `now`. Seats from `[[seats]]`
+    /// become queue-core handlers and are logged in (Available) at once: a configured seat
+    /// is a staffed position; a supervisor can log it out with [`Command::SetHandlerState`].
+    /// Seats with no skills listed take every class skill.
     pub fn new(config: &Config, now: Instant) -> Self {
         let limits = sip::Limits {
             max_message_bytes: config.limits.max_message_bytes,
@@ -42,24 +97,66 @@ impl Engine {
             ..sip::Limits::default()
         };
         let qcfg = queue_config(config);
-        let router = match Router::new(qcfg) {
-            Ok(r) => r,
-            Err(_) => match Router::new(QueueConfig::default()) {
-                Ok(r) => r,
-                Err(_) => unreachable_router(),
-            },
-        };
-        Engine {
+        let router = Router::new(qcfg.clone())
+            .or_else(|_| Router::new(QueueConfig::default()))
+            .unwrap_or_else(|_| fallback_router());
+        let classify = config
+            .classification
+            .clone()
+            .and_then(|t| toml::Value::Table(t).try_into::<ClassifyConfig>().ok())
+            .unwrap_or_default();
+        let seed: u64 = rand::random();
+        let secret: [u8; 32] = rand::random();
+        let mut engine = Engine {
             start: now,
             last_now: now,
             limits,
             config: config.clone(),
+            timers: config.sip.timers.normalized(),
+            classify,
             local_udp: None,
             local_tcp: None,
             router,
+            txns: TransactionTable::new(config.limits.max_transactions),
+            digest: DigestServer::new(&config.sip.realm, &secret, config.sip.nonce_lifetime_s),
+            passwords: config
+                .users
+                .iter()
+                .map(|u| (u.name.clone(), u.password.clone()))
+                .collect(),
+            handlers: Vec::new(),
+            handler_by_name: HashMap::new(),
+            calls: HashMap::new(),
+            next_call: 1,
+            invites: HashMap::new(),
+            dialogs: HashMap::new(),
+            purposes: HashMap::new(),
+            heap: BinaryHeap::new(),
+            recent: VecDeque::new(),
             transmits: VecDeque::new(),
             events: VecDeque::new(),
+            ids: Ids::new(seed),
+        };
+        for seat in &config.seats {
+            let skills = skills_from(&seat.skills);
+            let dest = uri_destination(&seat.contact);
+            if dest.is_none() {
+                engine.events.push_back(EngineEvent::Notice {
+                    text: format!(
+                        "seat {}: contact {} has no IP-literal host; calls to it fail with 503",
+                        seat.id, seat.contact
+                    ),
+                });
+            }
+            let id = engine.add_handler(now, &seat.id, true, skills);
+            if let Some(h) = engine.handlers.get_mut(id.0 as usize) {
+                h.contact = Some(seat.contact.clone());
+                h.dest = dest;
+            }
+            engine.set_router_state(now, id, RequestedState::Available);
         }
+        engine.settle(now);
+        engine
     }
 
     /// The addresses the engine advertises in Via/Contact per transport.
@@ -70,7 +167,8 @@ impl Engine {
         }
     }
 
-    /// One message from the network.
+    /// One message from the network. Never panics; a bad message gets its stateless
+    /// answer (requests) or is dropped (responses) and touches no other call.
     pub fn handle_received(&mut self, now: Instant, msg: Received<'_>) {
         self.last_now = now;
         let parsed = match sip::parse_with(msg.bytes, &self.limits) {
@@ -83,29 +181,61 @@ impl Engine {
             }
         };
         if parsed.is_request() {
-            self.handle_request(now, &msg, parsed);
+            self.on_request(now, &msg, parsed);
+        } else {
+            self.on_response(now, &msg, parsed);
         }
+        self.settle(now);
     }
 
-    /// Fires timers due at `now`.
+    /// Fires every timer due at `now`: transactions, the queue core (ring-no-answer,
+    /// wrap-up) and the engine's own.
     pub fn handle_timeout(&mut self, now: Instant) {
         self.last_now = now;
+        self.txns.handle_timeout(now);
+        self.settle(now);
         self.router.handle_timeout(now);
+        self.settle(now);
+        while let Some(&Reverse((at, kind))) = self.heap.peek() {
+            if at > now {
+                break;
+            }
+            self.heap.pop();
+            self.fire(now, kind);
+            self.settle(now);
+        }
     }
 
     /// A supervisor command.
+    ///
+    /// Errors: [`CommandError::UnknownHandler`], [`CommandError::Router`].
     pub fn handle_command(&mut self, now: Instant, cmd: Command) -> Result<(), CommandError> {
         self.last_now = now;
-        match cmd {
-            Command::SetHandlerState { handler, .. } | Command::EndWrapUp { handler } => {
-                Err(CommandError::UnknownHandler(handler))
+        let result = match cmd {
+            Command::SetHandlerState { handler, state } => {
+                let id = *self
+                    .handler_by_name
+                    .get(&handler)
+                    .ok_or(CommandError::UnknownHandler(handler))?;
+                self.router.handle(
+                    now,
+                    crate::queue::Event::SetHandlerState { handler: id, state },
+                )
             }
-            Command::CallbackDone { callback } => {
+            Command::EndWrapUp { handler } => {
+                let id = *self
+                    .handler_by_name
+                    .get(&handler)
+                    .ok_or(CommandError::UnknownHandler(handler))?;
                 self.router
-                    .handle(now, crate::queue::Event::CallbackDone { callback })?;
-                Ok(())
+                    .handle(now, crate::queue::Event::EndWrapUp { handler: id })
             }
-        }
+            Command::CallbackDone { callback } => self
+                .router
+                .handle(now, crate::queue::Event::CallbackDone { callback }),
+        };
+        self.settle(now);
+        result.map_err(CommandError::from)
     }
 
     /// The next message to send.
@@ -115,7 +245,11 @@ impl Engine {
 
     /// Earliest instant at which [`Engine::handle_timeout`] must be called.
     pub fn poll_timeout(&self) -> Option<Instant> {
-        self.router.poll_timeout()
+        let own = self.heap.peek().map(|Reverse((at, _))| *at);
+        [self.txns.poll_timeout(), self.router.poll_timeout(), own]
+            .into_iter()
+            .flatten()
+            .min()
     }
 
     /// The next call or handler event.
@@ -123,24 +257,186 @@ impl Engine {
         self.events.pop_front()
     }
 
-    /// Read-only snapshot.
+    /// Read-only snapshot: live calls and the last [`MAX_RECENT_CALLS`] finished ones (by
+    /// id), the queue core's view, handlers and registrations, as of the last input.
     pub fn snapshot(&self) -> Snapshot {
+        let now = self.last_now;
+        let mut calls: Vec<CallView> = self.recent.iter().cloned().collect();
+        calls.extend(self.calls.values().map(|c| c.view(self)));
+        calls.sort_by_key(|c| c.id);
         Snapshot {
-            now_ms: self.ms(self.last_now),
-            calls: Vec::new(),
-            queue: self.router.snapshot(self.last_now, usize::MAX),
-            handlers: Vec::new(),
-            registrations: Vec::new(),
+            now_ms: self.ms(now),
+            calls,
+            queue: self.router.snapshot(now, usize::MAX),
+            handlers: self
+                .handlers
+                .iter()
+                .enumerate()
+                .map(|(i, h)| HandlerSnapshot {
+                    id: h.name.clone(),
+                    seat: h.seat,
+                    contact: h.contact.clone(),
+                    state: self
+                        .router
+                        .handler_state(HandlerId(i as u32))
+                        .map(|s| s.as_str().to_owned())
+                        .unwrap_or_default(),
+                })
+                .collect(),
+            registrations: self
+                .handlers
+                .iter()
+                .flat_map(|h| {
+                    h.bindings.iter().map(|b| RegistrationView {
+                        user: h.name.clone(),
+                        contact: b.value.clone(),
+                        expires_in_s: b.expires_at.saturating_duration_since(now).as_secs(),
+                    })
+                })
+                .collect(),
         }
     }
 
-    fn ms(&self, t: Instant) -> u64 {
+    // === internals ===
+
+    pub(crate) fn ms(&self, t: Instant) -> u64 {
         u64::try_from(t.saturating_duration_since(self.start).as_millis()).unwrap_or(u64::MAX)
     }
 
-    fn handle_request(&mut self, _now: Instant, rx: &Received<'_>, req: Message) {
+    pub(crate) fn arm(&mut self, at: Instant, kind: TimerKind) {
+        self.heap.push(Reverse((at, kind)));
+    }
+
+    pub(crate) fn reliability(t: Transport) -> Reliability {
+        match t {
+            Transport::Udp => Reliability::Unreliable,
+            Transport::Tcp => Reliability::Reliable,
+        }
+    }
+
+    /// Our address for `transport` (as set by the runtime, else the configured listen
+    /// address, else `fallback`).
+    pub(crate) fn local_addr(&self, transport: Transport, fallback: SocketAddr) -> SocketAddr {
+        let set = match transport {
+            Transport::Udp => self.local_udp,
+            Transport::Tcp => self.local_tcp,
+        };
+        set.or_else(|| {
+            self.config
+                .sip
+                .listen
+                .iter()
+                .find(|l| l.transport == transport)
+                .map(|l| l.addr)
+        })
+        .unwrap_or(fallback)
+    }
+
+    /// Our Contact URI for `transport`.
+    pub(crate) fn contact_uri(&self, transport: Transport) -> String {
+        let local = self.local_addr(transport, SocketAddr::from(([127, 0, 0, 1], 5060)));
+        match transport {
+            Transport::Udp => format!("<sip:answerpoint@{}>", hostport(local)),
+            Transport::Tcp => format!("<sip:answerpoint@{};transport=tcp>", hostport(local)),
+        }
+    }
+
+    pub(crate) fn add_handler(
+        &mut self,
+        now: Instant,
+        name: &str,
+        seat: bool,
+        skills: Skills,
+    ) -> HandlerId {
+        let id = HandlerId(self.handlers.len() as u32);
+        self.handlers.push(HandlerInfo::new(name, seat, skills));
+        self.handler_by_name.insert(name.to_owned(), id);
+        // A fresh id cannot be a duplicate; an error here would be a bug, reported.
+        if let Err(e) = self.router.handle(
+            now,
+            crate::queue::Event::HandlerAdded {
+                handler: id,
+                skills,
+            },
+        ) {
+            self.notice(format!("queue refused handler {name}: {e}"));
+        }
+        id
+    }
+
+    pub(crate) fn set_router_state(&mut self, now: Instant, id: HandlerId, state: RequestedState) {
+        if let Err(e) = self.router.handle(
+            now,
+            crate::queue::Event::SetHandlerState { handler: id, state },
+        ) {
+            self.notice(format!("queue refused state change: {e}"));
+        }
+    }
+
+    pub(crate) fn handler_name(&self, id: HandlerId) -> String {
+        self.handlers
+            .get(id.0 as usize)
+            .map(|h| h.name.clone())
+            .unwrap_or_else(|| format!("handler-{}", id.0))
+    }
+
+    pub(crate) fn notice(&mut self, text: String) {
+        self.events.push_back(EngineEvent::Notice { text });
+    }
+
+    /// Runs the transaction table and the queue core until neither has output left.
+    pub(crate) fn settle(&mut self, now: Instant) {
+        loop {
+            self.drain_txns(now);
+            if !self.pump_router(now) {
+                break;
+            }
+        }
+    }
+
+    /// Moves transaction-table outputs to the runtime and events to their handlers.
+    pub(crate) fn drain_txns(&mut self, now: Instant) {
+        loop {
+            while let Some((_, pkt)) = self.txns.poll_transmit() {
+                if !pkt.0.bytes.is_empty() {
+                    self.transmits.push_back(Transmit {
+                        transport: pkt.0.transport,
+                        destination: pkt.0.peer,
+                        contents: pkt.0.bytes.clone(),
+                    });
+                }
+            }
+            let Some((key, ev)) = self.txns.poll_event() else {
+                break;
+            };
+            match (key, ev) {
+                (TxKey::Client(k), TxEvent::Client(ClientEvent::Response { status, response })) => {
+                    self.on_client_response(now, &k, status, Some(response));
+                }
+                (TxKey::Client(k), TxEvent::Client(ClientEvent::Timeout)) => {
+                    self.on_client_response(now, &k, 408, None);
+                }
+                (TxKey::Client(k), TxEvent::Client(ClientEvent::TransportError)) => {
+                    self.on_client_response(now, &k, 503, None);
+                }
+                (TxKey::Client(k), TxEvent::Client(ClientEvent::Terminated)) => {
+                    self.purposes.remove(&k);
+                }
+                (TxKey::Server(_), TxEvent::Server(ServerEvent::Ack(pkt))) => {
+                    self.on_dialog_ack(now, pkt.msg());
+                }
+                (TxKey::Server(k), TxEvent::Server(ServerEvent::Terminated)) => {
+                    self.invites.remove(&k);
+                }
+                _ => {}
+            }
+        }
+    }
+
+    /// Routes a parsed request (RFC 3261 §8.2, §17.2.3, §12.2.2).
+    fn on_request(&mut self, now: Instant, rx: &Received<'_>, req: Message) {
         if let Err(fault) = sip::validate::validate_request(&req) {
-            let warning = format!("399 {AGENT} \"{fault}\"").replace(['\r', '\n'], " ");
+            let warning = format!("399 {AGENT} \"{fault}\"").replace(['\r', '\n', '\\'], " ");
             self.reply_stateless(
                 rx,
                 &req,
@@ -150,70 +446,197 @@ impl Engine {
             );
             return;
         }
-        match req.method() {
-            Some(Method::Ack) => {}
-            Some(Method::Options) => {
-                self.reply_stateless(
-                    rx,
-                    &req,
-                    200,
-                    "OK",
-                    &[
-                        ("Allow", ALLOW),
-                        ("Supported", SUPPORTED),
-                        ("Accept", "application/sdp, multipart/mixed"),
-                    ],
-                );
-            }
-            _ => self.reply_stateless(rx, &req, 501, "Not Implemented", &[]),
-        }
-    }
-
-    fn stateless_parse_error(&mut self, rx: &Received<'_>, e: &sip::ParseError) {
-        // Without a parsed request there are no Via/From/To to copy (RFC 3261 §8.2.6.2),
-        // so nothing can be routed back except over the same stream or to the source.
-        let Some(head) = salvage_head(rx.bytes) else {
-            self.events.push_back(EngineEvent::Refused {
-                source: rx.source,
-                status: e.status_code(),
-                reason: e.to_string(),
-            });
+        let Some(method_name) = req.method().map(|m| m.as_str().to_owned()) else {
             return;
         };
-        let mut b = MessageBuilder::response(e.status_code(), &e.reason_phrase());
-        let mut first_via = true;
-        for (name, value) in &head {
-            if *name == HeaderName::Via && first_via {
-                first_via = false;
-                b = b.header("Via", &via_with_received(value, rx.source));
-            } else {
-                b = b.header(name.as_str(), value);
+        let is_options = req.method() == Some(Method::Options);
+        let is_ack = req.method() == Some(Method::Ack);
+        let to_tag = req.to().and_then(|t| t.tag().map(str::to_owned));
+        // Carrier keepalive: answered without any state (RFC 3261 §11.2).
+        if is_options && to_tag.is_none() {
+            self.reply_stateless(
+                rx,
+                &req,
+                200,
+                "OK",
+                &[
+                    ("Allow", ALLOW),
+                    ("Supported", SUPPORTED),
+                    ("Accept", "application/sdp, multipart/mixed"),
+                ],
+            );
+            return;
+        }
+        let key = match req.top_via().and_then(|v| {
+            let branch = v.branch()?;
+            ServerKey::new(branch, &sent_by(&v), &method_name).ok()
+        }) {
+            Some(k) => k,
+            None => {
+                if !is_ack {
+                    self.reply_stateless(
+                        rx,
+                        &req,
+                        400,
+                        "Bad Request (Via branch must start with z9hG4bK)",
+                        &[],
+                    );
+                }
+                return;
+            }
+        };
+        let pkt = Pkt::received(rx.transport, rx.source, req);
+        match self
+            .txns
+            .handle_request(now, &key, &method_name, pkt.clone())
+        {
+            RequestMatch::Absorbed => return,
+            RequestMatch::New => {}
+        }
+        let req = pkt.msg();
+        let inb = Inbound {
+            transport: rx.transport,
+            source: rx.source,
+            req: req.clone(),
+        };
+        let Some(method) = req.method() else {
+            return;
+        };
+        match method {
+            Method::Ack => self.on_dialog_ack(now, req),
+            Method::Cancel => self.on_cancel(now, inb, key),
+            _ if to_tag.is_some() => self.on_in_dialog(now, inb, key),
+            Method::Invite => self.on_invite(now, inb, key),
+            Method::Register => self.on_register(now, inb, key),
+            Method::Bye | Method::Prack | Method::Update | Method::Info => {
+                self.answer_new(now, &inb, key, 481, "Call/Transaction Does Not Exist", &[]);
+            }
+            _ => {
+                self.answer_new(
+                    now,
+                    &inb,
+                    key,
+                    405,
+                    "Method Not Allowed",
+                    &[("Allow", ALLOW)],
+                );
             }
         }
-        b = b.header("Warning", &e.warning_value(AGENT));
-        let dest = head
-            .iter()
-            .find(|(n, _)| *n == HeaderName::Via)
-            .and_then(|(_, v)| Via::parse(v).ok())
-            .map(|v| response_destination(rx.transport, rx.source, &v))
-            .unwrap_or(rx.source);
-        match b.build() {
-            Ok(m) => self.transmits.push_back(Transmit {
-                transport: rx.transport,
-                destination: dest,
-                contents: m.to_bytes(),
-            }),
-            Err(_) => {}
-        }
-        self.events.push_back(EngineEvent::Refused {
-            source: rx.source,
-            status: e.status_code(),
-            reason: e.to_string(),
-        });
     }
 
-    /// Answers `req` outside any transaction (RFC 3261 §8.2.6).
-    fn reply_stateless(
+    /// Routes a parsed response to its client transaction (RFC 3261 §17.1.3); 2xx
+    /// retransmissions for a finished INVITE transaction go to the dialog (re-ACK).
+    fn on_response(&mut self, now: Instant, rx: &Received<'_>, resp: Message) {
+        let Some(status) = resp.status_code() else {
+            return;
+        };
+        let Some(key) = resp.top_via().and_then(|v| {
+            let branch = v.branch()?;
+            let cseq = resp.cseq()?;
+            ClientKey::new(branch, cseq.method).ok()
+        }) else {
+            return;
+        };
+        let is_invite = key.method() == "INVITE";
+        let ack = if is_invite && status >= 300 {
+            self.non2xx_ack(&key, &resp)
+        } else {
+            None
+        };
+        let pkt = Pkt::received(rx.transport, rx.source, resp);
+        let fallback = pkt.clone();
+        let matched = self
+            .txns
+            .handle_response(now, &key, status, pkt.clone(), move || {
+                ack.unwrap_or(Pkt(std::sync::Arc::new(PktInner {
+                    transport: fallback.0.transport,
+                    peer: fallback.0.peer,
+                    msg: fallback.0.msg.clone(),
+                    bytes: Vec::new(),
+                })))
+            })
+            .unwrap_or(false);
+        if !matched && is_invite && (200..300).contains(&status) {
+            self.on_stray_2xx(now, pkt.msg());
+        }
+    }
+
+    /// The ACK for a non-2xx final response to one of our INVITEs (RFC 3261 §17.1.1.3).
+    fn non2xx_ack(&self, key: &ClientKey, resp: &Message) -> Option<Pkt> {
+        let invite = self.purposes.get(key).and_then(|p| p.invite())?;
+        let ack = MessageBuilder::ack_for_non2xx(invite.msg(), resp)
+            .ok()?
+            .build()
+            .ok()?;
+        Some(Pkt::out(invite.0.transport, invite.0.peer, ack))
+    }
+
+    /// Creates a server transaction for `inb` and answers it at once with a final
+    /// response (REGISTER, in-dialog refusals, CANCEL).
+    pub(crate) fn answer_new(
+        &mut self,
+        now: Instant,
+        inb: &Inbound,
+        key: ServerKey,
+        status: u16,
+        reason: &str,
+        extra: &[(&str, &str)],
+    ) {
+        let tag = stateless_tag(&inb.req);
+        let Some(pkt) = self.build_response(inb, status, reason, Some(&tag), extra, None) else {
+            return;
+        };
+        let rel = Self::reliability(inb.transport);
+        let tx = if key.method() == "INVITE" {
+            ServerTransaction::Invite(InviteServer::new(now, rel, self.timers, Trying::ByTu))
+        } else {
+            ServerTransaction::NonInvite(NonInviteServer::new(now, rel, self.timers))
+        };
+        match self.txns.insert_server(key.clone(), tx) {
+            Ok(()) => {
+                let _ = self.txns.send_response(now, &key, status, pkt);
+            }
+            Err(_) => self.transmits.push_back(Transmit {
+                transport: pkt.0.transport,
+                destination: pkt.0.peer,
+                contents: pkt.0.bytes.clone(),
+            }),
+        }
+        if status >= 400 {
+            self.events.push_back(EngineEvent::Refused {
+                source: inb.source,
+                status,
+                reason: reason.to_owned(),
+            });
+        }
+    }
+
+    /// A response to `inb.req` as an outgoing packet (RFC 3261 §8.2.6, §18.2.2).
+    pub(crate) fn build_response(
+        &self,
+        inb: &Inbound,
+        status: u16,
+        reason: &str,
+        to_tag: Option<&str>,
+        extra: &[(&str, &str)],
+        body: Option<(&str, &[u8])>,
+    ) -> Option<Pkt> {
+        let (mut b, dest) = response_builder(inb.transport, inb.source, &inb.req, status, reason)?;
+        if let Some(tag) = to_tag {
+            b = b.to_tag(tag);
+        }
+        for (n, v) in extra {
+            b = b.header(n, v);
+        }
+        if let Some((ct, bytes)) = body {
+            b = b.body(ct, bytes.to_vec());
+        }
+        let m = b.build().ok()?;
+        Some(Pkt::out(inb.transport, dest, m))
+    }
+
+    /// Answers a request without any transaction (RFC 3261 §8.2.6: stateless UAS).
+    pub(crate) fn reply_stateless(
         &mut self,
         rx: &Received<'_>,
         req: &Message,
@@ -221,8 +644,19 @@ impl Engine {
         reason: &str,
         extra: &[(&str, &str)],
     ) {
-        if let Some(t) = self.response_to(rx, req, status, reason, extra, None) {
-            self.transmits.push_back(t);
+        let inb = Inbound {
+            transport: rx.transport,
+            source: rx.source,
+            req: req.clone(),
+        };
+        let tag = stateless_tag(req);
+        let tag = (status != 100).then_some(tag.as_str());
+        if let Some(p) = self.build_response(&inb, status, reason, tag, extra, None) {
+            self.transmits.push_back(Transmit {
+                transport: p.0.transport,
+                destination: p.0.peer,
+                contents: p.0.bytes.clone(),
+            });
         }
         if status >= 300 {
             self.events.push_back(EngineEvent::Refused {
@@ -233,200 +667,106 @@ impl Engine {
         }
     }
 
-    /// Builds a response to `req` with `received`/`rport` on the top Via, addressed per
-    /// RFC 3261 §18.2.2.
-    fn response_to(
-        &self,
-        rx: &Received<'_>,
-        req: &Message,
-        status: u16,
-        reason: &str,
-        extra: &[(&str, &str)],
-        to_tag: Option<&str>,
-    ) -> Option<Transmit> {
-        let (b, dest) = response_builder(rx.transport, rx.source, req, status, reason)?;
-        let mut b = b;
-        if let Some(tag) = to_tag {
-            b = b.to_tag(tag);
-        } else if status != 100 {
-            b = b.to_tag(&stateless_tag(req));
-        }
-        for (n, v) in extra {
-            b = b.header(n, v);
-        }
-        let m = b.build().ok()?;
-        Some(Transmit {
-            transport: rx.transport,
-            destination: dest,
-            contents: m.to_bytes(),
-        })
-    }
-}
-
-/// Methods we serve (RFC 3261 §20.5).
-pub(crate) const ALLOW: &str = "INVITE, ACK, CANCEL, BYE, OPTIONS, REGISTER, PRACK, UPDATE, INFO";
-/// Option tags we support (RFC 3262 100rel, RFC 4028 timer).
-pub(crate) const SUPPORTED: &str = "100rel, timer";
-
-fn unreachable_router() -> Router {
-    // QueueConfig::default() always validates (tested in the queue module); this keeps
-    // `new` total without a panic path.
-    loop {
-        if let Ok(r) = Router::new(QueueConfig::default()) {
-            return r;
-        }
-    }
-}
-
-/// The `[queue]` table as a [`QueueConfig`]; the default if absent or invalid.
-pub(crate) fn queue_config(config: &Config) -> QueueConfig {
-    config
-        .queue
-        .clone()
-        .and_then(|t| toml::Value::Table(t).try_into::<QueueConfig>().ok())
-        .filter(|q| q.validate().is_ok())
-        .unwrap_or_default()
-}
-
-/// A response to `req` (RFC 3261 §8.2.6.2) without To tag, with `received` (and `rport`
-/// when asked, RFC 3581 §4) on the top Via, and its destination (§18.2.2).
-pub(crate) fn response_builder(
-    transport: Transport,
-    source: SocketAddr,
-    req: &Message,
-    status: u16,
-    reason: &str,
-) -> Option<(MessageBuilder, SocketAddr)> {
-    let mut b = MessageBuilder::response(status, reason);
-    let mut dest = source;
-    for (i, v) in req.values(HeaderName::Via).enumerate() {
-        if i == 0 {
-            let via = Via::parse(v).ok()?;
-            dest = response_destination(transport, source, &via);
-            b = b.header("Via", &via_with_received(v, source));
-        } else {
-            b = b.header("Via", v);
-        }
-    }
-    for f in req.fields() {
-        let copy = match f.name {
-            HeaderName::From | HeaderName::To | HeaderName::CallId | HeaderName::CSeq => true,
-            HeaderName::Timestamp => status == 100,
-            HeaderName::RecordRoute => (101..300).contains(&status),
-            _ => false,
+    fn stateless_parse_error(&mut self, rx: &Received<'_>, e: &sip::ParseError) {
+        self.events.push_back(EngineEvent::Refused {
+            source: rx.source,
+            status: e.status_code(),
+            reason: e.to_string(),
+        });
+        // Without a parsed request, salvage Via/From/To/Call-ID/CSeq line by line so the
+        // answer can still be routed and matched (RFC 3261 §8.2.6.2).
+        let Some(head) = salvage_head(rx.bytes) else {
+            return;
         };
-        if copy {
-            b = b.header(f.name.as_str(), f.value);
-        }
-    }
-    Some((b, dest))
-}
-
-/// Where a response goes (RFC 3261 §18.2.2, RFC 3581 §4): over a stream, back on the
-/// connection (the source); over UDP, to the source address (the `received` address) at
-/// the source port if `rport` was asked for, else at the sent-by port (default 5060).
-pub(crate) fn response_destination(
-    transport: Transport,
-    source: SocketAddr,
-    via: &Via<'_>,
-) -> SocketAddr {
-    match transport {
-        Transport::Tcp => source,
-        Transport::Udp => {
-            if via.rport().is_some() {
-                source
+        let mut b = MessageBuilder::response(e.status_code(), &e.reason_phrase());
+        let mut dest = rx.source;
+        let mut first_via = true;
+        for (name, value) in &head {
+            if *name == HeaderName::Via && first_via {
+                first_via = false;
+                if let Ok(v) = Via::parse(value) {
+                    dest = response_destination(rx.transport, rx.source, &v);
+                }
+                b = b.header("Via", &via_with_received(value, rx.source));
             } else {
-                SocketAddr::new(source.ip(), via.port.unwrap_or(5060))
+                b = b.header(name.as_str(), value);
             }
         }
+        b = b.header("Warning", &e.warning_value(AGENT));
+        if let Ok(m) = b.build() {
+            self.transmits.push_back(Transmit {
+                transport: rx.transport,
+                destination: dest,
+                contents: m.to_bytes(),
+            });
+        }
     }
-}
 
-/// The top Via value with `received` (always, RFC 3261 §18.2.1 allows it) and a filled
-/// `rport` when the client asked for it (RFC 3581 §4).
-pub(crate) fn via_with_received(value: &str, source: SocketAddr) -> String {
-    let ip = match source.ip() {
-        IpAddr::V4(a) => a.to_string(),
-        IpAddr::V6(a) => format!("[{a}]"),
-    };
-    let mut out = String::with_capacity(value.len() + 40);
-    let mut rport_filled = false;
-    for (i, part) in value.split(';').enumerate() {
-        let name = part.split('=').next().unwrap_or("").trim();
-        if i > 0 && name.eq_ignore_ascii_case("received") {
-            continue;
+    fn fire(&mut self, now: Instant, kind: TimerKind) {
+        match kind {
+            TimerKind::Keepalive(call, gen) => self.on_keepalive(now, call, gen),
+            TimerKind::Ok2xx(call, gen) => self.on_ok_timer(now, call, gen),
+            TimerKind::Rel1xx(call, gen) => self.on_rel_timer(now, call, gen),
+            TimerKind::Session(call, gen) => self.on_session_timer(now, call, gen),
+            TimerKind::Purge(call) => self.purge(call),
+            TimerKind::Registration(h, gen) => self.on_registration_timer(now, HandlerId(h), gen),
         }
-        if i > 0 {
-            out.push(';');
-        }
-        if i > 0 && name.eq_ignore_ascii_case("rport") {
-            out.push_str(&format!("rport={}", source.port()));
-            rport_filled = true;
-            continue;
-        }
-        out.push_str(part.trim_end());
     }
-    let _ = rport_filled;
-    out.push_str(";received=");
-    out.push_str(&ip);
-    out
-}
 
-/// A To tag for stateless answers: derived from the request so retransmissions get the
-/// same tag (RFC 3261 §8.2.6.2 only asks for one; stable is kinder).
-pub(crate) fn stateless_tag(req: &Message) -> String {
-    let mut h: u64 = 0xcbf2_9ce4_8422_2325;
-    for b in req
-        .call_id()
-        .unwrap_or("")
-        .bytes()
-        .chain(req.get(HeaderName::From).unwrap_or("").bytes())
-    {
-        h ^= u64::from(b);
-        h = h.wrapping_mul(0x0100_0000_01b3);
-    }
-    format!("sl{h:016x}")
-}
-
-/// For a request that does not parse as a whole: the Via, From, To, Call-ID and CSeq
-/// lines, if the header section can be read line by line, so a stateless error can still
-/// be routed (RFC 3261 §8.2.6.2). `None` when no Via is readable.
-fn salvage_head(bytes: &[u8]) -> Option<Vec<(HeaderName, String)>> {
-    let cap = bytes.len().min(16 * 1024);
-    let text = std::str::from_utf8(bytes.get(..cap)?).ok().or_else(|| {
-        // Cut at the last valid UTF-8 boundary.
-        let valid = std::str::from_utf8(bytes.get(..cap)?).err()?.valid_up_to();
-        std::str::from_utf8(bytes.get(..valid)?).ok()
-    })?;
-    let mut out = Vec::new();
-    for line in text.split("\r\n").skip(1).take(128) {
-        if line.is_empty() {
-            break;
-        }
-        let Some((name, value)) = line.split_once(':') else {
-            continue;
+    /// Moves a finished call from the live map to the recent list.
+    fn purge(&mut self, call: u64) {
+        let Some(c) = self.calls.get(&call) else {
+            return;
         };
-        let id = HeaderName::parse(name.trim());
-        if matches!(
-            id,
-            HeaderName::Via
-                | HeaderName::From
-                | HeaderName::To
-                | HeaderName::CallId
-                | HeaderName::CSeq
-        ) && !value.contains('\r')
-            && !value.contains('\n')
-        {
-            out.push((id, value.trim().to_owned()));
+        let view = c.view(self);
+        if let Some(c) = self.calls.remove(&call) {
+            self.dialogs.remove(&c.carrier.call_id);
+            for leg in &c.legs {
+                self.dialogs.remove(&leg.call_id);
+            }
+            self.invites.remove(&c.carrier.key);
+        }
+        self.recent.push_back(view);
+        while self.recent.len() > MAX_RECENT_CALLS {
+            self.recent.pop_front();
         }
     }
-    let via_ok = out
-        .iter()
-        .find(|(n, _)| *n == HeaderName::Via)
-        .is_some_and(|(_, v)| Via::parse(v).is_ok());
-    if via_ok {
-        Some(out)
+
+    /// How long a finished call's record stays live for stray messages (64·T1).
+    pub(crate) fn linger(&self) -> Duration {
+        self.timers.t1_x64()
+    }
+}
+
+/// A request as received, kept to answer it later.
+#[derive(Debug, Clone)]
+pub(crate) struct Inbound {
+    pub(crate) transport: Transport,
+    pub(crate) source: SocketAddr,
+    pub(crate) req: Message,
+}
+
+/// Skills from config names; none listed → every class skill.
+pub(crate) fn skills_from(names: &[String]) -> Skills {
+    let mut s = Skills::NONE;
+    for n in names {
+        if let Some(k) = Skills::from_name(n, &[]) {
+            s = s | k;
+        }
+    }
+    if s == Skills::NONE {
+        Skills::EMERGENCY | Skills::NON_EMERGENCY | Skills::ADMIN
     } else {
-        None
+        s
+    }
+}
+
+fn fallback_router() -> Router {
+    // QueueConfig::default() validates (queue module tests); this only keeps `new` total.
+    let mut cfg = QueueConfig::default();
+    cfg.ring_timeout_ms = cfg.ring_timeout_ms.max(1);
+    match Router::new(cfg) {
+        Ok(r) => r,
+        Err(_) => fallback_router(),
     }
 }

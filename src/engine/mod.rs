@@ -22,5 +22,11 @@ pub use types::{
 /// The SIP transport of a datagram or connection (UDP unreliable, TCP reliable).
 pub use crate::config::SipTransport as Transport;
 
+mod calls;
 mod engine;
-pub use engine::Engine;
+mod registrar;
+mod util;
+
+pub use calls::{CALL_ID_HEADER, MIN_SE_S};
+pub use engine::{Engine, MAX_RECENT_CALLS};
+pub use registrar::{DEFAULT_EXPIRES_S, MAX_BINDINGS_PER_USER};

@@ -9,7 +9,7 @@ use serde::Serialize;
 use super::Transport;
 use crate::call::CallClass;
 use crate::location::summary::LocationSummary;
-use crate::queue::{CallbackId, HandlerState, RequestedState, RouterError, RouterSnapshot};
+use crate::queue::{CallbackId, RequestedState, RouterError, RouterSnapshot};
 
 /// One datagram / one framed stream message handed in by the runtime.
 #[derive(Debug, Clone, Copy)]
@@ -277,9 +277,4 @@ pub struct Snapshot {
     pub handlers: Vec<HandlerSnapshot>,
     /// Registration bindings.
     pub registrations: Vec<RegistrationView>,
-}
-
-/// Returns a handler state's stable name.
-pub(crate) fn handler_state_name(s: &HandlerState) -> String {
-    s.as_str().to_owned()
 }
