@@ -97,6 +97,7 @@ fn run(args: RunArgs) {
                 .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info")),
         )
         .with_writer(std::io::stderr)
+        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
         .init();
 
     let rt = match tokio::runtime::Builder::new_multi_thread()

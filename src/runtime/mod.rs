@@ -311,11 +311,17 @@ impl Server {
                 stop_rx.clone(),
             ));
         }
+        let tcp_addrs: Vec<SocketAddr> = tcp.iter().map(|(a, _)| *a).collect();
         for (addr, listener) in tcp {
             tokio::spawn(tcp::acceptor(listener, addr, permits.clone(), ctx.clone()));
         }
         drop(input_tx);
-        tracing::info!(summary = %config.summary(), "engine started");
+        let bound: Vec<String> = udp
+            .iter()
+            .map(|(a, _)| format!("udp:{a}"))
+            .chain(tcp_addrs.iter().map(|a| format!("tcp:{a}")))
+            .collect();
+        tracing::info!(listen = %bound.join(" "), summary = %config.summary(), "engine started");
 
         let mut core = Core {
             engine,
