@@ -17,7 +17,7 @@
 use std::net::SocketAddr;
 use std::time::{Duration, Instant, UNIX_EPOCH};
 
-use super::engine::{Engine, Inbound, TimerKind};
+use super::endpoint::{Engine, Inbound, TimerKind};
 use super::types::*;
 use super::util::*;
 use super::Transport;
@@ -36,6 +36,9 @@ use crate::sip::{HeaderName, Message, MessageBuilder, Method};
 pub const MIN_SE_S: u32 = 90;
 /// Header carrying the engine's call id to the handler.
 pub const CALL_ID_HEADER: &str = "X-Answerpoint-Call-Id";
+
+/// Extra headers and body (content type, bytes) of every handler INVITE of a call.
+pub(crate) type OfferTemplate = (Vec<(String, String)>, Option<(String, Vec<u8>)>);
 
 /// Which leg of a call a message belongs to.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -58,7 +61,7 @@ pub(crate) enum Purpose {
         call: u64,
         to: Side,
         back: ServerKey,
-        origin: Inbound,
+        origin: Box<Inbound>,
     },
 }
 
@@ -156,7 +159,7 @@ pub(crate) struct Call {
     pub(crate) answered_leg: Option<usize>,
     pub(crate) ka_gen: u32,
     /// Headers and body for handler INVITEs, built once at the first offer.
-    pub(crate) template: Option<(Vec<(String, String)>, Option<(String, Vec<u8>)>)>,
+    pub(crate) template: Option<OfferTemplate>,
 }
 
 impl Call {
@@ -1586,7 +1589,7 @@ impl Engine {
                     call: id,
                     to: other,
                     back: key,
-                    origin: inb,
+                    origin: Box::new(inb),
                 },
             );
         }

@@ -23,10 +23,10 @@ pub use types::{
 pub use crate::config::SipTransport as Transport;
 
 mod calls;
-mod engine;
+mod endpoint;
 mod registrar;
 mod util;
 
 pub use calls::{CALL_ID_HEADER, MIN_SE_S};
-pub use engine::{Engine, MAX_RECENT_CALLS};
+pub use endpoint::{Engine, MAX_RECENT_CALLS};
 pub use registrar::{DEFAULT_EXPIRES_S, MAX_BINDINGS_PER_USER};

@@ -10,7 +10,7 @@
 use std::net::SocketAddr;
 use std::time::{Duration, Instant};
 
-use super::engine::{skills_from, Engine, Inbound, TimerKind};
+use super::endpoint::{skills_from, Engine, Inbound, TimerKind};
 use super::types::EngineEvent;
 use super::util::uri_of;
 use super::Transport;
