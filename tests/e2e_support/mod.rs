@@ -87,7 +87,7 @@ pub fn free_media_block() -> u16 {
     static USED: std::sync::Mutex<Vec<u16>> = std::sync::Mutex::new(Vec::new());
     for _ in 0..200 {
         let base = free_udp_port() & !3;
-        if base < 1024 || base > 65_528 {
+        if !(1024..=65_528).contains(&base) {
             continue;
         }
         let mut used = USED.lock().unwrap_or_else(|e| e.into_inner());
