@@ -163,3 +163,38 @@ async fn graceful_stop_closes_open_tcp_connections() {
         .unwrap();
     assert_eq!(n, 0);
 }
+
+#[tokio::test]
+async fn tcp_connections_beyond_the_limit_are_refused_and_counted() {
+    let engine = Engine::start(&format!("{CONFIG}\n[limits]\nmax_tcp_connections = 1\n")).await;
+    let mut first = TcpStream::connect(engine.tcp).await.unwrap();
+    first
+        .write_all(&options("TCP", "l1", "lim-1"))
+        .await
+        .unwrap();
+    assert_eq!(
+        read_messages(&mut first, 1).await[0].status_code(),
+        Some(200)
+    );
+
+    // The second connection is accepted by the kernel, then closed by the runtime.
+    let mut second = TcpStream::connect(engine.tcp).await.unwrap();
+    let mut rest = Vec::new();
+    let n = tokio::time::timeout(WITHIN, second.read_to_end(&mut rest))
+        .await
+        .expect("closed in time")
+        .unwrap_or(0);
+    assert_eq!(n, 0);
+    assert_eq!(engine.handle.stats().tcp_rejected_limit, 1);
+
+    // The first one still works.
+    first
+        .write_all(&options("TCP", "l2", "lim-2"))
+        .await
+        .unwrap();
+    assert_eq!(
+        read_messages(&mut first, 1).await[0].call_id(),
+        Some("lim-2")
+    );
+    engine.stop().await;
+}
