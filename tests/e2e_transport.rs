@@ -198,3 +198,63 @@ async fn tcp_connections_beyond_the_limit_are_refused_and_counted() {
     );
     engine.stop().await;
 }
+
+/// The runtime reads the clock through tokio, so paused tokio time is virtual time: a 999
+/// waiting with no handler gets its periodic provisional response (RFC 3261 §13.3.1.1,
+/// `sip.queued_keepalive_s`) without the test waiting in real time.
+#[tokio::test(start_paused = true)]
+async fn queued_call_keepalive_provisionals_run_in_virtual_time() {
+    let engine = Engine::start(&CONFIG.replace(
+        "carriers = [\"127.0.0.0/8\"]",
+        "carriers = [\"127.0.0.0/8\"]\nqueued_keepalive_s = 20",
+    ))
+    .await;
+    let sock = UdpSocket::bind("127.0.0.1:0").await.unwrap();
+    let local = sock.local_addr().unwrap();
+    let sdp = "v=0\r\no=c 1 1 IN IP4 127.0.0.1\r\ns=-\r\nc=IN IP4 127.0.0.1\r\nt=0 0\r\nm=audio 4000 RTP/AVP 0\r\n";
+    let invite = format!(
+        "INVITE sip:999@127.0.0.1 SIP/2.0\r\n\
+         Via: SIP/2.0/UDP {local};rport;branch=z9hG4bKvt1\r\n\
+         Max-Forwards: 70\r\n\
+         From: <sip:+447700900123@127.0.0.1>;tag=c1\r\n\
+         To: <sip:999@127.0.0.1>\r\n\
+         Call-ID: virtual-time-1\r\n\
+         CSeq: 1 INVITE\r\n\
+         Contact: <sip:+447700900123@{local}>\r\n\
+         Content-Type: application/sdp\r\n\
+         Content-Length: {}\r\n\r\n{sdp}",
+        sdp.len()
+    );
+    let start = tokio::time::Instant::now();
+    sock.send_to(invite.as_bytes(), engine.udp).await.unwrap();
+    let mut provisional_at = Vec::new();
+    let mut buf = [0u8; 8192];
+    while provisional_at.len() < 3 {
+        let (n, _) = tokio::time::timeout(Duration::from_secs(60), sock.recv_from(&mut buf))
+            .await
+            .expect("a provisional response within 60 s of virtual time")
+            .unwrap();
+        let resp = parse(&buf[..n]).unwrap();
+        let code = resp.status_code().unwrap();
+        assert!(
+            (100..200).contains(&code),
+            "only provisionals while queued: {code}"
+        );
+        if code > 100 {
+            provisional_at.push(start.elapsed());
+        }
+    }
+    // First ringing at once, then one every 20 s (virtual), never later than asked.
+    assert!(provisional_at[0] < Duration::from_secs(1));
+    for pair in provisional_at.windows(2) {
+        let gap = pair[1] - pair[0];
+        assert!(
+            gap >= Duration::from_secs(19) && gap <= Duration::from_secs(21),
+            "keepalive gap {gap:?}"
+        );
+    }
+    let snap = engine.snapshot().await;
+    assert_eq!(snap.calls.len(), 1);
+    assert_eq!(snap.calls[0].state, answerpoint::engine::CallState::Queued);
+    engine.stop().await;
+}
