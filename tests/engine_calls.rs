@@ -363,3 +363,11 @@ fn reinvite_from_carrier_is_relayed_to_handler() {
     assert_eq!(ok.msg.cseq().unwrap().seq, 2);
     assert_eq!(ok.msg.body(), HANDLER_SDP.as_bytes());
 }
+
+#[test]
+fn engine_is_send_for_the_runtime_task() {
+    fn assert_send<T: Send + 'static>() {}
+    assert_send::<answerpoint::engine::Engine>();
+    assert_send::<answerpoint::engine::Transmit>();
+    assert_send::<answerpoint::engine::EngineEvent>();
+}

@@ -833,7 +833,10 @@ impl Engine {
     }
 
     fn send_cancel(&mut self, now: Instant, invite: &Pkt) {
-        let Some(cancel) = MessageBuilder::cancel_for(invite.msg())
+        let Some(m) = invite.msg() else {
+            return;
+        };
+        let Some(cancel) = MessageBuilder::cancel_for(m)
             .ok()
             .and_then(|b| b.build().ok())
         else {
@@ -899,9 +902,11 @@ impl Engine {
         let Some(leg) = c.legs.get_mut(idx) else {
             return;
         };
-        let to_tag = resp
-            .as_ref()
-            .and_then(|r| r.msg().to().and_then(|t| t.tag().map(str::to_owned)));
+        let to_tag = resp.as_ref().and_then(|r| {
+            r.msg()
+                .and_then(|m| m.to())
+                .and_then(|t| t.tag().map(str::to_owned))
+        });
         if status < 200 {
             if leg.state == LegState::Calling {
                 leg.state = LegState::Early;
@@ -922,7 +927,9 @@ impl Engine {
                 }
                 return;
             }
-            let r = resp.msg();
+            let Some(r) = resp.msg() else {
+                return;
+            };
             leg.remote_tag = to_tag;
             leg.remote_target = r
                 .contacts()
@@ -1610,7 +1617,7 @@ impl Engine {
         let is_invite = origin.req.method() == Some(Method::Invite);
         if is_invite && (200..300).contains(&status) {
             let cseq = resp
-                .and_then(|r| r.msg().cseq().map(|c| c.seq))
+                .and_then(|r| r.msg().and_then(|m| m.cseq()).map(|c| c.seq))
                 .unwrap_or(1);
             if let Some((ack, _)) = self.build_dialog_request(id, to, Method::Ack, cseq, &[], None)
             {
@@ -1618,7 +1625,7 @@ impl Engine {
             }
         }
         let reason = resp
-            .and_then(|r| r.msg().reason_phrase().map(str::to_owned))
+            .and_then(|r| r.msg().and_then(|m| m.reason_phrase()).map(str::to_owned))
             .unwrap_or_else(|| "Request Timeout".to_owned());
         let contact = self.contact_uri(origin.transport);
         let mut extra: Vec<(&str, &str)> = Vec::new();
@@ -1640,7 +1647,7 @@ impl Engine {
             extra.push(("Require", "timer"));
         }
         let body = resp.and_then(|r| {
-            let m = r.msg();
+            let m = r.msg()?;
             m.get(HeaderName::ContentType)
                 .map(|ct| (ct.to_owned(), m.body().to_vec()))
         });

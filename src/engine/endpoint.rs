@@ -6,6 +6,7 @@
 use std::cmp::Reverse;
 use std::collections::{BinaryHeap, HashMap, VecDeque};
 use std::net::SocketAddr;
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use super::calls::{Call, Side};
@@ -423,7 +424,9 @@ impl Engine {
                     self.purposes.remove(&k);
                 }
                 (TxKey::Server(_), TxEvent::Server(ServerEvent::Ack(pkt))) => {
-                    self.on_dialog_ack(now, pkt.msg());
+                    if let Some(m) = pkt.msg() {
+                        self.on_dialog_ack(now, m);
+                    }
                 }
                 (TxKey::Server(k), TxEvent::Server(ServerEvent::Terminated)) => {
                     self.invites.remove(&k);
@@ -485,20 +488,18 @@ impl Engine {
                 return;
             }
         };
-        let pkt = Pkt::received(rx.transport, rx.source, req);
-        match self
-            .txns
-            .handle_request(now, &key, &method_name, pkt.clone())
-        {
+        let req = Arc::new(req);
+        let pkt = Pkt::received(rx.transport, rx.source, req.clone());
+        match self.txns.handle_request(now, &key, &method_name, pkt) {
             RequestMatch::Absorbed => return,
             RequestMatch::New => {}
         }
-        let req = pkt.msg();
         let inb = Inbound {
             transport: rx.transport,
             source: rx.source,
             req: req.clone(),
         };
+        let req: &Message = &req;
         let Some(method) = req.method() else {
             return;
         };
@@ -543,7 +544,7 @@ impl Engine {
         } else {
             None
         };
-        let pkt = Pkt::received(rx.transport, rx.source, resp);
+        let pkt = Pkt::received(rx.transport, rx.source, Arc::new(resp));
         let fallback = pkt.clone();
         let matched = self
             .txns
@@ -557,14 +558,16 @@ impl Engine {
             })
             .unwrap_or(false);
         if !matched && is_invite && (200..300).contains(&status) {
-            self.on_stray_2xx(now, pkt.msg());
+            if let Some(m) = pkt.msg() {
+                self.on_stray_2xx(now, m);
+            }
         }
     }
 
     /// The ACK for a non-2xx final response to one of our INVITEs (RFC 3261 §17.1.1.3).
     fn non2xx_ack(&self, key: &ClientKey, resp: &Message) -> Option<Pkt> {
         let invite = self.purposes.get(key).and_then(|p| p.invite())?;
-        let ack = MessageBuilder::ack_for_non2xx(invite.msg(), resp)
+        let ack = MessageBuilder::ack_for_non2xx(invite.msg()?, resp)
             .ok()?
             .build()
             .ok()?;
@@ -621,18 +624,17 @@ impl Engine {
         extra: &[(&str, &str)],
         body: Option<(&str, &[u8])>,
     ) -> Option<Pkt> {
-        let (mut b, dest) = response_builder(inb.transport, inb.source, &inb.req, status, reason)?;
-        if let Some(tag) = to_tag {
-            b = b.to_tag(tag);
-        }
-        for (n, v) in extra {
-            b = b.header(n, v);
-        }
-        if let Some((ct, bytes)) = body {
-            b = b.body(ct, bytes.to_vec());
-        }
-        let m = b.build().ok()?;
-        Some(Pkt::out(inb.transport, dest, m))
+        let (bytes, dest) = write_response(
+            inb.transport,
+            inb.source,
+            &inb.req,
+            status,
+            reason,
+            to_tag,
+            extra,
+            body,
+        )?;
+        Some(Pkt::raw(inb.transport, dest, bytes))
     }
 
     /// Answers a request without any transaction (RFC 3261 §8.2.6: stateless UAS).
@@ -644,18 +646,22 @@ impl Engine {
         reason: &str,
         extra: &[(&str, &str)],
     ) {
-        let inb = Inbound {
-            transport: rx.transport,
-            source: rx.source,
-            req: req.clone(),
-        };
         let tag = stateless_tag(req);
         let tag = (status != 100).then_some(tag.as_str());
-        if let Some(p) = self.build_response(&inb, status, reason, tag, extra, None) {
+        if let Some((bytes, dest)) = write_response(
+            rx.transport,
+            rx.source,
+            req,
+            status,
+            reason,
+            tag,
+            extra,
+            None,
+        ) {
             self.transmits.push_back(Transmit {
-                transport: p.0.transport,
-                destination: p.0.peer,
-                contents: p.0.bytes.clone(),
+                transport: rx.transport,
+                destination: dest,
+                contents: bytes,
             });
         }
         if status >= 300 {
@@ -743,7 +749,7 @@ impl Engine {
 pub(crate) struct Inbound {
     pub(crate) transport: Transport,
     pub(crate) source: SocketAddr,
-    pub(crate) req: Message,
+    pub(crate) req: Arc<Message>,
 }
 
 /// Skills from config names; none listed → every class skill.

@@ -11,7 +11,7 @@ use crate::config::Config;
 use crate::location::multipart::{MediaType, Multipart, MultipartLimits};
 use crate::queue::QueueConfig;
 use crate::sip::header::Via;
-use crate::sip::{HeaderName, Host, Message, MessageBuilder, Uri};
+use crate::sip::{HeaderName, Host, Message, Uri};
 
 /// The warn-agent in `Warning` headers (RFC 3261 §20.43).
 pub(crate) const AGENT: &str = "answerpoint";
@@ -26,7 +26,9 @@ pub(crate) struct PktInner {
     pub(crate) transport: Transport,
     /// Destination (outgoing) or source (received).
     pub(crate) peer: SocketAddr,
-    pub(crate) msg: Message,
+    /// The parsed message: always for received packets and our requests; `None` for
+    /// responses we write directly as bytes (never read back).
+    pub(crate) msg: Option<Arc<Message>>,
     /// Serialized message for outgoing packets; empty for received ones.
     pub(crate) bytes: Vec<u8>,
 }
@@ -38,25 +40,115 @@ impl Pkt {
         Pkt(Arc::new(PktInner {
             transport,
             peer,
-            msg,
+            msg: Some(Arc::new(msg)),
+            bytes,
+        }))
+    }
+
+    /// Outgoing bytes written directly (responses).
+    pub(crate) fn raw(transport: Transport, peer: SocketAddr, bytes: Vec<u8>) -> Pkt {
+        Pkt(Arc::new(PktInner {
+            transport,
+            peer,
+            msg: None,
             bytes,
         }))
     }
 
     /// A received message.
-    pub(crate) fn received(transport: Transport, peer: SocketAddr, msg: Message) -> Pkt {
+    pub(crate) fn received(transport: Transport, peer: SocketAddr, msg: Arc<Message>) -> Pkt {
         Pkt(Arc::new(PktInner {
             transport,
             peer,
-            msg,
+            msg: Some(msg),
             bytes: Vec::new(),
         }))
     }
 
-    /// The message.
-    pub(crate) fn msg(&self) -> &Message {
-        &self.0.msg
+    /// The message, if kept.
+    pub(crate) fn msg(&self) -> Option<&Message> {
+        self.0.msg.as_deref()
     }
+}
+
+/// Writes a response to `req` directly as bytes (RFC 3261 §8.2.6.2): every Via (the top
+/// one with `received`/`rport`, §18.2.1, RFC 3581), From, To (with `to_tag` added if it has
+/// none), Call-ID, CSeq, Timestamp for 100, Record-Route for 101–299, then `extra` and the
+/// body. Values come from the parsed request (no CR/LF) or from the engine; any CR/LF is
+/// replaced by a space regardless. Returns the bytes and the destination (§18.2.2).
+pub(crate) fn write_response(
+    transport: Transport,
+    source: SocketAddr,
+    req: &Message,
+    status: u16,
+    reason: &str,
+    to_tag: Option<&str>,
+    extra: &[(&str, &str)],
+    body: Option<(&str, &[u8])>,
+) -> Option<(Vec<u8>, SocketAddr)> {
+    fn put(out: &mut Vec<u8>, name: &str, value: &str) {
+        out.extend_from_slice(name.as_bytes());
+        out.extend_from_slice(b": ");
+        for b in value.bytes() {
+            out.push(if b == b'\r' || b == b'\n' { b' ' } else { b });
+        }
+        out.extend_from_slice(b"\r\n");
+    }
+    let body_len = body.map(|(_, b)| b.len()).unwrap_or(0);
+    let mut out = Vec::with_capacity(512 + body_len);
+    out.extend_from_slice(b"SIP/2.0 ");
+    out.extend_from_slice(status.to_string().as_bytes());
+    out.push(b' ');
+    for b in reason.bytes() {
+        out.push(if b == b'\r' || b == b'\n' { b' ' } else { b });
+    }
+    out.extend_from_slice(b"\r\n");
+    let mut dest = source;
+    for (i, v) in req.values(HeaderName::Via).enumerate() {
+        if i == 0 {
+            let via = Via::parse(v).ok()?;
+            dest = response_destination(transport, source, &via);
+            put(&mut out, "Via", &via_with_received(v, source));
+        } else {
+            put(&mut out, "Via", v);
+        }
+    }
+    for f in req.fields() {
+        match f.name {
+            HeaderName::To => match to_tag {
+                Some(tag)
+                    if !crate::sip::header::NameAddr::parse(f.value)
+                        .map(|a| a.tag().is_some())
+                        .unwrap_or(false) =>
+                {
+                    put(&mut out, "To", &format!("{};tag={tag}", f.value.trim_end()));
+                }
+                _ => put(&mut out, "To", f.value),
+            },
+            HeaderName::From | HeaderName::CallId | HeaderName::CSeq => {
+                put(&mut out, f.name.as_str(), f.value)
+            }
+            HeaderName::Timestamp if status == 100 => put(&mut out, "Timestamp", f.value),
+            HeaderName::RecordRoute if (101..300).contains(&status) => {
+                put(&mut out, "Record-Route", f.value)
+            }
+            _ => {}
+        }
+    }
+    for (n, v) in extra {
+        if crate::sip::scan::is_token(n) {
+            put(&mut out, n, v);
+        }
+    }
+    if let Some((ct, _)) = body {
+        put(&mut out, "Content-Type", ct);
+    }
+    put(&mut out, "Content-Length", &body_len.to_string());
+    out.extend_from_slice(b"\r\n");
+    if let Some((_, b)) = body {
+        out.extend_from_slice(b);
+    }
+    Some((out, dest))
 }
 
 /// A socket address from a SIP URI whose host is an IP literal (no DNS in the core, RFC
@@ -184,40 +276,6 @@ pub(crate) fn queue_config(config: &Config) -> QueueConfig {
         .and_then(|t| toml::Value::Table(t).try_into::<QueueConfig>().ok())
         .filter(|q| q.validate().is_ok())
         .unwrap_or_default()
-}
-
-/// A response to `req` (RFC 3261 §8.2.6.2) without To tag, with `received` (and `rport`
-/// when asked, RFC 3581 §4) on the top Via, and its destination (§18.2.2).
-pub(crate) fn response_builder(
-    transport: Transport,
-    source: SocketAddr,
-    req: &Message,
-    status: u16,
-    reason: &str,
-) -> Option<(MessageBuilder, SocketAddr)> {
-    let mut b = MessageBuilder::response(status, reason);
-    let mut dest = source;
-    for (i, v) in req.values(HeaderName::Via).enumerate() {
-        if i == 0 {
-            let via = Via::parse(v).ok()?;
-            dest = response_destination(transport, source, &via);
-            b = b.header("Via", &via_with_received(v, source));
-        } else {
-            b = b.header("Via", v);
-        }
-    }
-    for f in req.fields() {
-        let copy = match f.name {
-            HeaderName::From | HeaderName::To | HeaderName::CallId | HeaderName::CSeq => true,
-            HeaderName::Timestamp => status == 100,
-            HeaderName::RecordRoute => (101..300).contains(&status),
-            _ => false,
-        };
-        if copy {
-            b = b.header(f.name.as_str(), f.value);
-        }
-    }
-    Some((b, dest))
 }
 
 /// Where a response goes (RFC 3261 §18.2.2, RFC 3581 §4): over a stream, back on the
