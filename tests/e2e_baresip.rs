@@ -106,6 +106,7 @@ skills = ["emergency", "non-emergency"]
         port: free_port(),
         transport: "u1",
         calls: 1,
+        rate: 0,
         pause_ms: 500,
         remote: Some(engine.udp),
     }

@@ -99,6 +99,7 @@ contact = "sip:seat-1@127.0.0.1:{seat_port}"
         port: seat_port,
         transport: "u1",
         calls: 1,
+        rate: 0,
         pause_ms: 100,
         remote: None,
     }
@@ -109,6 +110,7 @@ contact = "sip:seat-1@127.0.0.1:{seat_port}"
         port: free_port(),
         transport: "u1",
         calls: 1,
+        rate: 0,
         pause_ms: 200,
         remote: Some(udp),
     }

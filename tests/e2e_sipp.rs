@@ -55,6 +55,7 @@ async fn sipp_999_with_pidf_lo_is_answered_by_a_sipp_seat_and_completes() {
         port: seat_port,
         transport: "u1",
         calls: 1,
+        rate: 0,
         pause_ms: 200,
         remote: None,
     }
@@ -65,6 +66,7 @@ async fn sipp_999_with_pidf_lo_is_answered_by_a_sipp_seat_and_completes() {
         port: free_port(),
         transport: "u1",
         calls: 1,
+        rate: 0,
         pause_ms: 300,
         remote: Some(engine.udp),
     }
@@ -127,6 +129,7 @@ async fn sipp_101_over_tcp_reuses_connections_both_ways() {
         port: seat_port,
         transport: "t1",
         calls: 1,
+        rate: 0,
         pause_ms: 100,
         remote: None,
     }
@@ -139,6 +142,7 @@ async fn sipp_101_over_tcp_reuses_connections_both_ways() {
         port: free_port(),
         transport: "t1",
         calls: 1,
+        rate: 0,
         pause_ms: 200,
         remote: Some(engine.tcp),
     }
@@ -195,6 +199,7 @@ async fn a_999_waiting_with_an_earlier_101_is_answered_first() {
         port: free_port(),
         transport: "u1",
         calls: 1,
+        rate: 0,
         pause_ms: 200,
         remote: Some(engine.udp),
     }
@@ -210,6 +215,7 @@ async fn a_999_waiting_with_an_earlier_101_is_answered_first() {
         port: free_port(),
         transport: "u1",
         calls: 1,
+        rate: 0,
         pause_ms: 200,
         remote: Some(engine.udp),
     }
@@ -240,6 +246,7 @@ async fn a_999_waiting_with_an_earlier_101_is_answered_first() {
         port: seat_port,
         transport: "u1",
         calls: 2,
+        rate: 0,
         pause_ms: 200,
         remote: None,
     }
@@ -289,4 +296,71 @@ async fn a_999_waiting_with_an_earlier_101_is_answered_first() {
     };
     assert!(answered(id_999) < answered(id_101));
     engine.stop().await;
+}
+
+/// A burst: 30 emergency calls at 30/s from one SIPp carrier, two SIPp seats. Every call is
+/// queued, offered, answered and completed (SIPp exits 0 only if all 30 succeeded); none is
+/// lost or duplicated, both seats work, and the runtime dropped nothing.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_burst_of_30_emergency_calls_all_complete_on_two_seats() {
+    let dir = scratch_dir("sipp-burst");
+    let (port_1, port_2) = (free_port(), free_port());
+    let config = config_with_seat(&format!("sip:seat-1@127.0.0.1:{port_1}"))
+        + &format!(
+            "\n[[seats]]\nid = \"seat-2\"\ncontact = \"sip:seat-2@127.0.0.1:{port_2}\"\nskills = [\"emergency\"]\n"
+        );
+    let engine = Engine::start(&config).await;
+    let seat = |name, port| Sipp {
+        name,
+        scenario: "handler-uas.xml",
+        port,
+        transport: "u1",
+        calls: 0,
+        rate: 0,
+        pause_ms: 50,
+        remote: None,
+    };
+    let _seat_1 = seat("seat-1", port_1).spawn(&dir);
+    let _seat_2 = seat("seat-2", port_2).spawn(&dir);
+    let mut carrier = Sipp {
+        name: "carrier",
+        scenario: "carrier-999-pidf.xml",
+        port: free_port(),
+        transport: "u1",
+        calls: 30,
+        rate: 30,
+        pause_ms: 100,
+        remote: Some(engine.udp),
+    }
+    .spawn(&dir);
+    carrier.wait_success(Duration::from_secs(60)).await;
+
+    let snap = engine
+        .wait_for("all 30 calls to end", Duration::from_secs(10), |s| {
+            s.calls.len() == 30 && s.calls.iter().all(|c| c.state == CallState::Ended)
+        })
+        .await;
+    let mut carrier_ids: Vec<&str> = snap
+        .calls
+        .iter()
+        .map(|c| c.carrier_call_id.as_str())
+        .collect();
+    carrier_ids.sort_unstable();
+    carrier_ids.dedup();
+    assert_eq!(carrier_ids.len(), 30, "one engine call per carrier call");
+    for c in &snap.calls {
+        assert_eq!(c.class, Some(CallClass::Emergency));
+        assert_eq!(c.end_reason, Some(EndReason::CallerHangup));
+        assert!(c.answered_ms.is_some());
+    }
+    for seat in ["seat-1", "seat-2"] {
+        assert!(
+            snap.calls
+                .iter()
+                .any(|c| c.handler.as_deref() == Some(seat)),
+            "{seat} answered some calls"
+        );
+    }
+    let stats = engine.stop().await;
+    assert_eq!(stats, answerpoint::runtime::RuntimeStats::default());
 }

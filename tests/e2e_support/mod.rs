@@ -291,8 +291,11 @@ pub struct Sipp<'a> {
     pub port: u16,
     /// `u1` (UDP) or `t1` (TCP, one connection).
     pub transport: &'a str,
-    /// Calls to place or answer before exiting (`-m`).
+    /// Calls to place or answer before exiting (`-m`); 0: no limit (a seat that runs
+    /// until dropped).
     pub calls: u32,
+    /// Calls per second for a UAC (`-r`); 0: SIPp's default (10/s).
+    pub rate: u32,
     /// `-d`: the scenario's `<pause/>` in ms (carrier: talk time; handler: ring time).
     pub pause_ms: u32,
     /// For a UAC: where to send (`remote_host:port`).
@@ -311,7 +314,6 @@ impl Sipp<'_> {
             .args(["-p", &self.port.to_string()])
             .args(["-mp", &free_media_block().to_string()])
             .args(["-t", self.transport])
-            .args(["-m", &self.calls.to_string()])
             .args(["-d", &self.pause_ms.to_string()])
             .args(["-timeout", "60s", "-timeout_error"])
             .arg("-nostdin")
@@ -321,6 +323,12 @@ impl Sipp<'_> {
             .arg("-trace_err")
             .arg("-error_file")
             .arg(dir.join(format!("{}_errors.log", self.name)));
+        if self.calls > 0 {
+            cmd.args(["-m", &self.calls.to_string()]);
+        }
+        if self.rate > 0 {
+            cmd.args(["-r", &self.rate.to_string()]);
+        }
         if let Some(remote) = self.remote {
             cmd.arg(remote.to_string());
         }
