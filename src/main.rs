@@ -2,11 +2,7 @@
 
 use std::path::PathBuf;
 
-<<<<<<< HEAD
-use clap::{Parser, Subcommand};
-=======
 use clap::{Args, Parser, Subcommand};
->>>>>>> queue
 
 /// Emergency-call SIP telephony and queueing engine.
 #[derive(Parser)]
@@ -18,14 +14,12 @@ struct Cli {
 
 #[derive(Subcommand)]
 enum Command {
-<<<<<<< HEAD
     /// Parse and validate a configuration file without binding any port; prints
     /// "config OK: …" and exits 0, or the error (naming the key) and exits 1.
     CheckConfig {
         /// The TOML configuration file.
         file: PathBuf,
     },
-=======
     /// Simulate the queue core in virtual time (M/M/c by default, or a TOML scenario).
     Simulate(SimulateArgs),
 }
@@ -59,7 +53,6 @@ struct SimulateArgs {
     /// TOML scenario file; overrides the M/M/c flags (--seed/--calls apply if given).
     #[arg(long, conflicts_with_all = ["arrival_rate_per_s", "handlers", "mean_handle_s"])]
     scenario: Option<PathBuf>,
->>>>>>> queue
 }
 
 fn main() {
@@ -69,8 +62,13 @@ fn main() {
             eprintln!("answerpoint: the SIP engine runtime has not landed yet; see README.md");
             std::process::exit(2);
         }
-<<<<<<< HEAD
         Some(Command::CheckConfig { file }) => check_config(&file),
+        Some(Command::Simulate(args)) => {
+            if let Err(e) = simulate(&args) {
+                eprintln!("answerpoint simulate: {e}");
+                std::process::exit(2);
+            }
+        }
     }
 }
 
@@ -80,13 +78,6 @@ fn check_config(file: &std::path::Path) {
         Err(e) => {
             eprintln!("{}: {e}", file.display());
             std::process::exit(1);
-=======
-        Some(Command::Simulate(args)) => {
-            if let Err(e) = simulate(&args) {
-                eprintln!("answerpoint simulate: {e}");
-                std::process::exit(2);
-            }
->>>>>>> queue
         }
     }
 }

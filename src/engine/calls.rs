@@ -22,8 +22,8 @@ use super::types::*;
 use super::util::*;
 use super::Transport;
 use crate::call::{classify_input, Action as ClassAction, CallClass, ClassifyInput};
-use crate::location::locate::{locate_input, InviteLocationInput};
-use crate::location::passon::select_for_handler;
+use crate::location::locate::locate;
+use crate::location::passon::pass_on;
 use crate::location::summary::LocationSummary;
 use crate::queue::{Action, CallId, CancelReason, Event, HandlerId, NewCall, RouterError, Skills};
 use crate::sip::transaction::{
@@ -281,20 +281,7 @@ impl Engine {
         }
 
         // Location and caller (never fatal, DESIGN §5).
-        let geo: Vec<&str> = req.values(HeaderName::Geolocation).collect();
-        let ci: Vec<&str> = req.values(HeaderName::CallInfo).collect();
-        let pai: Vec<&str> = req.values(HeaderName::PAssertedIdentity).collect();
-        let hi: Vec<&str> = req.values(HeaderName::HistoryInfo).collect();
-        let loc = locate_input(&InviteLocationInput {
-            geolocation: &geo,
-            geolocation_routing: req.get(HeaderName::GeolocationRouting),
-            call_info: &ci,
-            p_asserted_identity: &pai,
-            history_info: &hi,
-            content_type: req.get(HeaderName::ContentType),
-            content_id: req.header("Content-ID"),
-            body: req.body(),
-        });
+        let loc = locate(req);
         let mut summary = loc.summary(None, UNIX_EPOCH);
         if let Some(s) = summary.as_mut() {
             s.age_s = None;
@@ -796,19 +783,7 @@ impl Engine {
         }
         h.push(("Allow".into(), ALLOW.into()));
         h.push(("Supported".into(), "timer".into()));
-        let geo: Vec<&str> = req.values(HeaderName::Geolocation).collect();
-        let ci: Vec<&str> = req.values(HeaderName::CallInfo).collect();
-        let input = InviteLocationInput {
-            geolocation: &geo,
-            geolocation_routing: req.get(HeaderName::GeolocationRouting),
-            call_info: &ci,
-            p_asserted_identity: &[],
-            history_info: &[],
-            content_type: req.get(HeaderName::ContentType),
-            content_id: req.header("Content-ID"),
-            body: req.body(),
-        };
-        let pass = select_for_handler(&input);
+        let pass = pass_on(req);
         for (n, v) in &pass.headers {
             h.push(((*n).to_owned(), (*v).to_owned()));
         }
