@@ -367,8 +367,19 @@ pub enum ConfigError {
         #[source]
         source: std::io::Error,
     },
-    /// TOML syntax, a wrong type, or an unknown key (toml's message names the line, column
-    /// and key).
+    /// An unknown key or a value of the wrong type, located: `key` is the full path, e.g.
+    /// `sip.lisen` or `seats[1].skill`.
+    #[error("{key}: {message} (line {line})")]
+    Key {
+        /// The full key path.
+        key: String,
+        /// 1-based line number in the file.
+        line: usize,
+        /// serde's description, e.g. "unknown field `lisen`, expected one of …".
+        message: String,
+    },
+    /// TOML syntax errors and anything that could not be located (toml's message names the
+    /// line and column).
     #[error("{0}")]
     Toml(#[from] toml::de::Error),
     /// A value is out of range or malformed.
@@ -652,7 +663,7 @@ impl Config {
     /// Errors: [`ConfigError::Toml`] for syntax, types and unknown keys;
     /// [`ConfigError::Invalid`] naming the first bad key otherwise.
     pub fn from_toml_str(text: &str) -> Result<Self, ConfigError> {
-        let raw: RawConfig = toml::from_str(text)?;
+        let raw: RawConfig = toml::from_str(text).map_err(|e| locate(text, e))?;
         Config::from_raw(raw)
     }
 
@@ -900,6 +911,82 @@ impl Config {
             self.sip.realm,
             self.sip.timers.t1_ms,
         )
+    }
+}
+
+/// Turns a serde error with a span into [`ConfigError::Key`] naming the full key path:
+/// the enclosing `[table]` / `[[array]]` header (with the array index), the key on the line,
+/// and for inline tables the inner key. Syntax errors stay [`ConfigError::Toml`].
+fn locate(text: &str, err: toml::de::Error) -> ConfigError {
+    let unknown = err.message().starts_with("unknown field");
+    let typed =
+        err.message().starts_with("invalid type") || err.message().starts_with("invalid value");
+    let Some(span) = err.span() else {
+        return ConfigError::Toml(err);
+    };
+    if !(unknown || typed) || span.start > text.len() || !text.is_char_boundary(span.start) {
+        return ConfigError::Toml(err);
+    }
+    let before = &text[..span.start];
+    let line_start = before.rfind('\n').map_or(0, |i| i + 1);
+    let line_no = before.matches('\n').count() + 1;
+    let line = text[line_start..].lines().next().unwrap_or("");
+    let spanned = text.get(span.clone()).unwrap_or("").trim();
+
+    // The section: the last header above this line, `[[x]]` counted to give an index.
+    let mut section = String::new();
+    let mut arrays: Vec<(String, usize)> = Vec::new();
+    for l in text[..line_start].lines() {
+        let l = l.trim();
+        if let Some(name) = l.strip_prefix("[[").and_then(|r| r.split("]]").next()) {
+            let name = name.trim().to_owned();
+            let n = match arrays.iter_mut().find(|(a, _)| *a == name) {
+                Some((_, n)) => {
+                    *n += 1;
+                    *n
+                }
+                None => {
+                    arrays.push((name.clone(), 0));
+                    0
+                }
+            };
+            section = format!("{name}[{n}]");
+        } else if let Some(name) = l.strip_prefix('[').and_then(|r| r.split(']').next()) {
+            section = name.trim().to_owned();
+        }
+    }
+    let join = |a: &str, b: &str| {
+        if a.is_empty() {
+            b.to_owned()
+        } else {
+            format!("{a}.{b}")
+        }
+    };
+    let key = if line.trim_start().starts_with('[') {
+        // A table header itself is unknown: `[htp]`.
+        let header = line
+            .trim()
+            .trim_start_matches('[')
+            .split(']')
+            .next()
+            .unwrap_or("");
+        header.trim().to_owned()
+    } else if let Some((lhs, _)) = line.split_once('=') {
+        let lhs = lhs.trim();
+        if !unknown || spanned == lhs {
+            join(&section, lhs)
+        } else {
+            join(&join(&section, lhs), spanned)
+        }
+    } else if unknown {
+        join(&section, spanned)
+    } else {
+        return ConfigError::Toml(err);
+    };
+    ConfigError::Key {
+        key,
+        line: line_no,
+        message: err.message().to_owned(),
     }
 }
 

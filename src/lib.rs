@@ -12,6 +12,7 @@
 //! | [`location`] | PIDF-LO, multipart bodies, Geolocation, AML, RFC 7852 additional data | sans-IO |
 //! | [`call`] | call classification (emergency / non-emergency / test) and the call record | sans-IO |
 //! | [`queue`] | priority queue, handler registry, routing policy: `(now, event) → actions` | sans-IO |
+//! | [`config`] | engine TOML configuration, validated before any port is bound; embedded default | sans-IO |
 //! | [`runtime`] | tokio shell: UDP/TCP SIP transports, timers, bounded queues driving [`engine`] | I/O |
 //! | [`sim`] | discrete-event simulation in virtual time driving the [`queue`] core | sans-IO |
 //!

@@ -7,7 +7,7 @@
 use std::net::SocketAddr;
 use std::path::PathBuf;
 
-use clap::{Parser, Subcommand};
+use clap::{Args, Parser, Subcommand};
 
 use answerpoint::config::{Config, Listen, SipTransport};
 
@@ -31,9 +31,42 @@ enum Command {
         /// The TOML configuration file.
         file: PathBuf,
     },
+    /// Simulate the queue core in virtual time (M/M/c by default, or a TOML scenario).
+    Simulate(SimulateArgs),
 }
 
-#[derive(clap::Args, Default)]
+/// `answerpoint simulate`: flags describe an M/M/c system (one emergency class,
+/// exponential handle times, no wrap-up, no abandonment); `--scenario` reads a richer
+/// TOML scenario instead (see `load-scripts/sim-*.toml`).
+#[derive(Args)]
+struct SimulateArgs {
+    /// Calls per s (Poisson).
+    #[arg(long, required_unless_present = "scenario")]
+    arrival_rate_per_s: Option<f64>,
+    /// Number of handlers.
+    #[arg(long, required_unless_present = "scenario")]
+    handlers: Option<u32>,
+    /// Mean handle time, in s (exponential).
+    #[arg(long, required_unless_present = "scenario")]
+    mean_handle_s: Option<f64>,
+    /// Calls counted in the report, after warm-up [default: 100000, or the scenario's].
+    #[arg(long)]
+    calls: Option<u64>,
+    /// Calls simulated first and not counted (default: a tenth of --calls).
+    #[arg(long)]
+    warmup_calls: Option<u64>,
+    /// RNG seed [default: 1, or the scenario's].
+    #[arg(long)]
+    seed: Option<u64>,
+    /// Print JSON instead of a table.
+    #[arg(long)]
+    json: bool,
+    /// TOML scenario file; overrides the M/M/c flags (--seed/--calls apply if given).
+    #[arg(long, conflicts_with_all = ["arrival_rate_per_s", "handlers", "mean_handle_s"])]
+    scenario: Option<PathBuf>,
+}
+
+#[derive(Args, Default)]
 struct RunArgs {
     /// The TOML configuration file (default: the embedded default configuration).
     #[arg(long, value_name = "FILE")]
@@ -53,6 +86,12 @@ fn main() {
         None => run(RunArgs::default()),
         Some(Command::Run(args)) => run(args),
         Some(Command::CheckConfig { file }) => check_config(&file),
+        Some(Command::Simulate(args)) => {
+            if let Err(e) = simulate(&args) {
+                eprintln!("answerpoint simulate: {e}");
+                std::process::exit(2);
+            }
+        }
     }
 }
 
@@ -133,4 +172,119 @@ fn run(args: RunArgs) {
         let _ = std::io::stdout().flush();
         server.run(answerpoint::runtime::shutdown_signal()).await;
     });
+}
+
+fn simulate(args: &SimulateArgs) -> Result<(), Box<dyn std::error::Error>> {
+    use answerpoint::sim::{self, MmcModel, Scenario};
+
+    let (scenario, model) = match &args.scenario {
+        Some(path) => {
+            let mut s = Scenario::from_toml(&std::fs::read_to_string(path)?)?;
+            if let Some(seed) = args.seed {
+                s.seed = seed;
+            }
+            if let Some(calls) = args.calls {
+                s.calls = calls;
+            }
+            if let Some(w) = args.warmup_calls {
+                s.warmup_calls = w;
+            }
+            (s, None)
+        }
+        None => {
+            let model = MmcModel {
+                arrival_rate_per_s: args.arrival_rate_per_s.unwrap_or_default(),
+                handlers: args.handlers.unwrap_or_default(),
+                mean_handle_s: args.mean_handle_s.unwrap_or_default(),
+            };
+            if model.utilisation() >= 1.0 {
+                eprintln!(
+                    "answerpoint simulate: warning: utilisation {:.3} >= 1, the queue grows without bound",
+                    model.utilisation()
+                );
+            }
+            let mut s = Scenario::mmc(
+                model.arrival_rate_per_s,
+                model.handlers,
+                model.mean_handle_s,
+                args.calls.unwrap_or(100_000),
+                args.seed.unwrap_or(1),
+            );
+            if let Some(w) = args.warmup_calls {
+                s.warmup_calls = w;
+            }
+            (s, Some(model))
+        }
+    };
+    // Virtual time needs an origin `Instant`; no real time passes after this read.
+    let report = sim::run(&scenario, std::time::Instant::now())?;
+    let classes = report.summary(model.as_ref());
+    if args.json {
+        #[derive(serde::Serialize)]
+        struct Out<'a> {
+            seed: u64,
+            warmup_calls: u64,
+            virtual_duration_s: f64,
+            classes: &'a [sim::ClassReport],
+        }
+        let out = Out {
+            seed: scenario.seed,
+            warmup_calls: scenario.warmup_calls,
+            virtual_duration_s: report.virtual_duration_s,
+            classes: &classes,
+        };
+        println!("{}", serde_json::to_string_pretty(&out)?);
+        return Ok(());
+    }
+    println!(
+        "seed {}  warm-up {} calls  virtual time {:.0} s",
+        scenario.seed, scenario.warmup_calls, report.virtual_duration_s
+    );
+    println!(
+        "{:<14} {:>8} {:>8} {:>6} {:>6} {:>6} {:>9} {:>9} {:>9} {:>9}  answered within 5/10/15/20/60 s",
+        "class", "calls", "answered", "aband", "overfl", "reject", "mean ms", "p50 ms", "p90 ms", "p99 ms"
+    );
+    for c in &classes {
+        let sl: Vec<String> = c
+            .answered_within_s
+            .values()
+            .map(|f| format!("{:.1}%", f * 100.0))
+            .collect();
+        println!(
+            "{:<14} {:>8} {:>8} {:>6} {:>6} {:>6} {:>9.0} {:>9.0} {:>9.0} {:>9.0}  {}",
+            c.class.as_str(),
+            c.calls,
+            c.answered,
+            c.abandoned,
+            c.overflowed,
+            c.rejected,
+            c.mean_wait_ms,
+            c.wait_p50_ms,
+            c.wait_p90_ms,
+            c.wait_p99_ms,
+            sl.join(" ")
+        );
+        if let Some(e) = &c.erlang_c {
+            let sl: Vec<String> = e
+                .answered_within_s
+                .values()
+                .map(|f| format!("{:.1}%", f * 100.0))
+                .collect();
+            println!(
+                "{:<14} {:>8} {:>8} {:>6} {:>6} {:>6} {:>9.0} {:>9.0} {:>9.0} {:>9.0}  {}",
+                "  (Erlang C)",
+                "",
+                "",
+                "",
+                "",
+                "",
+                e.mean_wait_ms,
+                e.wait_p50_ms,
+                e.wait_p90_ms,
+                e.wait_p99_ms,
+                sl.join(" ")
+            );
+        }
+    }
+    Ok(())
 }

@@ -67,7 +67,10 @@ fn bad_files_name_the_key() {
             "unknown-transport.toml",
             "sip.listen[1]: unknown transport 'sctp' (expected udp or tcp)",
         ),
-        ("unknown-key.toml", "unknown field `lisen`"),
+        (
+            "unknown-key.toml",
+            "sip.lisen: unknown field `lisen`, expected one of `listen`",
+        ),
         (
             "bad-address.toml",
             "http.listen: 'localhost:80800' is not an address with a port",
@@ -91,6 +94,46 @@ fn bad_files_name_the_key() {
             .to_string();
         assert!(e.contains(want), "{file}: {e}");
     }
+}
+
+fn key_err(toml: &str) -> (String, usize) {
+    match Config::from_toml_str(toml) {
+        Err(ConfigError::Key { key, line, .. }) => (key, line),
+        other => panic!("expected Key, got {other:?}"),
+    }
+}
+
+#[test]
+fn unknown_keys_and_wrong_types_name_the_full_key() {
+    let k = |t: &str| key_err(t);
+    assert_eq!(k("[sip]\nlisen = []\n"), ("sip.lisen".into(), 2));
+    assert_eq!(
+        k("[sip.timers]\nt3_ms = 1\n"),
+        ("sip.timers.t3_ms".into(), 2)
+    );
+    assert_eq!(k("[htp]\nlisten='1'\n"), ("htp".into(), 1));
+    assert_eq!(k("x = 1\n"), ("x".into(), 1));
+    assert_eq!(
+        k("[[seats]]\nid='a'\ncontact='sip:a@h'\n\n[[seats]]\nid='b'\ncontact='sip:b@h'\nskill=['x']\n"),
+        ("seats[1].skill".into(), 8)
+    );
+    assert_eq!(
+        k("[sip]\ntimers = { t1_ms = 1, t9 = 2 }\n"),
+        ("sip.timers.t9".into(), 2)
+    );
+    assert_eq!(
+        k("[sip]\nqueued_keepalive_s = \"30\"\n"),
+        ("sip.queued_keepalive_s".into(), 2)
+    );
+    assert_eq!(
+        err("[http]\nlisten = 8080\n"),
+        "http.listen: invalid type: integer `8080`, expected a string (line 2)"
+    );
+    // Syntax errors keep toml's own located message.
+    assert!(matches!(
+        Config::from_toml_str("[sip\n"),
+        Err(ConfigError::Toml(_))
+    ));
 }
 
 #[test]
@@ -253,4 +296,12 @@ fn check_config_command() {
         stderr.contains("cannot read /nonexistent/answerpoint.toml"),
         "{stderr}"
     );
+}
+
+proptest::proptest! {
+    /// Arbitrary text never panics the loader (including the error locator).
+    #[test]
+    fn loader_never_panics(text in "(\\[{1,2}[a-z.]{0,8}\\]{1,2}\n|[a-z_]{1,10} = (\"[^\"]{0,10}\"|[0-9]{1,4}|\\[\\]|\\{ [a-z]{1,3} = 1 \\})\n|\\PC{0,20}\n){0,8}") {
+        let _ = Config::from_toml_str(&text);
+    }
 }

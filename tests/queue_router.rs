@@ -484,3 +484,33 @@ fn snapshot_serialises_with_units() {
     assert_eq!(json["handlers"][0]["state"], "ringing");
     assert_eq!(json["handlers"][0]["call"], 1);
 }
+
+#[test]
+fn a_call_past_the_overflow_wait_overflows_when_its_offer_rings_out() {
+    let mut w = World::new(QueueConfig {
+        ring_timeout_ms: 30_000,
+        emergency_overflow: EmergencyOverflow {
+            target_uri: Some("sip:999@partner.example.net".into()),
+            after_wait_s: Some(20),
+            ..EmergencyOverflow::default()
+        },
+        ..QueueConfig::default()
+    });
+    w.handler(1, ALL);
+    assert_eq!(offers(&w.call(1, CallClass::Emergency)), vec![(1, 1)]);
+    // Ringing calls are left alone at 20 s; at 30 s the offer rings out: handler 1 is
+    // the only one, so the call is re-offered to it rather than overflowed.
+    w.at(20);
+    assert!(w.drain().is_empty());
+    w.at(30);
+    assert_eq!(offers(&w.drain()), vec![(1, 1)]);
+    // Second miss: handler 1 goes NotReady; the call (waited 60 s) overflows.
+    w.at(60);
+    let a = w.drain();
+    assert!(a.contains(&Action::Overflow {
+        call: CallId(1),
+        target_uri: "sip:999@partner.example.net".into(),
+        reason: OverflowReason::WaitedTooLong
+    }));
+    assert_eq!(w.router.call_status(CallId(1)), None);
+}

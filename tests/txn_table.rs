@@ -268,3 +268,48 @@ fn size_cap_is_enforced() {
     table.send_response(t0, &k3, 200, "200".into()).unwrap();
     assert_eq!(table.len(), 1);
 }
+
+#[test]
+fn cancel_with_a_fresh_branch_found_by_alias() {
+    let t0 = Instant::now();
+    let cfg = TimerConfig::default();
+    let mut table = TransactionTable::new(10);
+    let inv = ServerKey::new("z9hG4bK24e14040b017", "10.244.139.184:5060", "INVITE").unwrap();
+    table
+        .insert_server(
+            inv.clone(),
+            ServerTransaction::Invite(InviteServer::new(
+                t0,
+                UDP,
+                cfg,
+                Trying::Immediate("100".to_owned()),
+            )),
+        )
+        .unwrap();
+    let alias =
+        "4cfec4f1487431530e5933f1e7820485|0302e02c30690d19a70e020cde276590|1|urn:service:sos";
+    assert!(table.set_alias(&inv, alias));
+    // The CANCEL of carrier trace 16: same hop, different branch.
+    let cancel = ServerKey::new("z9hG4bK8379230904f4", "10.244.139.184:5060", "CANCEL").unwrap();
+    assert!(!table.is_cancellable(&cancel), "strict §9.2 matching fails");
+    let target = table.server_by_alias(alias).cloned().unwrap();
+    assert_eq!(target, inv);
+    table
+        .send_response(t0 + ms(5_000), &target, 487, "487".into())
+        .unwrap();
+    // Another transaction cannot take the alias while the first is live.
+    let other = ServerKey::new("z9hG4bK-other", "10.244.139.184:5060", "INVITE").unwrap();
+    table
+        .insert_server(
+            other.clone(),
+            ServerTransaction::Invite(InviteServer::new(t0, UDP, cfg, Trying::ByTu)),
+        )
+        .unwrap();
+    assert!(!table.set_alias(&other, alias));
+    assert!(!table.set_alias(&ServerKey::new("z9hG4bK-none", "h", "INVITE").unwrap(), "x"));
+    // Timer H (no ACK) ends the INVITE transaction; its alias goes with it.
+    run(&mut table, t0, ms(40_000));
+    assert_eq!(table.server_by_alias(alias), None);
+    assert!(table.set_alias(&other, alias));
+    assert_eq!(table.server_by_alias(alias), Some(&other));
+}

@@ -14,6 +14,7 @@
 use serde::{Deserialize, Serialize};
 
 use super::CallClass;
+use crate::sip::{HeaderName, Message};
 
 /// What to do with a call that matches no rule.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
@@ -303,6 +304,20 @@ pub fn classify_input(input: &ClassifyInput<'_>, cfg: &ClassifyConfig) -> Classi
             policy: cfg.unknown,
         },
     }
+}
+
+/// Classifies a parsed SIP request: its Request-URI, every `Resource-Priority` value and
+/// `Priority`. A response (no Request-URI) matches no rule and gets the unknown policy.
+pub fn classify(msg: &Message, cfg: &ClassifyConfig) -> Classification {
+    let rp: Vec<&str> = msg.get_all(HeaderName::ResourcePriority).take(32).collect();
+    classify_input(
+        &ClassifyInput {
+            request_uri: msg.request_uri_str().unwrap_or(""),
+            resource_priority: &rp,
+            priority: msg.get(HeaderName::Priority),
+        },
+        cfg,
+    )
 }
 
 #[cfg(test)]

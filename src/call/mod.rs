@@ -5,5 +5,6 @@ pub mod classify;
 
 pub use class::CallClass;
 pub use classify::{
-    classify_input, Action, Classification, ClassifyConfig, ClassifyInput, Reason, UnknownPolicy,
+    classify, classify_input, Action, Classification, ClassifyConfig, ClassifyInput, Reason,
+    UnknownPolicy,
 };

@@ -22,8 +22,8 @@ use super::types::*;
 use super::util::*;
 use super::Transport;
 use crate::call::{classify_input, Action as ClassAction, CallClass, ClassifyInput};
-use crate::location::locate::{locate_input, InviteLocationInput};
-use crate::location::passon::select_for_handler;
+use crate::location::locate::locate;
+use crate::location::passon::pass_on;
 use crate::location::summary::LocationSummary;
 use crate::queue::{Action, CallId, CancelReason, Event, HandlerId, NewCall, RouterError, Skills};
 use crate::sip::transaction::{
@@ -281,20 +281,7 @@ impl Engine {
         }
 
         // Location and caller (never fatal, DESIGN §5).
-        let geo: Vec<&str> = req.values(HeaderName::Geolocation).collect();
-        let ci: Vec<&str> = req.values(HeaderName::CallInfo).collect();
-        let pai: Vec<&str> = req.values(HeaderName::PAssertedIdentity).collect();
-        let hi: Vec<&str> = req.values(HeaderName::HistoryInfo).collect();
-        let loc = locate_input(&InviteLocationInput {
-            geolocation: &geo,
-            geolocation_routing: req.get(HeaderName::GeolocationRouting),
-            call_info: &ci,
-            p_asserted_identity: &pai,
-            history_info: &hi,
-            content_type: req.get(HeaderName::ContentType),
-            content_id: req.header("Content-ID"),
-            body: req.body(),
-        });
+        let loc = locate(req);
         let mut summary = loc.summary(None, UNIX_EPOCH);
         if let Some(s) = summary.as_mut() {
             s.age_s = None;
@@ -708,30 +695,54 @@ impl Engine {
         let c = self.calls.get(&id)?;
         let from_hdr = format!("{};tag={tag}", caller_name_addr(c));
         let to_hdr = format!("<{uri}>");
-        let mut b = MessageBuilder::request(Method::Invite, uri)
-            .header(
-                "Via",
-                &format!(
-                    "SIP/2.0/{} {};branch={branch};rport",
-                    via_transport(transport),
-                    hostport(local)
-                ),
-            )
-            .header("Max-Forwards", "70")
-            .header("From", &from_hdr)
-            .header("To", &to_hdr)
-            .header("Call-ID", &call_id)
-            .header("CSeq", "1 INVITE")
-            .header("Contact", &contact);
+        // Written directly (the hot path: one parse per call, RFC 3261 §8.1.1 headers).
+        // Every value is from the parsed carrier INVITE, the validated config or the
+        // engine, so none holds CR/LF; `clean` enforces it anyway.
         let (headers, body) = c.template.as_ref()?;
+        let mut out = Vec::with_capacity(768 + body.as_ref().map_or(0, |(_, b)| b.len()));
+        let mut put = |n: &str, v: &str| {
+            out.extend_from_slice(n.as_bytes());
+            out.extend_from_slice(b": ");
+            out.extend(
+                v.bytes()
+                    .map(|b| if b == b'\r' || b == b'\n' { b' ' } else { b }),
+            );
+            out.extend_from_slice(b"\r\n");
+        };
+        put(
+            "Via",
+            &format!(
+                "SIP/2.0/{} {};branch={branch};rport",
+                via_transport(transport),
+                hostport(local)
+            ),
+        );
+        put("Max-Forwards", "70");
+        put("From", &from_hdr);
+        put("To", &to_hdr);
+        put("Call-ID", &call_id);
+        put("CSeq", "1 INVITE");
+        put("Contact", &contact);
         for (n, v) in headers {
-            b = b.header(n, v);
+            put(n, v);
         }
-        if let Some((ct, bytes)) = body {
-            b = b.body(ct, bytes.clone());
+        if let Some((ct, _)) = body {
+            put("Content-Type", ct);
         }
-        let msg = b.build().ok()?;
-        let pkt = Pkt::out(transport, dest, msg);
+        put(
+            "Content-Length",
+            &body.as_ref().map_or(0, |(_, b)| b.len()).to_string(),
+        );
+        let mut bytes = Vec::with_capacity(out.len() + 64);
+        bytes.extend_from_slice(b"INVITE ");
+        bytes.extend(uri.bytes().filter(|b| !b.is_ascii_whitespace()));
+        bytes.extend_from_slice(b" SIP/2.0\r\n");
+        bytes.extend_from_slice(&out);
+        bytes.extend_from_slice(b"\r\n");
+        if let Some((_, b)) = body {
+            bytes.extend_from_slice(b);
+        }
+        let pkt = Pkt::raw(transport, dest, bytes);
         let key = ClientKey::new(&branch, "INVITE").ok()?;
         let leg = HandlerLeg {
             handler: None,
@@ -772,19 +783,7 @@ impl Engine {
         }
         h.push(("Allow".into(), ALLOW.into()));
         h.push(("Supported".into(), "timer".into()));
-        let geo: Vec<&str> = req.values(HeaderName::Geolocation).collect();
-        let ci: Vec<&str> = req.values(HeaderName::CallInfo).collect();
-        let input = InviteLocationInput {
-            geolocation: &geo,
-            geolocation_routing: req.get(HeaderName::GeolocationRouting),
-            call_info: &ci,
-            p_asserted_identity: &[],
-            history_info: &[],
-            content_type: req.get(HeaderName::ContentType),
-            content_id: req.header("Content-ID"),
-            body: req.body(),
-        };
-        let pass = select_for_handler(&input);
+        let pass = pass_on(req);
         for (n, v) in &pass.headers {
             h.push(((*n).to_owned(), (*v).to_owned()));
         }
@@ -833,10 +832,10 @@ impl Engine {
     }
 
     fn send_cancel(&mut self, now: Instant, invite: &Pkt) {
-        let Some(m) = invite.msg() else {
+        let Some(m) = invite.parsed() else {
             return;
         };
-        let Some(cancel) = MessageBuilder::cancel_for(m)
+        let Some(cancel) = MessageBuilder::cancel_for(&m)
             .ok()
             .and_then(|b| b.build().ok())
         else {

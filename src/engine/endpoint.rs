@@ -567,7 +567,8 @@ impl Engine {
     /// The ACK for a non-2xx final response to one of our INVITEs (RFC 3261 §17.1.1.3).
     fn non2xx_ack(&self, key: &ClientKey, resp: &Message) -> Option<Pkt> {
         let invite = self.purposes.get(key).and_then(|p| p.invite())?;
-        let ack = MessageBuilder::ack_for_non2xx(invite.msg()?, resp)
+        let inv = invite.parsed()?;
+        let ack = MessageBuilder::ack_for_non2xx(&inv, resp)
             .ok()?
             .build()
             .ok()?;

@@ -69,6 +69,15 @@ impl Pkt {
     pub(crate) fn msg(&self) -> Option<&Message> {
         self.0.msg.as_deref()
     }
+
+    /// The message, parsing the bytes of one we wrote directly (rare paths: CANCEL and
+    /// the ACK for a non-2xx need the INVITE's fields).
+    pub(crate) fn parsed(&self) -> Option<Arc<Message>> {
+        match &self.0.msg {
+            Some(m) => Some(m.clone()),
+            None => crate::sip::parse(&self.0.bytes).ok().map(Arc::new),
+        }
+    }
 }
 
 /// Writes a response to `req` directly as bytes (RFC 3261 §8.2.6.2): every Via (the top

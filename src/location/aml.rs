@@ -344,9 +344,11 @@ fn parse_v2(fields: &[(&str, &str)], transport: AmlTransport) -> Result<AmlFix, 
     }
     fix.imei = get(fields, "ei").and_then(nonempty);
     if let Some(nc) = get(fields, "nc") {
-        if nc.len() >= 5 && nc.is_ascii() {
-            fix.mcc = Some(nc[..3].to_owned());
-            fix.mnc = Some(nc[3..].to_owned());
+        if let (Some(mcc), Some(mnc)) = (nc.get(..3), nc.get(3..)) {
+            if mnc.len() >= 2 {
+                fix.mcc = Some(mcc.to_owned());
+                fix.mnc = Some(mnc.to_owned());
+            }
         }
     }
     Ok(fix)
@@ -430,10 +432,11 @@ pub fn parse_https_form(body: &[u8], hmac_key: Option<&[u8]>) -> Result<AmlFix, 
     let mut authenticated = false;
     if let Some(key) = hmac_key {
         let idx = text.rfind("&hmac=").ok_or(AmlError::HmacMissing)?;
-        let given = hex::decode(text[idx + 6..].trim()).map_err(|_| AmlError::HmacMismatch)?;
+        let given = hex::decode(text.get(idx + 6..).unwrap_or("").trim())
+            .map_err(|_| AmlError::HmacMismatch)?;
         let mut mac =
             <Hmac<Sha1> as Mac>::new_from_slice(key).map_err(|_| AmlError::HmacMismatch)?;
-        mac.update(&text.as_bytes()[..idx]);
+        mac.update(text.as_bytes().get(..idx).unwrap_or_default());
         mac.verify_slice(&given)
             .map_err(|_| AmlError::HmacMismatch)?;
         authenticated = true;

@@ -11,7 +11,7 @@
 use std::collections::{HashMap, VecDeque};
 use std::time::{Duration, Instant};
 
-use super::aml::AmlFix;
+use super::aml::{parse_https_form, parse_sms_text, AmlError, AmlFix};
 
 /// Number of trailing digits compared when matching caller numbers: enough to tell
 /// subscribers apart, few enough that `+44 7477 593102` and `07477 593102` match.
@@ -25,7 +25,7 @@ pub fn caller_key(number: &str) -> Option<String> {
         return None;
     }
     let start = digits.len().saturating_sub(CALLER_KEY_DIGITS);
-    Some(digits[start..].iter().collect())
+    Some(digits.get(start..).unwrap_or_default().iter().collect())
 }
 
 /// What [`AmlStore::ingest`] did with a fix.
@@ -119,6 +119,42 @@ impl AmlStore {
             },
         );
         IngestOutcome::First
+    }
+
+    /// Ingests an HTTPS AML POST body (what `POST /api/aml` calls): parses it, checks the
+    /// HMAC when `hmac_key` is configured, and files it under its `device_number`.
+    /// Returns what happened and the caller number it was filed under.
+    ///
+    /// # Errors
+    /// Any [`AmlError`] from [`parse_https_form`];
+    /// [`AmlError::MissingField`]`("device_number")` when the body names no caller.
+    pub fn ingest_https_form(
+        &mut self,
+        now: Instant,
+        body: &[u8],
+        hmac_key: Option<&[u8]>,
+    ) -> Result<(IngestOutcome, String), AmlError> {
+        let fix = parse_https_form(body, hmac_key)?;
+        let caller = fix
+            .device_number
+            .clone()
+            .ok_or(AmlError::MissingField("device_number"))?;
+        Ok((self.ingest(now, &caller, fix), caller))
+    }
+
+    /// Ingests an AML SMS in text form from `originator` (the SMS originating address,
+    /// which is the caller's number).
+    ///
+    /// # Errors
+    /// Any [`AmlError`] from [`parse_sms_text`].
+    pub fn ingest_sms_text(
+        &mut self,
+        now: Instant,
+        originator: &str,
+        text: &str,
+    ) -> Result<IngestOutcome, AmlError> {
+        let fix = parse_sms_text(text)?;
+        Ok(self.ingest(now, originator, fix))
     }
 
     /// The best fix for `caller` whose last report is no older than the window at `now`.
@@ -247,6 +283,38 @@ mod tests {
         assert!(s.best(t0 + Duration::from_secs(2), "1111111111").is_none());
         s.expire(t0 + Duration::from_secs(200));
         assert!(s.is_empty());
+    }
+
+    #[test]
+    fn https_and_sms_ingest() {
+        let t0 = Instant::now();
+        let mut s = AmlStore::new(Duration::from_secs(60), 10);
+        let body = b"v=1&device_number=%2B447477593102&location_latitude=55.85732&location_longitude=-4.26325&location_time=1476189444435&location_accuracy=10.4&location_source=GPS&location_certainty=83";
+        let (o, caller) = s.ingest_https_form(t0, body, None).unwrap();
+        assert_eq!(
+            (o, caller.as_str()),
+            (IngestOutcome::First, "+447477593102")
+        );
+        assert_eq!(
+            s.ingest_https_form(t0, b"v=1&location_latitude=1&location_longitude=2", None),
+            Err(AmlError::MissingField("device_number"))
+        );
+        let o = s
+            .ingest_sms_text(
+                t0,
+                "07477593102",
+                "A\"ML=1;lt=55.85;lg=-4.26;rd=5;top=20161011123000;lc=68;pm=G;ml=1",
+            )
+            .unwrap();
+        assert_eq!(o, IngestOutcome::Improved);
+        assert_eq!(
+            s.best(t0, "+447477593102")
+                .unwrap()
+                .position
+                .unwrap()
+                .radius_m,
+            Some(5.0)
+        );
     }
 
     #[test]

@@ -3,12 +3,15 @@
 //! `purpose=EmergencyCallData.*` (RFC 3261 §20.9, RFC 7852 §4.1), `P-Asserted-Identity`
 //! (RFC 3325 §9.1) and `History-Info` (RFC 7044 §4.1).
 //!
-//! All of them are comma-separated lists of `[display-name] <URI> *(;param)`; this module
-//! splits such a list (commas inside `<…>` or quotes do not split), with a cap on the
-//! number of values, and classifies the URIs. Input is a header *value* (`&str`) as the
+//! All of them are comma-separated lists of `[display-name] <URI> *(;param)`; the SIP
+//! layer's splitter and `name-addr` parser read them (with a cap on the number of values)
+//! and this module gives them their RFC 6442 / RFC 7852 / RFC 3325 meaning. Input is a header *value* (`&str`) as the
 //! SIP parser hands it over; several header lines are several calls.
 
 use serde::Serialize;
+
+use crate::sip::header::NameAddr;
+use crate::sip::CommaSplit;
 
 /// Most values accepted in one header value (`a, b, c`).
 pub const MAX_LIST_VALUES: usize = 32;
@@ -19,10 +22,11 @@ pub enum HeaderValueError {
     /// More than [`MAX_LIST_VALUES`] comma-separated values.
     #[error("more than {MAX_LIST_VALUES} values in one header")]
     TooManyValues,
-    /// A `<` without its `>`, or an unterminated quoted string.
-    #[error("unbalanced '<' or '\"' in header value")]
-    Unbalanced,
-    /// An empty value between commas or an empty `<>`.
+    /// Not `[display-name] <URI> *(;param)`: the SIP parser's description of the fault
+    /// (unbalanced `<`, unterminated quote, bad URI…).
+    #[error("malformed value: {0}")]
+    Syntax(&'static str),
+    /// No value at all.
     #[error("empty URI in header value")]
     EmptyUri,
     /// `Geolocation-Routing` is neither `yes` nor `no` (RFC 6442 §4.2).
@@ -59,127 +63,45 @@ impl UriValue {
     }
 }
 
-/// Splits a list-valued header (`<a>;p=1, "N" <b>`) into its [`UriValue`]s.
+/// Splits a list-valued header (`<a>;p=1, "N" <b>`) into its [`UriValue`]s, using the SIP
+/// layer's list splitter and `name-addr` parser ([`CommaSplit`], [`NameAddr`]).
 ///
 /// # Errors
-/// [`HeaderValueError::TooManyValues`], [`HeaderValueError::Unbalanced`],
-/// [`HeaderValueError::EmptyUri`].
+/// [`HeaderValueError::TooManyValues`], [`HeaderValueError::EmptyUri`], or
+/// [`HeaderValueError::Syntax`] with the SIP parser's description.
 pub fn parse_uri_list(value: &str) -> Result<Vec<UriValue>, HeaderValueError> {
     let mut out = Vec::new();
-    for item in split_top_level(value, ',')? {
-        let item = item.trim();
+    for item in CommaSplit::new(value) {
         if item.is_empty() {
             continue;
         }
         if out.len() == MAX_LIST_VALUES {
             return Err(HeaderValueError::TooManyValues);
         }
-        out.push(parse_one(item)?);
+        let na = NameAddr::parse(item).map_err(HeaderValueError::Syntax)?;
+        out.push(UriValue {
+            display_name: na
+                .display_name
+                .map(|d| d.text().into_owned())
+                .filter(|d| !d.is_empty()),
+            uri: na.uri.as_str().to_owned(),
+            params: na
+                .params
+                .iter()
+                .take(MAX_LIST_VALUES)
+                .map(|p| {
+                    (
+                        p.name.to_ascii_lowercase(),
+                        p.unquoted().map(|v| v.into_owned()),
+                    )
+                })
+                .collect(),
+        });
     }
     if out.is_empty() {
         return Err(HeaderValueError::EmptyUri);
     }
     Ok(out)
-}
-
-fn parse_one(item: &str) -> Result<UriValue, HeaderValueError> {
-    let (display_name, uri, rest) = match find_top_level(item, '<') {
-        Some(lt) => {
-            let close = item[lt..].find('>').ok_or(HeaderValueError::Unbalanced)? + lt;
-            let dn = item[..lt].trim();
-            let dn = dn
-                .strip_prefix('"')
-                .and_then(|d| d.strip_suffix('"'))
-                .unwrap_or(dn);
-            let dn = (!dn.is_empty()).then(|| dn.to_owned());
-            (dn, item[lt + 1..close].trim(), &item[close + 1..])
-        }
-        // addr-spec form: the whole text is the URI (its ';' belong to the URI).
-        None => (None, item, ""),
-    };
-    if uri.is_empty() {
-        return Err(HeaderValueError::EmptyUri);
-    }
-    let mut params = Vec::new();
-    for p in split_top_level(rest, ';')? {
-        let p = p.trim();
-        if p.is_empty() || params.len() == MAX_LIST_VALUES {
-            continue;
-        }
-        let (n, v) = match p.split_once('=') {
-            Some((n, v)) => {
-                let v = v.trim();
-                let v = v
-                    .strip_prefix('"')
-                    .and_then(|x| x.strip_suffix('"'))
-                    .unwrap_or(v);
-                (n.trim(), Some(v.to_owned()))
-            }
-            None => (p, None),
-        };
-        params.push((n.to_ascii_lowercase(), v));
-    }
-    Ok(UriValue {
-        display_name,
-        uri: uri.to_owned(),
-        params,
-    })
-}
-
-/// Splits `s` on `sep` outside `<…>` and `"…"` (with `\` escapes in quotes).
-fn split_top_level(s: &str, sep: char) -> Result<Vec<&str>, HeaderValueError> {
-    let mut parts = Vec::new();
-    let (mut in_angle, mut in_quote, mut escaped) = (false, false, false);
-    let mut start = 0;
-    for (i, c) in s.char_indices() {
-        if in_quote {
-            match (escaped, c) {
-                (true, _) => escaped = false,
-                (false, '\\') => escaped = true,
-                (false, '"') => in_quote = false,
-                _ => {}
-            }
-            continue;
-        }
-        match c {
-            '"' if !in_angle => in_quote = true,
-            '<' => in_angle = true,
-            '>' => in_angle = false,
-            c if c == sep && !in_angle => {
-                parts.push(&s[start..i]);
-                start = i + c.len_utf8();
-                if parts.len() > 4 * MAX_LIST_VALUES {
-                    return Err(HeaderValueError::TooManyValues);
-                }
-            }
-            _ => {}
-        }
-    }
-    if in_angle || in_quote {
-        return Err(HeaderValueError::Unbalanced);
-    }
-    parts.push(&s[start..]);
-    Ok(parts)
-}
-
-/// Byte index of the first `c` outside a quoted string.
-fn find_top_level(s: &str, c: char) -> Option<usize> {
-    let (mut in_quote, mut escaped) = (false, false);
-    for (i, ch) in s.char_indices() {
-        if in_quote {
-            match (escaped, ch) {
-                (true, _) => escaped = false,
-                (false, '\\') => escaped = true,
-                (false, '"') => in_quote = false,
-                _ => {}
-            }
-        } else if ch == '"' {
-            in_quote = true;
-        } else if ch == c {
-            return Some(i);
-        }
-    }
-    None
 }
 
 // === Geolocation (RFC 6442 §4.1) ===
@@ -267,11 +189,9 @@ impl CallInfoValue {
     pub fn emergency_call_data(&self) -> Option<&str> {
         let p = self.purpose.as_deref()?;
         let prefix = "EmergencyCallData.";
-        if p.len() > prefix.len() && p[..prefix.len()].eq_ignore_ascii_case(prefix) {
-            p.get(prefix.len()..)
-        } else {
-            None
-        }
+        let head = p.get(..prefix.len())?;
+        let rest = p.get(prefix.len()..)?;
+        (head.eq_ignore_ascii_case(prefix) && !rest.is_empty()).then_some(rest)
     }
 }
 
@@ -300,33 +220,33 @@ pub fn parse_call_info(value: &str) -> Result<Vec<CallInfoValue>, HeaderValueErr
 ///
 /// Returns `None` when the header carries no telephone number.
 pub fn callback_number(pai_value: &str) -> Option<String> {
-    let values = parse_uri_list(pai_value).ok()?;
-    let tel = values.iter().find_map(|v| {
-        let uri = v.uri.as_str();
-        let (scheme, rest) = uri.split_once(':')?;
-        if scheme.trim().eq_ignore_ascii_case("tel") {
-            Some(rest.split(';').next().unwrap_or(rest).to_owned())
-        } else {
-            None
+    let mut sip_phone: Option<&str> = None;
+    let mut tel: Option<&str> = None;
+    for item in CommaSplit::new(pai_value).take(MAX_LIST_VALUES) {
+        let Ok(na) = NameAddr::parse(item) else {
+            continue;
+        };
+        let uri = na.uri.as_str();
+        let Some((scheme, rest)) = uri.split_once(':') else {
+            continue;
+        };
+        if scheme.eq_ignore_ascii_case("tel") {
+            tel = Some(rest.split(';').next().unwrap_or(rest));
+            break;
         }
-    });
-    let number = tel.or_else(|| {
-        values.iter().find_map(|v| {
-            let (scheme, rest) = v.uri.split_once(':')?;
-            let scheme = scheme.trim().to_ascii_lowercase();
-            let user_phone = v
-                .uri
-                .to_ascii_lowercase()
+        let is_sip = scheme.eq_ignore_ascii_case("sip") || scheme.eq_ignore_ascii_case("sips");
+        if is_sip
+            && sip_phone.is_none()
+            && rest
                 .split(';')
-                .any(|p| p == "user=phone");
-            if (scheme == "sip" || scheme == "sips") && user_phone {
-                let user = rest.split('@').next()?;
-                Some(user.split(';').next().unwrap_or(user).to_owned())
-            } else {
-                None
-            }
-        })
-    })?;
+                .skip(1)
+                .any(|p| p.eq_ignore_ascii_case("user=phone"))
+        {
+            let user = rest.split('@').next().unwrap_or("");
+            sip_phone = Some(user.split(';').next().unwrap_or(user));
+        }
+    }
+    let number = tel.or(sip_phone)?;
     let cleaned: String = number
         .chars()
         .filter(|c| !matches!(c, '-' | '.' | '(' | ')' | ' '))
@@ -359,10 +279,10 @@ mod tests {
             parse_geolocation("<sips:3sdefrhy2jj7@lis.example.com;transport=tls>").unwrap()[0].kind,
             GeolocationKind::ByReference
         );
-        assert_eq!(
+        assert!(matches!(
             parse_geolocation("<cid:x").unwrap_err(),
-            HeaderValueError::Unbalanced
-        );
+            HeaderValueError::Syntax(_)
+        ));
         assert_eq!(
             parse_geolocation(" , ").unwrap_err(),
             HeaderValueError::EmptyUri
@@ -394,6 +314,17 @@ mod tests {
             parse_call_info("<urn:nena:uid:callid:c7bb:x@10.1.11.3>; purpose=nena-CallId").unwrap();
         assert_eq!(v[0].purpose.as_deref(), Some("nena-CallId"));
         assert_eq!(v[0].emergency_call_data(), None);
+        // A multi-byte character across the prefix boundary must not panic.
+        let odd = CallInfoValue {
+            uri: "cid:x".into(),
+            purpose: Some("EmergencyCallData\u{20ac}x".into()),
+        };
+        assert_eq!(odd.emergency_call_data(), None);
+        let lower = CallInfoValue {
+            uri: "cid:x".into(),
+            purpose: Some("emergencycalldata.Comment".into()),
+        };
+        assert_eq!(lower.emergency_call_data(), Some("Comment"));
     }
 
     #[test]

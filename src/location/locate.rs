@@ -3,9 +3,9 @@
 //! failing: each problem becomes a [`LocationError`] and the call goes on (DESIGN.md §5:
 //! a broken location never blocks a 999 call).
 //!
-//! Works on the header values and body of an INVITE ([`InviteLocationInput`]), so the
-//! SIP layer only has to hand over strings; `locate(&Request)` in this module's parent
-//! builds the input from a parsed request.
+//! Works on the header values and body of an INVITE ([`InviteLocationInput`]), so tests
+//! and fuzzers can drive it with strings; [`locate`] builds that input from a parsed
+//! [`Message`] (header lookup by the SIP layer).
 //!
 //! Order of work: `Geolocation` values (`cid:` → the body part with that Content-ID →
 //! PIDF-LO; `https:`/`sip:` → kept for a later dereference), then `Call-Info` with
@@ -29,23 +29,25 @@ use super::header::{
 use super::multipart::{cid_of, MediaType, Multipart, MultipartError, MultipartLimits, Part};
 use super::pidf::{Location, Pidf, PidfError};
 use super::summary::{better, LocationSummary, Source};
+use crate::sip::{HeaderName, Message};
 
 /// Most header values of each kind looked at (Geolocation, Call-Info, P-A-I, History-Info).
 pub const MAX_HEADER_VALUES: usize = 32;
 
-/// The parts of an INVITE that carry location and emergency data, as text.
-#[derive(Debug, Clone, Copy, Default)]
+/// The parts of an INVITE that carry location and emergency data, as text borrowed from
+/// the message. Build it with [`InviteLocationInput::from_message`] or by hand.
+#[derive(Debug, Clone, Default)]
 pub struct InviteLocationInput<'a> {
     /// Each `Geolocation` header value (RFC 6442 §4.1), in order.
-    pub geolocation: &'a [&'a str],
+    pub geolocation: Vec<&'a str>,
     /// The `Geolocation-Routing` header value (RFC 6442 §4.2), if any.
     pub geolocation_routing: Option<&'a str>,
     /// Each `Call-Info` header value (RFC 3261 §20.9), in order.
-    pub call_info: &'a [&'a str],
+    pub call_info: Vec<&'a str>,
     /// Each `P-Asserted-Identity` header value (RFC 3325 §9.1).
-    pub p_asserted_identity: &'a [&'a str],
+    pub p_asserted_identity: Vec<&'a str>,
     /// Each `History-Info` header value (RFC 7044 §4.1).
-    pub history_info: &'a [&'a str],
+    pub history_info: Vec<&'a str>,
     /// The message's `Content-Type` value, if it has a body.
     pub content_type: Option<&'a str>,
     /// The message's `Content-ID` value (a single, non-multipart PIDF-LO body may be
@@ -53,6 +55,30 @@ pub struct InviteLocationInput<'a> {
     pub content_id: Option<&'a str>,
     /// The message body.
     pub body: &'a [u8],
+}
+
+impl<'a> InviteLocationInput<'a> {
+    /// Takes the header lines (at most [`MAX_HEADER_VALUES`] of each) and body of a
+    /// parsed SIP message.
+    pub fn from_message(msg: &'a Message) -> InviteLocationInput<'a> {
+        let all = |n: HeaderName| msg.get_all(n).take(MAX_HEADER_VALUES).collect::<Vec<_>>();
+        InviteLocationInput {
+            geolocation: all(HeaderName::Geolocation),
+            geolocation_routing: msg.get(HeaderName::GeolocationRouting),
+            call_info: all(HeaderName::CallInfo),
+            p_asserted_identity: all(HeaderName::PAssertedIdentity),
+            history_info: all(HeaderName::HistoryInfo),
+            content_type: msg.get(HeaderName::ContentType),
+            content_id: msg.header("Content-ID"),
+            body: msg.body(),
+        }
+    }
+}
+
+/// Collects location, additional data, callback number and History-Info from a parsed
+/// INVITE. Never fails: problems are in [`CallLocation::errors`].
+pub fn locate(msg: &Message) -> CallLocation {
+    locate_input(&InviteLocationInput::from_message(msg))
 }
 
 /// A location problem, recorded on the call (never fatal).
@@ -193,7 +219,7 @@ fn is_pidf(mt: &MediaType<'_>) -> bool {
 
 /// `true` for `application/EmergencyCallData.*+xml` (RFC 7852 §11.1).
 fn is_additional_data(mt: &MediaType<'_>) -> bool {
-    mt.type_ == "application" && mt.subtype.starts_with("emergencycalldata.")
+    mt.is_emergency_call_data()
 }
 
 /// Collects location, additional data, callback number and History-Info from an INVITE.
@@ -207,7 +233,7 @@ pub fn locate_input(input: &InviteLocationInput<'_>) -> CallLocation {
     let mut multipart: Option<Multipart<'_>> = None;
     if let Some(ct) = input.content_type {
         match MediaType::parse(ct) {
-            Some(mt) if mt.type_ == "multipart" => {
+            Some(mt) if mt.is_type("multipart") => {
                 match Multipart::parse(ct, input.body, &limits) {
                     Ok(mp) => {
                         if mp.boundary_mismatch {
@@ -260,9 +286,13 @@ pub fn locate_input(input: &InviteLocationInput<'_>) -> CallLocation {
             match g.kind {
                 GeolocationKind::ByValue => match find_cid(&g.uri) {
                     Some(i) => {
-                        if !used[i] {
-                            used[i] = true;
-                            read_pidf_part(&parts[i], true, &mut out);
+                        if used.get(i) == Some(&false) {
+                            if let Some(flag) = used.get_mut(i) {
+                                *flag = true;
+                            }
+                            if let Some(part) = parts.get(i) {
+                                read_pidf_part(part, true, &mut out);
+                            }
                         }
                     }
                     None => out.errors.push(LocationError::CidNotFound { uri: g.uri }),
@@ -305,8 +335,12 @@ pub fn locate_input(input: &InviteLocationInput<'_>) -> CallLocation {
             if cid_of(&ci.uri).is_some() {
                 match find_cid(&ci.uri) {
                     Some(i) => {
-                        used[i] = true;
-                        let data = read_block(&parts[i], &purpose, &mut out);
+                        if let Some(flag) = used.get_mut(i) {
+                            *flag = true;
+                        }
+                        let data = parts
+                            .get(i)
+                            .and_then(|part| read_block(part, &purpose, &mut out));
                         out.additional_data.push(AdditionalDataItem {
                             purpose,
                             uri: Some(ci.uri),
@@ -327,7 +361,7 @@ pub fn locate_input(input: &InviteLocationInput<'_>) -> CallLocation {
 
     // Parts nobody referenced.
     for (i, part) in parts.iter().enumerate() {
-        if used[i] {
+        if used.get(i) != Some(&false) {
             continue;
         }
         let Some(mt) = part.media_type() else {
@@ -408,19 +442,35 @@ fn read_block(part: &Part<'_>, purpose: &str, out: &mut CallLocation) -> Option<
     }
 }
 
+/// Rank of a location (lower is better), as [`LocationSummary`] ranks: geodetic with a
+/// radius by radius, then geodetic without, then civic only; ties by newer timestamp.
+fn rank(l: &Location) -> (u8, f64, i64) {
+    let (class, radius) = match &l.shape {
+        Some(s) => match s.center_and_radius().1 {
+            Some(r) => (0, r),
+            None => (1, f64::MAX),
+        },
+        None if l.civic.as_ref().is_some_and(|c| !c.fields.is_empty()) => (2, f64::MAX),
+        None => (3, f64::MAX),
+    };
+    (class, radius, -l.timestamp_ms.unwrap_or(i64::MIN + 1))
+}
+
 fn best_index(locs: &[FoundLocation]) -> Option<usize> {
-    let now = SystemTime::UNIX_EPOCH; // age is irrelevant to ranking
-    let mut best: Option<(usize, LocationSummary)> = None;
+    let mut best: Option<(usize, (u8, f64, i64))> = None;
     for (i, l) in locs.iter().enumerate() {
-        let s = LocationSummary::from_pidf(&l.location, Source::PidfLoByValue, now);
+        let r = rank(&l.location);
         let replace = match &best {
             None => true,
             Some((bi, b)) => {
-                better(&s, b) || (!better(b, &s) && l.referenced && !locs[*bi].referenced)
+                let better = r.0 < b.0 || (r.0 == b.0 && (r.1 < b.1 || (r.1 == b.1 && r.2 < b.2)));
+                let tie = r.0 == b.0 && r.1 == b.1 && r.2 == b.2;
+                let held_referenced = locs.get(*bi).is_some_and(|b| b.referenced);
+                better || (tie && l.referenced && !held_referenced)
             }
         };
         if replace {
-            best = Some((i, s));
+            best = Some((i, r));
         }
     }
     best.map(|(i, _)| i)

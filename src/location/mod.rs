@@ -3,8 +3,18 @@
 //! 103 625) and RFC 7852 additional data.
 //!
 //! Everything here is sans-IO and never panics on input: parsers take bytes or text and
-//! return typed errors; the message-level [`locate`](self::locate) collects every source
-//! in an INVITE, keeps the best, records what failed and never fails the call.
+//! return typed errors. Entry points for the engine:
+//!
+//! * [`locate::locate`]`(&Message) -> CallLocation`: every location source in an INVITE,
+//!   the best one, additional data, callback number; errors recorded, never fails.
+//! * [`passon::pass_on`]`(&Message) -> PassOn`: the headers and body parts the handler's
+//!   INVITE must carry, and [`passon::PassOn::body_with_sdp`] to frame them.
+//! * [`aml::parse_https_form`] / [`aml::parse_sms_text`] / [`aml::parse_sms_data`] and
+//!   [`aml_store::AmlStore`]: AML ingest (`POST /api/aml` calls `parse_https_form`) and
+//!   correlation by caller number.
+//! * [`locate::CallLocation::summary`]: the JSON summary for the API and console.
+//!
+//! Classification lives in [`mod@crate::call::classify`].
 //!
 //! | module | what |
 //! | --- | --- |
@@ -13,6 +23,8 @@
 //! | [`pidf`] | PIDF-LO locations and RFC 5491 shapes |
 //! | [`additional_data`] | RFC 7852 blocks, CAP, vCard |
 //! | [`header`] | Geolocation, Geolocation-Routing, Call-Info, P-Asserted-Identity values |
+//! | [`locate`] | everything an INVITE says about location, collected without failing |
+//! | [`passon`] | what the handler's INVITE carries |
 //! | [`aml`] | AML SMS (text v1/v2, 7-bit data) and HTTPS forms |
 //! | [`aml_store`] | correlation of AML fixes to calls by caller number |
 //! | [`summary`] | the JSON location summary for the API and console |

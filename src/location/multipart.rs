@@ -70,13 +70,14 @@ pub enum MultipartError {
     BadPartHeaders(usize),
 }
 
-/// A parsed media type: `type/subtype` lower-cased, parameters with unquoted values.
+/// A parsed media type: `type/subtype` as sent (compare case-insensitively, RFC 2045
+/// §5.1), parameters with unquoted values. Borrows the header value; no allocation.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct MediaType<'a> {
-    /// Top-level type, lower-case (`multipart`, `application`).
-    pub type_: String,
-    /// Subtype, lower-case (`mixed`, `pidf+xml`).
-    pub subtype: String,
+    /// Top-level type (`multipart`, `application`).
+    pub type_: &'a str,
+    /// Subtype (`mixed`, `pidf+xml`).
+    pub subtype: &'a str,
     /// Parameters in order; names as sent, values without quotes.
     pub params: Vec<(&'a str, &'a str)>,
 }
@@ -91,21 +92,19 @@ impl<'a> MediaType<'a> {
         if t.is_empty() || s.is_empty() {
             return None;
         }
-        let params = it
-            .take(16)
-            .filter_map(|p| {
-                let (n, v) = p.split_once('=')?;
-                let v = v.trim();
-                let v = v
-                    .strip_prefix('"')
-                    .and_then(|x| x.strip_suffix('"'))
-                    .unwrap_or(v);
-                Some((n.trim(), v))
-            })
-            .collect();
+        let mut params = Vec::new();
+        params.extend(it.take(16).filter_map(|p| {
+            let (n, v) = p.split_once('=')?;
+            let v = v.trim();
+            let v = v
+                .strip_prefix('"')
+                .and_then(|x| x.strip_suffix('"'))
+                .unwrap_or(v);
+            Some((n.trim(), v))
+        }));
         Some(MediaType {
-            type_: t.to_ascii_lowercase(),
-            subtype: s.to_ascii_lowercase(),
+            type_: t,
+            subtype: s,
             params,
         })
     }
@@ -118,9 +117,24 @@ impl<'a> MediaType<'a> {
             .map(|(_, v)| *v)
     }
 
-    /// `true` when this is `type_/subtype` (both compared lower-case).
+    /// `true` when this is `type_/subtype` (case-insensitive).
     pub fn is(&self, type_: &str, subtype: &str) -> bool {
-        self.type_ == type_ && self.subtype.eq_ignore_ascii_case(subtype)
+        self.type_.eq_ignore_ascii_case(type_) && self.subtype.eq_ignore_ascii_case(subtype)
+    }
+
+    /// `true` when the top-level type is `type_` (case-insensitive).
+    pub fn is_type(&self, type_: &str) -> bool {
+        self.type_.eq_ignore_ascii_case(type_)
+    }
+
+    /// `true` for `application/EmergencyCallData.*` (RFC 7852 §11.1), case-insensitive.
+    pub fn is_emergency_call_data(&self) -> bool {
+        const P: &str = "emergencycalldata.";
+        self.is_type("application")
+            && self
+                .subtype
+                .get(..P.len())
+                .is_some_and(|p| p.eq_ignore_ascii_case(P))
     }
 }
 
@@ -135,13 +149,12 @@ fn split_params(s: &str) -> impl Iterator<Item = &str> {
         if done {
             return None;
         }
-        while i < bytes.len() {
-            let b = bytes[i];
+        while let Some(&b) = bytes.get(i) {
             i += 1;
             match b {
                 b'"' => in_quote = !in_quote,
                 b';' if !in_quote => {
-                    let piece = &s[start..i - 1];
+                    let piece = s.get(start..i - 1).unwrap_or("");
                     start = i;
                     return Some(piece);
                 }
@@ -149,7 +162,7 @@ fn split_params(s: &str) -> impl Iterator<Item = &str> {
             }
         }
         done = true;
-        Some(&s[start..])
+        Some(s.get(start..).unwrap_or(""))
     })
 }
 
@@ -219,7 +232,7 @@ impl<'a> Multipart<'a> {
     ) -> Result<Multipart<'a>, MultipartError> {
         let mt = MediaType::parse(content_type)
             .ok_or_else(|| MultipartError::NotMultipart(truncate(content_type)))?;
-        if mt.type_ != "multipart" {
+        if !mt.is_type("multipart") {
             return Err(MultipartError::NotMultipart(truncate(content_type)));
         }
         if body.len() > limits.max_body_bytes {
@@ -271,15 +284,15 @@ pub(crate) fn percent_decode(s: &str) -> Option<String> {
     let b = s.as_bytes();
     let mut out = Vec::with_capacity(b.len());
     let mut i = 0;
-    while i < b.len() {
-        if b[i] == b'%' {
-            let hex = b.get(i + 1..i + 3)?;
-            let hi = (hex[0] as char).to_digit(16)?;
-            let lo = (hex[1] as char).to_digit(16)?;
+    while let Some(&c) = b.get(i) {
+        if c == b'%' {
+            let (&h, &l) = (b.get(i + 1)?, b.get(i + 2)?);
+            let hi = char::from(h).to_digit(16)?;
+            let lo = char::from(l).to_digit(16)?;
             out.push((hi * 16 + lo) as u8);
             i += 3;
         } else {
-            out.push(b[i]);
+            out.push(c);
             i += 1;
         }
     }
@@ -293,11 +306,10 @@ fn truncate(s: &str) -> String {
 /// The boundary of a body whose first non-empty line is `--X`.
 fn first_line_boundary(body: &[u8]) -> Option<&[u8]> {
     let start = body.iter().position(|&b| b != b'\r' && b != b'\n')?;
-    let rest = &body[start..];
+    let rest = body.get(start..)?;
     let line_end = memchr::memchr(b'\n', rest).unwrap_or(rest.len());
-    let line = rest[..line_end]
-        .strip_suffix(b"\r")
-        .unwrap_or(&rest[..line_end]);
+    let line = rest.get(..line_end)?;
+    let line = line.strip_suffix(b"\r").unwrap_or(line);
     let b = line.strip_prefix(b"--")?;
     let b = trim_ascii_end(b);
     if b.is_empty() || b.len() > 70 || b.ends_with(b"--") {
@@ -312,7 +324,7 @@ fn trim_ascii_end(b: &[u8]) -> &[u8] {
         .iter()
         .rposition(|c| !matches!(c, b' ' | b'\t'))
         .map_or(0, |p| p + 1);
-    &b[..end]
+    b.get(..end).unwrap_or_default()
 }
 
 /// Finds each delimiter `--boundary` that starts the body or follows a line break.
@@ -329,14 +341,13 @@ fn split<'a>(
     // Positions of delimiters at line starts.
     let find_from = |from: usize| -> Option<usize> {
         let mut at = from;
-        while at <= body.len() {
-            let pos = finder.find(&body[at..])? + at;
-            if pos == 0 || body[pos - 1] == b'\n' {
+        loop {
+            let pos = finder.find(body.get(at..)?)? + at;
+            if pos == 0 || body.get(pos - 1) == Some(&b'\n') {
                 return Some(pos);
             }
             at = pos + 1;
         }
-        None
     };
 
     let mut pos = find_from(0).ok_or(MultipartError::NoDelimiter)?;
@@ -344,7 +355,7 @@ fn split<'a>(
     let mut unterminated = true;
     loop {
         let after = pos + delim.len();
-        let rest = &body[after..];
+        let rest = body.get(after..).unwrap_or_default();
         if rest.starts_with(b"--") {
             unterminated = false;
             break; // close delimiter; the rest is epilogue
@@ -363,7 +374,8 @@ fn split<'a>(
             return Err(MultipartError::TooManyParts(limits.max_parts));
         }
         let idx = parts.len();
-        parts.push(parse_part(&body[line_end..content_end], idx, limits)?);
+        let raw = body.get(line_end..content_end).unwrap_or_default();
+        parts.push(parse_part(raw, idx, limits)?);
         match next {
             Some(n) => pos = n,
             None => break,
@@ -379,9 +391,9 @@ fn split<'a>(
 /// End of a part's content: the CRLF (or LF) before the next delimiter belongs to it.
 fn strip_line_break(body: &[u8], start: usize, delim_pos: usize) -> usize {
     let mut end = delim_pos;
-    if end > start && body[end - 1] == b'\n' {
+    if end > start && body.get(end - 1) == Some(&b'\n') {
         end -= 1;
-        if end > start && body[end - 1] == b'\r' {
+        if end > start && body.get(end - 1) == Some(&b'\r') {
             end -= 1;
         }
     }
@@ -393,44 +405,45 @@ fn parse_part<'a>(
     idx: usize,
     limits: &MultipartLimits,
 ) -> Result<Part<'a>, MultipartError> {
-    let mut headers = Vec::new();
+    let mut headers: Vec<(&'a str, &'a str)> = Vec::new();
+    let bad = || MultipartError::BadPartHeaders(idx);
     let mut at = 0;
+    let mut last_start: Option<usize> = None;
     loop {
-        if at >= raw.len() {
-            // Headers without the empty line and no content: accept as header-only part.
+        let Some(tail) = raw.get(at..).filter(|t| !t.is_empty()) else {
+            // Headers without the empty line and no content: a header-only part.
             return Ok(Part {
                 headers,
-                body: &raw[raw.len()..],
+                body: raw.get(raw.len()..).unwrap_or_default(),
             });
-        }
-        let rel_end = memchr::memchr(b'\n', &raw[at..]);
-        let line_end = rel_end.map_or(raw.len(), |e| at + e);
+        };
+        let rel_end = memchr::memchr(b'\n', tail);
+        let line_len = rel_end.unwrap_or(tail.len());
         let next = rel_end.map_or(raw.len(), |e| at + e + 1);
-        let line = &raw[at..line_end];
+        let line = tail.get(..line_len).unwrap_or_default();
         let line = line.strip_suffix(b"\r").unwrap_or(line);
         if line.is_empty() {
             return Ok(Part {
                 headers,
-                body: &raw[next..],
+                body: raw.get(next..).unwrap_or_default(),
             });
         }
         if matches!(line.first(), Some(b' ' | b'\t')) {
-            // Folded continuation: extend the previous header's value.
+            // Folded continuation: re-read the previous header through this line.
+            let hs = last_start.ok_or_else(bad)?;
+            let joined = raw
+                .get(hs..at + line.len())
+                .and_then(|b| std::str::from_utf8(b).ok())
+                .ok_or_else(bad)?;
+            let (name, value) = joined.split_once(':').ok_or_else(bad)?;
             if let Some(last) = headers.last_mut() {
-                let (name, value): (&'a str, &'a str) = *last;
-                let vstart = value.as_ptr() as usize - raw.as_ptr() as usize;
-                let joined = std::str::from_utf8(&raw[vstart..at + line.len()])
-                    .map_err(|_| MultipartError::BadPartHeaders(idx))?;
-                *last = (name, joined.trim());
-                at = next;
-                continue;
+                *last = (name.trim(), value.trim());
             }
-            return Err(MultipartError::BadPartHeaders(idx));
+            at = next;
+            continue;
         }
-        let line = std::str::from_utf8(line).map_err(|_| MultipartError::BadPartHeaders(idx))?;
-        let (name, value) = line
-            .split_once(':')
-            .ok_or(MultipartError::BadPartHeaders(idx))?;
+        let line = std::str::from_utf8(line).map_err(|_| bad())?;
+        let (name, value) = line.split_once(':').ok_or_else(bad)?;
         if headers.len() == limits.max_part_headers {
             return Err(MultipartError::TooManyHeaders {
                 part: idx,
@@ -438,6 +451,7 @@ fn parse_part<'a>(
             });
         }
         headers.push((name.trim(), value.trim()));
+        last_start = Some(at);
         at = next;
     }
 }

@@ -11,6 +11,7 @@
 use super::header::{parse_call_info, parse_geolocation};
 use super::locate::InviteLocationInput;
 use super::multipart::{cid_of, MediaType, Multipart, MultipartLimits, Part};
+use crate::sip::Message;
 
 /// A body part to carry, borrowing the original message.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -91,13 +92,13 @@ impl PassOn<'_> {
 /// already on the call's [`CallLocation`](super::locate::CallLocation)).
 pub fn select_for_handler<'a>(input: &InviteLocationInput<'a>) -> PassOn<'a> {
     let mut out = PassOn::default();
-    for v in input.geolocation {
+    for &v in &input.geolocation {
         out.headers.push(("Geolocation", v));
     }
     if let Some(r) = input.geolocation_routing {
         out.headers.push(("Geolocation-Routing", r));
     }
-    for v in input.call_info {
+    for &v in &input.call_info {
         out.headers.push(("Call-Info", v));
     }
 
@@ -116,7 +117,7 @@ pub fn select_for_handler<'a>(input: &InviteLocationInput<'a>) -> PassOn<'a> {
         });
         return out;
     }
-    if mt.type_ != "multipart" {
+    if !mt.is_type("multipart") {
         return out;
     }
     let Ok(mp) = Multipart::parse(ct, input.body, &MultipartLimits::default()) else {
@@ -124,12 +125,12 @@ pub fn select_for_handler<'a>(input: &InviteLocationInput<'a>) -> PassOn<'a> {
     };
     // Content-IDs named by the carried headers.
     let mut named: Vec<String> = Vec::new();
-    for v in input.geolocation {
+    for v in &input.geolocation {
         for g in parse_geolocation(v).unwrap_or_default() {
             named.extend(cid_of(&g.uri));
         }
     }
-    for v in input.call_info {
+    for v in &input.call_info {
         for c in parse_call_info(v).unwrap_or_default() {
             named.extend(cid_of(&c.uri));
         }
@@ -147,6 +148,11 @@ pub fn select_for_handler<'a>(input: &InviteLocationInput<'a>) -> PassOn<'a> {
     out
 }
 
+/// [`select_for_handler`] for a parsed SIP message.
+pub fn pass_on(msg: &Message) -> PassOn<'_> {
+    select_for_handler(&InviteLocationInput::from_message(msg))
+}
+
 fn carry(p: &Part<'_>, named: &[String]) -> bool {
     let Some(mt) = p.media_type() else {
         return false;
@@ -155,6 +161,6 @@ fn carry(p: &Part<'_>, named: &[String]) -> bool {
         return false;
     }
     mt.is("application", "pidf+xml")
-        || (mt.type_ == "application" && mt.subtype.starts_with("emergencycalldata."))
+        || mt.is_emergency_call_data()
         || p.content_id().is_some_and(|c| named.iter().any(|n| n == c))
 }

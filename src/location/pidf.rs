@@ -252,8 +252,8 @@ impl Shape {
 /// Vertex centroid of a ring, without the closing duplicate.
 fn centroid(ring: &[Pos]) -> Pos {
     let pts = match ring {
-        [first, .., last] if first.lat == last.lat && first.lon == last.lon => {
-            &ring[..ring.len() - 1]
+        [first, rest @ .., last] if first.lat == last.lat && first.lon == last.lon => {
+            ring.get(..rest.len() + 1).unwrap_or(ring)
         }
         _ => ring,
     };
@@ -638,7 +638,8 @@ fn read_pos(el: Node<'_, '_>) -> Result<Pos, PidfError> {
         if n == 3 {
             return Err(bad_number("pos", t));
         }
-        v[n] = number(tok, "pos").map_err(|_| bad_number("pos", t.trim()))?;
+        let slot = v.get_mut(n).ok_or_else(|| bad_number("pos", t.trim()))?;
+        *slot = number(tok, "pos").map_err(|_| bad_number("pos", t.trim()))?;
         n += 1;
     }
     match n {
@@ -712,7 +713,9 @@ fn read_ring(poly: Node<'_, '_>, dims: Option<usize>) -> Result<Vec<Pos>, PidfEr
         }
         for c in nums.chunks(d) {
             let alt = if d == 3 { c.get(2).copied() } else { None };
-            pts.push(make_pos(c[0], c[1], alt)?);
+            if let [lat, lon, ..] = *c {
+                pts.push(make_pos(lat, lon, alt)?);
+            }
         }
     } else {
         for p in ring
@@ -741,10 +744,12 @@ fn read_coordinates(el: Node<'_, '_>) -> Result<Pos, PidfError> {
         .take(4)
         .collect();
     let parse = |tok: &str| -> Result<f64, PidfError> {
-        let (body, sign) = match tok.chars().last() {
-            Some('N' | 'n' | 'E' | 'e') => (&tok[..tok.len() - 1], 1.0),
-            Some('S' | 's' | 'W' | 'w') => (&tok[..tok.len() - 1], -1.0),
-            _ => (tok, 1.0),
+        let (body, sign) = if let Some(b) = tok.strip_suffix(['N', 'n', 'E', 'e']) {
+            (b, 1.0)
+        } else if let Some(b) = tok.strip_suffix(['S', 's', 'W', 'w']) {
+            (b, -1.0)
+        } else {
+            (tok, 1.0)
         };
         let mut deg = 0.0;
         let mut scale = 1.0;

@@ -56,43 +56,43 @@ pub fn parse_rfc3339_ms(s: &str) -> Option<i64> {
     if s.len() < 20 || s.len() > 40 || !s.is_ascii() {
         return None;
     }
-    let y = i64::from(num(&s[0..4])?);
-    if &s[4..5] != "-" || &s[7..8] != "-" || &s[13..14] != ":" || &s[16..17] != ":" {
+    let at = |a: usize, b: usize| s.get(a..b);
+    let y = i64::from(num(at(0, 4)?)?);
+    if at(4, 5)? != "-" || at(7, 8)? != "-" || at(13, 14)? != ":" || at(16, 17)? != ":" {
         return None;
     }
-    if !matches!(&s[10..11], "T" | "t" | " ") {
+    if !matches!(at(10, 11)?, "T" | "t" | " ") {
         return None;
     }
-    let mo = num(&s[5..7])?;
-    let d = num(&s[8..10])?;
-    let h = num(&s[11..13])?;
-    let mi = num(&s[14..16])?;
-    let sec = num(&s[17..19])?;
-    let mut rest = &s[19..];
+    let mo = num(at(5, 7)?)?;
+    let d = num(at(8, 10)?)?;
+    let h = num(at(11, 13)?)?;
+    let mi = num(at(14, 16)?)?;
+    let sec = num(at(17, 19)?)?;
+    let mut rest = s.get(19..)?;
     let mut frac_ms = 0i64;
     if let Some(r) = rest.strip_prefix('.') {
         let n = r.bytes().take_while(u8::is_ascii_digit).count();
         if n == 0 {
             return None;
         }
-        let digits = &r[..n];
         let mut ms = 0i64;
-        for (i, b) in digits.bytes().take(3).enumerate() {
-            ms += i64::from(b - b'0') * [100, 10, 1][i];
+        for (b, scale) in r.bytes().take(n.min(3)).zip([100, 10, 1]) {
+            ms += i64::from(b - b'0') * scale;
         }
         frac_ms = ms;
-        rest = &r[n..];
+        rest = r.get(n..)?;
     }
     let off_s = match rest {
         "Z" | "z" => 0,
-        _ if rest.len() == 6 && rest.as_bytes()[3] == b':' => {
-            let sign = match &rest[0..1] {
+        _ if rest.len() == 6 && rest.get(3..4) == Some(":") => {
+            let sign = match rest.get(0..1)? {
                 "+" => 1,
                 "-" => -1,
                 _ => return None,
             };
-            let oh = i64::from(num(&rest[1..3])?);
-            let om = i64::from(num(&rest[4..6])?);
+            let oh = i64::from(num(rest.get(1..3)?)?);
+            let om = i64::from(num(rest.get(4..6)?)?);
             if oh > 23 || om > 59 {
                 return None;
             }
@@ -109,9 +109,10 @@ pub fn parse_compact_utc_ms(s: &str) -> Option<i64> {
     if s.len() != 14 || !s.bytes().all(|b| b.is_ascii_digit()) {
         return None;
     }
+    let at = |a: usize, b: usize| s.get(a..b).and_then(num);
     to_ms(
-        (i64::from(num(&s[0..4])?), num(&s[4..6])?, num(&s[6..8])?),
-        (num(&s[8..10])?, num(&s[10..12])?, num(&s[12..14])?),
+        (i64::from(at(0, 4)?), at(4, 6)?, at(6, 8)?),
+        (at(8, 10)?, at(10, 12)?, at(12, 14)?),
         0,
         0,
     )

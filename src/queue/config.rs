@@ -119,7 +119,10 @@ pub enum LimitOutcome {
 pub struct EmergencyOverflow {
     /// Partner control room's SIP URI, e.g. `sip:overflow@partner.example.net`.
     pub target_uri: Option<String>,
-    /// Overflow a call that has waited longer than this, in s.
+    /// Overflow a waiting call once it has waited longer than this, in s (from its
+    /// arrival). A call ringing at a handler is left alone; if that offer fails after the
+    /// limit, the call is first offered to any free handler, else it overflows at the
+    /// next [`crate::queue::Router::handle_timeout`].
     pub after_wait_s: Option<u32>,
     /// Overflow a call when no eligible handler is logged in.
     pub when_no_handler_logged_in: bool,

@@ -61,7 +61,10 @@ pub(crate) struct CallRecord {
     pub(crate) location: Option<String>,
     pub(crate) required: Skills,
     pub(crate) key: QueueKey,
+    /// `Waiting` or `Connected`; a ringing offer lives in `Router::ringing` so that
+    /// offering a call does not touch its (cold) record.
     pub(crate) status: CallStatus,
+    /// Offers that ended (the current ringing offer is not counted yet).
     pub(crate) offers: u32,
 }
 
@@ -77,25 +80,32 @@ pub(crate) struct HandlerRecord {
     ring_deadline: Option<Instant>,
 }
 
-/// Waiting calls of one class.
+/// Waiting calls of one class, grouped by required skill set; each group is FIFO by
+/// `(arrival, seq)`. The class head is the smallest group head (G groups).
 #[derive(Debug, Default)]
 pub(crate) struct ClassQueue {
-    /// All waiting calls of the class, FIFO.
-    pub(crate) order: BTreeMap<QueueKey, CallId>,
-    /// The same calls grouped by required skill set.
-    groups: HashMap<Skills, BTreeMap<QueueKey, CallId>>,
+    groups: IdMap<Skills, BTreeMap<QueueKey, CallId>>,
+    len: usize,
 }
 
 impl ClassQueue {
     fn insert(&mut self, key: QueueKey, required: Skills, call: CallId) {
-        self.order.insert(key, call);
-        self.groups.entry(required).or_default().insert(key, call);
+        if self
+            .groups
+            .entry(required)
+            .or_default()
+            .insert(key, call)
+            .is_none()
+        {
+            self.len += 1;
+        }
     }
 
     fn remove(&mut self, key: QueueKey, required: Skills) {
-        self.order.remove(&key);
         if let Some(group) = self.groups.get_mut(&required) {
-            group.remove(&key);
+            if group.remove(&key).is_some() {
+                self.len -= 1;
+            }
             if group.is_empty() {
                 self.groups.remove(&required);
             }
@@ -103,34 +113,94 @@ impl ClassQueue {
     }
 
     /// Oldest waiting call a handler with `skills` is eligible for.
-    fn head_for(&self, skills: Skills) -> Option<(QueueKey, CallId)> {
+    /// Returns `(key, required skills, call)`.
+    fn head_for(&self, skills: Skills) -> Option<(QueueKey, Skills, CallId)> {
         self.groups
             .iter()
             .filter(|(required, _)| skills.covers(**required))
-            .filter_map(|(_, group)| group.first_key_value().map(|(k, c)| (*k, *c)))
+            .filter_map(|(required, group)| {
+                group.first_key_value().map(|(k, c)| (*k, *required, *c))
+            })
             .min()
     }
 
+    /// Oldest waiting call of the class.
+    pub(crate) fn head(&self) -> Option<(QueueKey, CallId)> {
+        self.groups
+            .values()
+            .filter_map(|group| group.first_key_value().map(|(k, c)| (*k, *c)))
+            .min()
+    }
+
+    /// All waiting calls of the class in FIFO order (a G-way merge of the groups).
+    pub(crate) fn iter(&self) -> impl Iterator<Item = (QueueKey, CallId)> + '_ {
+        let mut heads: Vec<_> = self
+            .groups
+            .values()
+            .map(|g| g.iter().map(|(k, c)| (*k, *c)).peekable())
+            .collect();
+        std::iter::from_fn(move || {
+            let best = heads
+                .iter_mut()
+                .enumerate()
+                .filter_map(|(i, it)| it.peek().map(|x| (x.0, i)))
+                .min()?;
+            heads[best.1].next()
+        })
+    }
+
     pub(crate) fn len(&self) -> usize {
-        self.order.len()
+        self.len
     }
 }
+
+/// Hasher for the router's internal keys (engine-assigned call and handler ids, skill
+/// bits): one multiply, no SipHash. The keys are not chosen by the network, so hash
+/// flooding is not a concern here.
+#[derive(Debug, Default, Clone, Copy)]
+pub(crate) struct IdHasher(u64);
+
+impl std::hash::Hasher for IdHasher {
+    fn finish(&self) -> u64 {
+        self.0
+    }
+
+    fn write(&mut self, bytes: &[u8]) {
+        for &b in bytes {
+            self.0 = (self.0.rotate_left(8) ^ u64::from(b)).wrapping_mul(0x9E37_79B9_7F4A_7C15);
+        }
+    }
+
+    fn write_u64(&mut self, n: u64) {
+        self.0 = (self.0 ^ n)
+            .wrapping_mul(0x9E37_79B9_7F4A_7C15)
+            .rotate_left(26);
+    }
+
+    fn write_u32(&mut self, n: u32) {
+        self.write_u64(u64::from(n));
+    }
+}
+
+pub(crate) type IdMap<K, V> = HashMap<K, V, std::hash::BuildHasherDefault<IdHasher>>;
 
 /// The routing core. One owner (a task or the simulation) calls it; it holds no locks.
 #[derive(Debug)]
 pub struct Router {
     config: QueueConfig,
     ring_timeout: Duration,
-    pub(crate) calls: HashMap<CallId, CallRecord>,
+    pub(crate) calls: IdMap<CallId, CallRecord>,
     pub(crate) queues: [ClassQueue; 3],
-    pub(crate) handlers: HashMap<HandlerId, HandlerRecord>,
+    pub(crate) handlers: IdMap<HandlerId, HandlerRecord>,
     /// Available handlers by skill set, longest idle first.
-    idle: HashMap<Skills, BTreeSet<(Instant, HandlerId)>>,
+    idle: IdMap<Skills, BTreeSet<(Instant, HandlerId)>>,
     /// Logged-in (not LoggedOut) handlers per skill set.
-    logged_in: HashMap<Skills, u32>,
+    logged_in: IdMap<Skills, u32>,
     ring_timers: BTreeSet<(Instant, HandlerId)>,
     wrap_timers: BTreeSet<(Instant, HandlerId)>,
     pub(crate) callbacks: BTreeMap<CallbackId, CallbackItem>,
+    /// Calls ringing at a handler (at most one per handler).
+    pub(crate) ringing: IdMap<CallId, HandlerId>,
     next_seq: u64,
     next_callback: u64,
     actions: VecDeque<Action>,
@@ -150,14 +220,15 @@ impl Router {
         Ok(Router {
             ring_timeout: Duration::from_millis(config.ring_timeout_ms),
             config,
-            calls: HashMap::new(),
+            calls: IdMap::default(),
             queues: Default::default(),
-            handlers: HashMap::new(),
-            idle: HashMap::new(),
-            logged_in: HashMap::new(),
+            handlers: IdMap::default(),
+            idle: IdMap::default(),
+            logged_in: IdMap::default(),
             ring_timers: BTreeSet::new(),
             wrap_timers: BTreeSet::new(),
             callbacks: BTreeMap::new(),
+            ringing: IdMap::default(),
             next_seq: 0,
             next_callback: 1,
             actions: VecDeque::new(),
@@ -183,8 +254,10 @@ impl Router {
             Event::CallAbandoned { call } => self.on_abandon(now, call)?,
             Event::OfferAccepted { call, handler } => {
                 self.check_offer(call, handler)?;
+                self.ringing.remove(&call);
                 if let Some(rec) = self.calls.get_mut(&call) {
                     rec.status = CallStatus::Connected(handler);
+                    rec.offers += 1;
                 }
                 if let Some(h) = self.handlers.get_mut(&handler) {
                     h.misses = 0;
@@ -259,8 +332,7 @@ impl Router {
         let wrap = self.wrap_timers.first().map(|t| t.0);
         let overflow = self.overflow_wait().and_then(|(_, wait)| {
             self.queues[CallClass::Emergency.index()]
-                .order
-                .first_key_value()
+                .head()
                 .map(|(key, _)| key.0 + wait)
         });
         [ring, wrap, overflow].into_iter().flatten().min()
@@ -303,7 +375,7 @@ impl Router {
         if let Some((uri, wait)) = self.overflow_wait() {
             let uri = uri.to_string();
             let queue = CallClass::Emergency.index();
-            while let Some((&key, &call)) = self.queues[queue].order.first_key_value() {
+            while let Some((key, call)) = self.queues[queue].head() {
                 if key.0 + wait > now {
                     break;
                 }
@@ -314,7 +386,11 @@ impl Router {
 
     /// Where a live call is; `None` once it ended, was abandoned, rejected or overflowed.
     pub fn call_status(&self, call: CallId) -> Option<CallStatus> {
-        self.calls.get(&call).map(|c| c.status)
+        let rec = self.calls.get(&call)?;
+        Some(match self.ringing.get(&call) {
+            Some(h) => CallStatus::Offered(*h),
+            None => rec.status,
+        })
     }
 
     /// A handler's state; `None` for an unknown handler.
@@ -402,11 +478,19 @@ impl Router {
             .calls
             .get(&call)
             .ok_or(RouterError::UnknownCall(call))?;
-        let (status, class, key, required) = (rec.status, rec.class, rec.key, rec.required);
+        let (class, key, required) = (rec.class, rec.key, rec.required);
+        let status = match self.ringing.get(&call) {
+            Some(h) => CallStatus::Offered(*h),
+            None => rec.status,
+        };
         match status {
             CallStatus::Connected(_) => return Err(RouterError::AlreadyAnswered(call)),
             CallStatus::Waiting => self.queues[class.index()].remove(key, required),
             CallStatus::Offered(handler) => {
+                self.ringing.remove(&call);
+                if let Some(rec) = self.calls.get_mut(&call) {
+                    rec.offers += 1;
+                }
                 self.actions.push_back(Action::CancelOffer {
                     call,
                     handler,
@@ -432,20 +516,22 @@ impl Router {
             offers: rec.offers,
         };
         self.callbacks.insert(id, item.clone());
-        self.actions.push_back(Action::CallbackAdded(item));
+        self.actions
+            .push_back(Action::CallbackAdded(Box::new(item)));
         Ok(())
     }
 
     fn on_call_ended(&mut self, now: Instant, call: CallId) -> Result<(), RouterError> {
+        // One lookup on the hot path; the record goes back on the (rare) error path.
         let rec = self
             .calls
-            .get(&call)
+            .remove(&call)
             .ok_or(RouterError::UnknownCall(call))?;
         let CallStatus::Connected(handler) = rec.status else {
+            self.calls.insert(call, rec);
             return Err(RouterError::NotConnected(call));
         };
         let wrap = u64::from(self.config.wrap_up_s.get(rec.class));
-        self.calls.remove(&call);
         let busy_with_call = self
             .handlers
             .get(&handler)
@@ -508,15 +594,14 @@ impl Router {
     }
 
     fn check_offer(&self, call: CallId, handler: HandlerId) -> Result<(), RouterError> {
-        let rec = self
-            .calls
-            .get(&call)
-            .ok_or(RouterError::UnknownCall(call))?;
+        if !self.calls.contains_key(&call) {
+            return Err(RouterError::UnknownCall(call));
+        }
         let ringing = self
             .handlers
             .get(&handler)
             .is_some_and(|h| h.state == HandlerState::Ringing(call));
-        if rec.status == CallStatus::Offered(handler) && ringing {
+        if self.ringing.get(&call) == Some(&handler) && ringing {
             Ok(())
         } else {
             Err(RouterError::StaleOffer { call, handler })
@@ -636,18 +721,19 @@ impl Router {
 
     /// Puts a call back in its class queue under its original key (its place).
     fn requeue(&mut self, call: CallId) {
+        self.ringing.remove(&call);
         if let Some(rec) = self.calls.get_mut(&call) {
             rec.status = CallStatus::Waiting;
+            rec.offers += 1;
             self.queues[rec.class.index()].insert(rec.key, rec.required, call);
             self.dirty_calls.push(call);
         }
     }
 
     fn offer(&mut self, call: CallId, handler: HandlerId, now: Instant) {
-        if let Some(rec) = self.calls.get_mut(&call) {
-            rec.status = CallStatus::Offered(handler);
-            rec.offers += 1;
-        }
+        // No access to the call's record here: it was written at arrival, possibly
+        // 100,000 calls ago, and is cold in cache. The ringing map is small and hot.
+        self.ringing.insert(call, handler);
         self.actions.push_back(Action::Offer { call, handler });
         self.set_state(handler, HandlerState::Ringing(call), now);
     }
@@ -720,7 +806,7 @@ impl Router {
             let Some(rec) = self.calls.get(&call) else {
                 continue;
             };
-            if rec.status != CallStatus::Waiting {
+            if rec.status != CallStatus::Waiting || self.ringing.contains_key(&call) {
                 continue;
             }
             if let Some(handler) = self.best_handler(rec.required) {
@@ -740,10 +826,8 @@ impl Router {
                 continue;
             }
             let skills = h.skills;
-            if let Some((class, key, call)) = self.best_call(skills, now) {
-                if let Some(required) = self.calls.get(&call).map(|r| r.required) {
-                    self.queues[class.index()].remove(key, required);
-                }
+            if let Some((class, key, required, call)) = self.best_call(skills, now) {
+                self.queues[class.index()].remove(key, required);
                 self.offer(call, handler, now);
             } else if let Some(h) = self.handlers.get_mut(&handler) {
                 h.indexed = true;
@@ -769,11 +853,15 @@ impl Router {
 
     /// Best waiting call for a handler with `skills`: emergency first, then the
     /// non-emergency head unless an aged admin call arrived earlier, then admin.
-    fn best_call(&self, skills: Skills, now: Instant) -> Option<(CallClass, QueueKey, CallId)> {
+    fn best_call(
+        &self,
+        skills: Skills,
+        now: Instant,
+    ) -> Option<(CallClass, QueueKey, Skills, CallId)> {
         let with = |class: CallClass| {
             self.queues[class.index()]
                 .head_for(skills)
-                .map(|(k, c)| (class, k, c))
+                .map(|(k, r, c)| (class, k, r, c))
         };
         if let Some(found) = with(CallClass::Emergency) {
             return Some(found);

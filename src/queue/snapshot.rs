@@ -105,11 +105,11 @@ impl Router {
     pub fn waiting_calls(&self, now: Instant, max: usize) -> Vec<WaitingCall> {
         self.queues
             .iter()
-            .flat_map(|q| q.order.iter())
+            .flat_map(|q| q.iter())
             .filter_map(|(key, call)| {
-                let rec = self.calls.get(call)?;
+                let rec = self.calls.get(&call)?;
                 (rec.status == CallStatus::Waiting).then(|| WaitingCall {
-                    call: *call,
+                    call,
                     class: rec.class,
                     caller: rec.caller.clone(),
                     location: rec.location.clone(),

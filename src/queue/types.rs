@@ -269,8 +269,8 @@ pub enum Action {
         /// Its new state.
         state: HandlerState,
     },
-    /// An abandoned call was added to the callback list.
-    CallbackAdded(CallbackItem),
+    /// An abandoned call was added to the callback list (boxed: keeps `Action` small).
+    CallbackAdded(Box<CallbackItem>),
 }
 
 /// An event the router cannot apply; the router's state is unchanged.
@@ -309,4 +309,19 @@ pub enum RouterError {
     /// `CallbackDone` for an unknown entry.
     #[error("callback {0:?} is not on the list")]
     UnknownCallback(CallbackId),
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn action_stays_small() {
+        // Actions are moved through a queue on every routing decision.
+        assert!(
+            std::mem::size_of::<Action>() <= 48,
+            "{}",
+            std::mem::size_of::<Action>()
+        );
+    }
 }

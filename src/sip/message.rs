@@ -489,3 +489,37 @@ impl Message {
         self.option_tags(HeaderName::Supported)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn message_is_owned_and_sendable() {
+        fn assert_send_sync_static<T: Send + Sync + 'static>() {}
+        assert_send_sync_static::<Message>();
+        let m = crate::sip::parse(b"OPTIONS sip:a@b SIP/2.0\r\nCall-ID: x1\r\n\r\n").unwrap();
+        // Owned: the message outlives the input buffer.
+        let boxed: Box<dyn std::any::Any + Send + Sync> = Box::new(m);
+        let m = boxed.downcast::<Message>().unwrap();
+        assert_eq!(m.call_id(), Some("x1"));
+    }
+
+    #[test]
+    fn lookup_by_name_case_and_compact() {
+        let m = crate::sip::parse(
+            b"OPTIONS sip:a@b SIP/2.0\r\nv: SIP/2.0/UDP h;branch=z9hG4bK1, SIP/2.0/TCP g\r\nVIA: SIP/2.0/UDP k\r\nX-Custom: 1\r\nx-custom: 2\r\n\r\n",
+        )
+        .unwrap();
+        assert_eq!(m.header_all("Via").count(), 2);
+        assert_eq!(m.values(HeaderName::Via).count(), 3);
+        assert_eq!(
+            m.vias().map(|v| v.transport).collect::<Vec<_>>(),
+            vec!["UDP", "TCP", "UDP"]
+        );
+        assert_eq!(m.header_all("X-CUSTOM").collect::<Vec<_>>(), vec!["1", "2"]);
+        assert_eq!(m.header("x-missing"), None);
+        let raw: Vec<_> = m.fields().map(|f| f.raw_name).collect();
+        assert_eq!(raw, vec!["v", "VIA", "X-Custom", "x-custom"]);
+    }
+}

@@ -14,7 +14,7 @@
 //! 999 call is never refused for a cosmetic header); the RFC 5118 §4.10 three-colon
 //! IPv6 form. Strict where RFC 4475 §3.1.2 lists the message as invalid.
 
-use memchr::memchr;
+use memchr::memchr2;
 
 use super::error::ParseError;
 use super::header::{CSeq, Contact, HeaderName, NameAddr, Via};
@@ -76,21 +76,13 @@ pub(crate) struct Scan {
     /// Offset of the first body octet.
     pub(crate) body_start: usize,
     start_line: (usize, usize),
-    fields: Vec<RawField>,
+    /// Fields with spans relative to `base`; value spans not yet trimmed.
+    fields: Vec<Field>,
     folded: bool,
     /// First Content-Length value, if any.
     pub(crate) content_length: Option<usize>,
     /// True when several Content-Length fields disagree.
     pub(crate) cl_conflict: bool,
-}
-
-#[derive(Clone, Copy)]
-struct RawField {
-    name: HeaderName,
-    name_start: usize,
-    name_end: usize,
-    value_start: usize,
-    value_end: usize,
 }
 
 /// Scans start line and header lines. `Ok(None)` means the header section is not
@@ -111,50 +103,54 @@ pub(crate) fn scan_head(
             Ok(None)
         };
     }
+    let incomplete = |len: usize| {
+        if len - base > limits.max_message_bytes {
+            Err(ParseError::MessageTooLarge {
+                len: len - base,
+                max: limits.max_message_bytes,
+            })
+        } else if complete {
+            Err(ParseError::Unterminated)
+        } else {
+            Ok(None)
+        }
+    };
     let mut pos = base;
     let mut start_line = None;
-    let mut fields: Vec<RawField> = Vec::with_capacity(24);
+    let mut fields: Vec<Field> = Vec::with_capacity(32);
     let mut folded = false;
     let mut line_no = 0usize;
     let mut content_length: Option<usize> = None;
     let mut cl_conflict = false;
     loop {
         let rest = input.get(pos..).unwrap_or_default();
-        let Some(off) = memchr(b'\n', rest) else {
+        // One search per line for CR or LF; CR must be followed by LF (bare LF is
+        // accepted, liberal).
+        let Some(off) = memchr2(b'\r', b'\n', rest) else {
             if rest.len() > limits.max_line_bytes {
                 return Err(ParseError::LineTooLong {
                     max: limits.max_line_bytes,
                 });
             }
-            if input.len() - base > limits.max_message_bytes {
-                return Err(ParseError::MessageTooLarge {
-                    len: input.len() - base,
-                    max: limits.max_message_bytes,
-                });
+            return incomplete(input.len());
+        };
+        let line_end = pos + off;
+        let next = if rest.get(off) == Some(&b'\r') {
+            match rest.get(off + 1) {
+                Some(b'\n') => line_end + 2,
+                Some(_) => return Err(ParseError::BareCr),
+                None => return incomplete(input.len()),
             }
-            return if complete {
-                Err(ParseError::Unterminated)
-            } else {
-                Ok(None)
-            };
-        };
-        let nl = pos + off;
-        let line_end = if off > 0 && input.get(nl - 1) == Some(&b'\r') {
-            nl - 1
         } else {
-            nl
+            line_end + 1
         };
-        let line = input.get(pos..line_end).unwrap_or_default();
+        let line = rest.get(..off).unwrap_or_default();
         line_no += 1;
-        if line.len() > limits.max_line_bytes {
+        if off > limits.max_line_bytes {
             return Err(ParseError::LineTooLong {
                 max: limits.max_line_bytes,
             });
         }
-        if memchr(b'\r', line).is_some() {
-            return Err(ParseError::BareCr);
-        }
-        let next = nl + 1;
         if next - base > limits.max_message_bytes {
             return Err(ParseError::MessageTooLarge {
                 len: next - base,
@@ -169,8 +165,10 @@ pub(crate) fn scan_head(
                 .iter()
                 .filter(|f| f.name == HeaderName::ContentLength)
             {
-                let v = trim_bytes(input.get(f.value_start..f.value_end).unwrap_or_default());
-                let n = std::str::from_utf8(v)
+                let v = input
+                    .get(base + f.value_span.start as usize..base + f.value_span.end as usize)
+                    .unwrap_or_default();
+                let n = std::str::from_utf8(trim_bytes(v))
                     .ok()
                     .and_then(|s| parse_bounded_u64(s, u64::from(u32::MAX)))
                     .and_then(|n| usize::try_from(n).ok())
@@ -202,17 +200,24 @@ pub(crate) fn scan_head(
             let last = fields
                 .last_mut()
                 .ok_or(ParseError::BadHeaderLine { line: line_no })?;
-            last.value_end = line_end;
-            if last.value_end - last.name_start > limits.max_line_bytes {
+            last.value_span.end = u32::try_from(line_end - base).unwrap_or(u32::MAX);
+            if (last.value_span.end - last.name_span.start) as usize > limits.max_line_bytes {
                 return Err(ParseError::LineTooLong {
                     max: limits.max_line_bytes,
                 });
             }
             folded = true;
         } else {
-            let colon = memchr(b':', line).ok_or(ParseError::BadHeaderLine { line: line_no })?;
-            let name = trim_bytes_end(line.get(..colon).unwrap_or_default());
-            if name.is_empty() || !name.iter().all(|&b| is_token_char(b)) {
+            // header-name = token, then *(SP / HTAB) ":" (RFC 3261 §7.3.1 HCOLON)
+            let mut k = 0;
+            while line.get(k).is_some_and(|&b| is_token_char(b)) {
+                k += 1;
+            }
+            let name_len = k;
+            while line.get(k).is_some_and(|&b| is_ws(b)) {
+                k += 1;
+            }
+            if name_len == 0 || line.get(k) != Some(&b':') {
                 return Err(ParseError::BadHeaderLine { line: line_no });
             }
             if fields.len() >= limits.max_headers {
@@ -220,12 +225,15 @@ pub(crate) fn scan_head(
                     max: limits.max_headers,
                 });
             }
-            fields.push(RawField {
-                name: HeaderName::from_bytes(name),
-                name_start: pos,
-                name_end: pos + name.len(),
-                value_start: pos + colon + 1,
-                value_end: line_end,
+            let rel = pos - base;
+            k += 1;
+            while line.get(k).is_some_and(|&b| is_ws(b)) {
+                k += 1;
+            }
+            fields.push(Field {
+                name: HeaderName::from_token(line.get(..name_len).unwrap_or_default()),
+                name_span: Span::new(rel, rel + name_len),
+                value_span: Span::new(rel + k, line_end - base),
             });
         }
         pos = next;
@@ -234,10 +242,7 @@ pub(crate) fn scan_head(
 
 fn trim_bytes(b: &[u8]) -> &[u8] {
     let s = b.iter().position(|&c| !is_ws(c)).unwrap_or(b.len());
-    trim_bytes_end(b.get(s..).unwrap_or_default())
-}
-
-fn trim_bytes_end(b: &[u8]) -> &[u8] {
+    let b = b.get(s..).unwrap_or_default();
     let e = b.iter().rposition(|&c| !is_ws(c)).map_or(0, |i| i + 1);
     b.get(..e).unwrap_or_default()
 }
@@ -249,7 +254,8 @@ pub(crate) fn finish(input: &[u8], scan: Scan, body: &[u8]) -> Result<Message, P
     let mut head = input.get(base..scan.head_end).unwrap_or_default().to_vec();
     if scan.folded {
         for f in &scan.fields {
-            if let Some(v) = head.get_mut(f.value_start - base..f.value_end - base) {
+            let span = f.value_span.start as usize..f.value_span.end as usize;
+            if let Some(v) = head.get_mut(span) {
                 for b in v.iter_mut().filter(|b| **b == b'\r' || **b == b'\n') {
                     *b = b' ';
                 }
@@ -258,20 +264,16 @@ pub(crate) fn finish(input: &[u8], scan: Scan, body: &[u8]) -> Result<Message, P
     }
     let head = String::from_utf8(head).map_err(|_| ParseError::InvalidUtf8)?;
     let hb = head.as_bytes();
-    let mut fields = Vec::with_capacity(scan.fields.len());
-    for f in &scan.fields {
-        let (mut vs, mut ve) = (f.value_start - base, f.value_end - base);
+    let mut fields = scan.fields;
+    for f in fields.iter_mut() {
+        let (mut vs, mut ve) = (f.value_span.start as usize, f.value_span.end as usize);
         while vs < ve && hb.get(vs).is_some_and(|&b| is_ws(b)) {
             vs += 1;
         }
         while ve > vs && hb.get(ve - 1).is_some_and(|&b| is_ws(b)) {
             ve -= 1;
         }
-        fields.push(Field {
-            name: f.name,
-            name_span: Span::new(f.name_start - base, f.name_end - base),
-            value_span: Span::new(vs, ve),
-        });
+        f.value_span = Span::new(vs, ve);
     }
     let (s0, s1) = (scan.start_line.0 - base, scan.start_line.1 - base);
     let line = head.get(s0..s1).unwrap_or("");
@@ -383,10 +385,11 @@ fn parse_start_line(line: &str, off: usize) -> Result<Start, ParseError> {
 fn validate_core(msg: &Message) -> Result<(), ParseError> {
     let bad = |name, fault| ParseError::BadHeader { name, fault };
     let method = msg.method();
-    for f in msg.fields() {
+    for f in &msg.fields {
+        let value = msg.span(f.value_span);
         match f.name {
             HeaderName::Via => {
-                for v in CommaSplit::new(f.value) {
+                for v in CommaSplit::new(value) {
                     if v.is_empty() {
                         return Err(bad(HeaderName::Via, "empty value"));
                     }
@@ -394,21 +397,21 @@ fn validate_core(msg: &Message) -> Result<(), ParseError> {
                 }
             }
             HeaderName::From | HeaderName::To => {
-                NameAddr::parse(f.value).map_err(|e| bad(f.name, e))?;
+                NameAddr::parse(value).map_err(|e| bad(f.name, e))?;
             }
             HeaderName::Contact => {
-                for v in CommaSplit::new(f.value) {
+                for v in CommaSplit::new(value) {
                     if v.is_empty() {
                         return Err(bad(HeaderName::Contact, "empty value"));
                     }
                     Contact::parse(v).map_err(|e| bad(HeaderName::Contact, e))?;
                 }
             }
-            HeaderName::CallId if f.value.is_empty() || f.value.bytes().any(is_ws) => {
+            HeaderName::CallId if value.is_empty() || value.bytes().any(is_ws) => {
                 return Err(bad(HeaderName::CallId, "empty or contains LWS"));
             }
             HeaderName::CSeq => {
-                let c = CSeq::parse(f.value).map_err(|e| bad(HeaderName::CSeq, e))?;
+                let c = CSeq::parse(value).map_err(|e| bad(HeaderName::CSeq, e))?;
                 if let Some(m) = method {
                     if c.method != m.as_str() {
                         return Err(ParseError::CSeqMethodMismatch);

@@ -5,13 +5,71 @@
 //! All helpers work on header values that the message parser has already unfolded
 //! (every `CRLF SP` continuation replaced by spaces), so LWS here means SP / HTAB only.
 
+/// Character-class table: RFC 3261 §25.1 `token` characters.
+const TOKEN: [bool; 256] = {
+    let mut t = [false; 256];
+    let mut i = 0;
+    while i < 256 {
+        let b = i as u8;
+        t[i] = b.is_ascii_alphanumeric()
+            || matches!(
+                b,
+                b'-' | b'.' | b'!' | b'%' | b'*' | b'_' | b'+' | b'`' | b'\'' | b'~'
+            );
+        i += 1;
+    }
+    t
+};
+
+/// Character-class table: RFC 3261 §25.1 `paramchar` (unreserved, escaped,
+/// `[]/:&+$`), plus `%`.
+const URI_PARAM: [bool; 256] = {
+    let mut t = [false; 256];
+    let mut i = 0;
+    while i < 256 {
+        let b = i as u8;
+        t[i] = b.is_ascii_alphanumeric()
+            || matches!(
+                b,
+                b'-' | b'_'
+                    | b'.'
+                    | b'!'
+                    | b'~'
+                    | b'*'
+                    | b'\''
+                    | b'('
+                    | b')'
+                    | b'%'
+                    | b'['
+                    | b']'
+                    | b'/'
+                    | b':'
+                    | b'&'
+                    | b'+'
+                    | b'$'
+            );
+        i += 1;
+    }
+    t
+};
+
+/// Character-class table: unquoted header-parameter value characters (token, host,
+/// IPv6 reference, and other printable octets except separators).
+const PARAM_VALUE: [bool; 256] = {
+    let mut t = [false; 256];
+    let mut i = 0;
+    while i < 256 {
+        let b = i as u8;
+        t[i] = b > b' ' && b != 0x7f && !matches!(b, b'"' | b',' | b'<' | b'>' | b';');
+        i += 1;
+    }
+    t
+};
+
 /// RFC 3261 §25.1 `token` character: alphanumerics and `-.!%*_+`'~`.
+#[inline]
 pub(crate) fn is_token_char(b: u8) -> bool {
-    b.is_ascii_alphanumeric()
-        || matches!(
-            b,
-            b'-' | b'.' | b'!' | b'%' | b'*' | b'_' | b'+' | b'`' | b'\'' | b'~'
-        )
+    TOKEN[b as usize]
 }
 
 /// True when `s` is a non-empty RFC 3261 `token`.
@@ -20,13 +78,39 @@ pub(crate) fn is_token(s: &str) -> bool {
 }
 
 /// SP or HTAB.
+#[inline]
 pub(crate) fn is_ws(b: u8) -> bool {
     b == b' ' || b == b'\t'
 }
 
 /// Trims SP / HTAB on both sides.
+#[inline]
 pub(crate) fn trim_ws(s: &str) -> &str {
-    s.trim_matches(|c| c == ' ' || c == '\t')
+    let b = s.as_bytes();
+    let mut start = 0;
+    let mut end = b.len();
+    while start < end && b.get(start).is_some_and(|&c| is_ws(c)) {
+        start += 1;
+    }
+    while end > start && b.get(end - 1).is_some_and(|&c| is_ws(c)) {
+        end -= 1;
+    }
+    s.get(start..end).unwrap_or("")
+}
+
+/// Index of `needle` in `b` (a short-string search; cheaper than memchr set-up for
+/// the few dozen octets of a header element).
+#[inline]
+pub(crate) fn find_byte(b: &[u8], needle: u8) -> Option<usize> {
+    b.iter().position(|&c| c == needle)
+}
+
+/// Advances `i` over SP / HTAB.
+#[inline]
+pub(crate) fn skip_ws(b: &[u8], i: &mut usize) {
+    while b.get(*i).is_some_and(|&c| is_ws(c)) {
+        *i += 1;
+    }
 }
 
 /// Given `s` starting with `"`, returns the byte index just past the closing quote
@@ -88,6 +172,10 @@ impl<'a> Iterator for CommaSplit<'a> {
     fn next(&mut self) -> Option<&'a str> {
         let s = self.rest?;
         let b = s.as_bytes();
+        if find_byte(b, b',').is_none() {
+            self.rest = None;
+            return Some(trim_ws(s));
+        }
         let mut i = 0;
         let mut angle = 0usize;
         while i < b.len() {
@@ -165,35 +253,46 @@ impl<'a> Params<'a> {
     /// `token [= (token / host / quoted-string)]` parameters with optional LWS around
     /// `;` and `=`. Empty parameters (`;;`) and empty values (`a=`) are errors.
     pub(crate) fn parse(raw: &'a str) -> Result<Self, &'static str> {
-        let p = Params { raw };
-        if trim_ws(raw).is_empty() {
+        let b = raw.as_bytes();
+        let mut i = 0;
+        skip_ws(b, &mut i);
+        if i == b.len() {
             return Ok(Params { raw: "" });
         }
-        let mut rest = Some(raw);
-        while let Some(r) = rest {
-            let (item, next) = split_unquoted(r, b';');
-            rest = next;
-            let (name, value) = split_param(item);
-            if !is_token(name) {
+        loop {
+            skip_ws(b, &mut i);
+            let name_start = i;
+            while b.get(i).is_some_and(|&c| is_token_char(c)) {
+                i += 1;
+            }
+            if i == name_start {
                 return Err("bad parameter name");
             }
-            if let Some(v) = value {
-                if v.is_empty() {
-                    return Err("empty parameter value");
-                }
-                if v.starts_with('"') {
-                    if quoted_end(v.as_bytes()) != Some(v.len()) {
-                        return Err("bad quoted parameter value");
+            skip_ws(b, &mut i);
+            if b.get(i) == Some(&b'=') {
+                i += 1;
+                skip_ws(b, &mut i);
+                if b.get(i) == Some(&b'"') {
+                    let n = quoted_end(b.get(i..).unwrap_or_default())
+                        .ok_or("bad quoted parameter value")?;
+                    i += n;
+                } else {
+                    let v = i;
+                    while b.get(i).is_some_and(|&c| PARAM_VALUE[c as usize]) {
+                        i += 1;
                     }
-                } else if v
-                    .bytes()
-                    .any(|b| is_ws(b) || matches!(b, b'"' | b',' | b'<' | b'>' | b';'))
-                {
-                    return Err("bad parameter value");
+                    if i == v {
+                        return Err("empty parameter value");
+                    }
                 }
+                skip_ws(b, &mut i);
+            }
+            match b.get(i) {
+                None => return Ok(Params { raw }),
+                Some(b';') => i += 1,
+                Some(_) => return Err("bad parameter value"),
             }
         }
-        Ok(p)
     }
 
     /// Parameters of a URI (RFC 3261 §19.1.1 `uri-parameters`): no LWS, no quotes.
@@ -207,22 +306,35 @@ impl<'a> Params<'a> {
     }
 
     fn parse_uri_chars(raw: &'a str, ok: impl Fn(u8) -> bool) -> Result<Self, &'static str> {
-        if raw.is_empty() {
+        let b = raw.as_bytes();
+        if b.is_empty() {
             return Ok(Params { raw });
         }
-        for item in raw.split(';') {
-            let (name, value) = match item.split_once('=') {
-                Some((n, v)) => (n, Some(v)),
-                None => (item, None),
-            };
-            if name.is_empty() || !name.bytes().all(&ok) {
-                return Err("bad URI parameter name");
-            }
-            if let Some(v) = value {
-                if v.is_empty() || !v.bytes().all(&ok) {
-                    return Err("bad URI parameter value");
+        // name [= value] items separated by ';', each part non-empty.
+        let mut part_len = 0usize;
+        let mut in_value = false;
+        for &c in b {
+            match c {
+                b';' => {
+                    if part_len == 0 {
+                        return Err("empty URI parameter");
+                    }
+                    part_len = 0;
+                    in_value = false;
                 }
+                b'=' if !in_value => {
+                    if part_len == 0 {
+                        return Err("bad URI parameter name");
+                    }
+                    part_len = 0;
+                    in_value = true;
+                }
+                c if ok(c) => part_len += 1,
+                _ => return Err("bad URI parameter character"),
             }
+        }
+        if part_len == 0 {
+            return Err("empty URI parameter");
         }
         Ok(Params { raw })
     }
@@ -286,27 +398,9 @@ fn split_param(item: &str) -> (&str, Option<&str>) {
 }
 
 /// RFC 3261 §25.1 characters allowed in URI parameters (`paramchar`), plus `%`.
+#[inline]
 pub(crate) fn is_uri_param_char(b: u8) -> bool {
-    b.is_ascii_alphanumeric()
-        || matches!(
-            b,
-            b'-' | b'_'
-                | b'.'
-                | b'!'
-                | b'~'
-                | b'*'
-                | b'\''
-                | b'('
-                | b')'
-                | b'%'
-                | b'['
-                | b']'
-                | b'/'
-                | b':'
-                | b'&'
-                | b'+'
-                | b'$'
-        )
+    URI_PARAM[b as usize]
 }
 
 /// Parses 1*DIGIT into a u64 bounded by `max`; `None` on any other character, on an

@@ -9,7 +9,7 @@
 use std::borrow::Cow;
 use std::net::Ipv4Addr;
 
-use super::scan::{is_token_char, Params};
+use super::scan::{find_byte, is_token_char, is_uri_param_char, Params};
 
 /// Why a URI was rejected.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
@@ -142,49 +142,53 @@ impl<'a> Uri<'a> {
     /// Parses an absolute URI. `s` must already be trimmed; white space inside is an error
     /// (RFC 4475 §3.1.2.8, §3.1.2.14).
     pub fn parse(s: &'a str) -> Result<Uri<'a>, UriError> {
-        if s.bytes().any(|b| b <= b' ' || b == 0x7f || b == b'"') {
-            return Err(UriError::IllegalChar);
-        }
-        // `<` and `>` may appear only inside the `?headers` of a SIP URI, where some IMS
-        // cores put an unescaped `<tel:…>` (liberal; seen in a Portugal Telecom trace).
-        let angle_ok_from = s.find('?').unwrap_or(s.len());
-        if s.get(..angle_ok_from)
-            .is_some_and(|p| p.bytes().any(|b| b == b'<' || b == b'>'))
-        {
-            return Err(UriError::IllegalChar);
-        }
-        let (scheme, rest) = s.split_once(':').ok_or(UriError::BadScheme)?;
-        let mut sb = scheme.bytes();
-        if !sb.next().is_some_and(|b| b.is_ascii_alphabetic())
-            || !sb.all(|b| b.is_ascii_alphanumeric() || matches!(b, b'+' | b'-' | b'.'))
-        {
+        let b = s.as_bytes();
+        if !b.first().is_some_and(|c| c.is_ascii_alphabetic()) {
             return Err(UriError::BadScheme);
         }
-        let body = if scheme.eq_ignore_ascii_case("sip") {
-            UriBody::Sip(parse_sip(rest, false)?)
-        } else if scheme.eq_ignore_ascii_case("sips") {
-            UriBody::Sip(parse_sip(rest, true)?)
-        } else if scheme.eq_ignore_ascii_case("tel") {
-            let (number, params) = rest.split_once(';').unwrap_or((rest, ""));
-            if number.is_empty() {
-                return Err(UriError::BadBody);
+        let mut i = 1;
+        loop {
+            match b.get(i) {
+                Some(b':') => break,
+                Some(&c) if c.is_ascii_alphanumeric() || matches!(c, b'+' | b'-' | b'.') => i += 1,
+                _ => return Err(UriError::BadScheme),
             }
-            let params = Params::parse_uri(params).map_err(|_| UriError::BadParam)?;
-            UriBody::Tel(TelUri { number, params })
-        } else if scheme.eq_ignore_ascii_case("urn") {
-            let (nid, nss_params) = rest.split_once(':').ok_or(UriError::BadBody)?;
-            let (nss, params) = nss_params.split_once(';').unwrap_or((nss_params, ""));
-            if nid.is_empty() || nss.is_empty() || !nid.bytes().all(is_token_char) {
-                return Err(UriError::BadBody);
+        }
+        let scheme = s.get(..i).ok_or(UriError::BadScheme)?;
+        let rest = s.get(i + 1..).unwrap_or("");
+        let body = match scheme.len() {
+            3 if scheme.eq_ignore_ascii_case("sip") => UriBody::Sip(parse_sip(rest, false)?),
+            4 if scheme.eq_ignore_ascii_case("sips") => UriBody::Sip(parse_sip(rest, true)?),
+            3 if scheme.eq_ignore_ascii_case("tel") => {
+                check_opaque(rest)?;
+                let (number, params) = match find_byte(rest.as_bytes(), b';') {
+                    Some(k) => (rest.get(..k).unwrap_or(""), rest.get(k + 1..).unwrap_or("")),
+                    None => (rest, ""),
+                };
+                if number.is_empty() {
+                    return Err(UriError::BadBody);
+                }
+                let params = Params::parse_uri(params).map_err(|_| UriError::BadParam)?;
+                UriBody::Tel(TelUri { number, params })
             }
-            // Liberal: IMS UEs send `urn:service:sos;phone-context=<host>@<host>`.
-            let params = Params::parse_uri_lenient(params).map_err(|_| UriError::BadParam)?;
-            UriBody::Urn(UrnUri { nid, nss, params })
-        } else {
-            if rest.is_empty() || rest.bytes().any(|b| b == b'<' || b == b'>') {
-                return Err(UriError::BadBody);
+            3 if scheme.eq_ignore_ascii_case("urn") => {
+                check_opaque(rest)?;
+                let (nid, nss_params) = rest.split_once(':').ok_or(UriError::BadBody)?;
+                let (nss, params) = nss_params.split_once(';').unwrap_or((nss_params, ""));
+                if nid.is_empty() || nss.is_empty() || !nid.bytes().all(is_token_char) {
+                    return Err(UriError::BadBody);
+                }
+                // Liberal: IMS UEs send `urn:service:sos;phone-context=<host>@<host>`.
+                let params = Params::parse_uri_lenient(params).map_err(|_| UriError::BadParam)?;
+                UriBody::Urn(UrnUri { nid, nss, params })
             }
-            UriBody::Other(rest)
+            _ => {
+                check_opaque(rest)?;
+                if rest.is_empty() {
+                    return Err(UriError::BadBody);
+                }
+                UriBody::Other(rest)
+            }
         };
         Ok(Uri {
             raw: s,
@@ -285,46 +289,140 @@ impl std::fmt::Display for Uri<'_> {
     }
 }
 
-fn parse_sip(rest: &str, secure: bool) -> Result<SipUri<'_>, UriError> {
-    // userinfo may contain `?` (RFC 4475 §3.1.1.2) but never `@`, and neither may the
-    // host, parameters or headers: the first `@` ends the userinfo.
-    let (userinfo, after_user) = match rest.split_once('@') {
-        Some((u, h)) => (Some(u), h),
-        None => (None, rest),
-    };
-    let (hostpart, headers) = match after_user.split_once('?') {
-        Some((b, h)) => (b, Some(h)),
-        None => (after_user, None),
-    };
-    if let Some(h) = headers {
-        if h.is_empty()
-            || !h.bytes().all(|b| {
-                super::scan::is_uri_param_char(b)
-                    || matches!(b, b'=' | b'?' | b'@' | b',' | b'<' | b'>' | b';')
-            })
-        {
-            return Err(UriError::BadHeaders);
+/// Octets [`parse_sip`] must look at: controls, SP, DEL, `"`, `@`, `<`, `>`.
+const SIP_SPECIAL: [bool; 256] = {
+    let mut t = [false; 256];
+    let mut i = 0;
+    while i < 256 {
+        let b = i as u8;
+        t[i] = b <= b' ' || b == 0x7f || matches!(b, b'"' | b'@' | b'<' | b'>');
+        i += 1;
+    }
+    t
+};
+
+/// Host-name octets (RFC 3261 §25.1 `hostname`, plus `_` seen in the wild).
+const HOST_CHAR: [bool; 256] = {
+    let mut t = [false; 256];
+    let mut i = 0;
+    while i < 256 {
+        let b = i as u8;
+        t[i] = b.is_ascii_alphanumeric() || matches!(b, b'-' | b'.' | b'_');
+        i += 1;
+    }
+    t
+};
+
+/// Parses dotted-quad IPv4 (RFC 3261 §25.1 `IPv4address`), `None` otherwise.
+fn parse_ipv4(s: &[u8]) -> Option<Ipv4Addr> {
+    let mut octets = [0u8; 4];
+    let mut n = 0usize;
+    let mut cur: u16 = 0;
+    let mut digits = 0;
+    for &c in s {
+        if c == b'.' {
+            if digits == 0 || n >= 3 {
+                return None;
+            }
+            *octets.get_mut(n)? = u8::try_from(cur).ok()?;
+            n += 1;
+            cur = 0;
+            digits = 0;
+        } else if c.is_ascii_digit() && digits < 3 {
+            cur = cur * 10 + u16::from(c - b'0');
+            digits += 1;
+        } else {
+            return None;
         }
     }
-    let (user, password) = match userinfo {
+    if digits == 0 || n != 3 {
+        return None;
+    }
+    *octets.get_mut(3)? = u8::try_from(cur).ok()?;
+    Some(Ipv4Addr::from(octets))
+}
+
+/// Rejects white space, controls, quotes and angle brackets in a non-SIP URI body.
+fn check_opaque(rest: &str) -> Result<(), UriError> {
+    if rest
+        .bytes()
+        .any(|c| c <= b' ' || c == 0x7f || matches!(c, b'"' | b'<' | b'>'))
+    {
+        return Err(UriError::IllegalChar);
+    }
+    Ok(())
+}
+
+fn parse_sip(rest: &str, secure: bool) -> Result<SipUri<'_>, UriError> {
+    // One pass: reject white space / controls / quotes, find the first `@` (userinfo may
+    // contain `?`, RFC 4475 §3.1.1.2, but never `@`; nor may host, params or headers),
+    // and note the first `<`/`>`, allowed only inside `?headers` (liberal: an IMS core
+    // puts an unescaped `<tel:…>` there).
+    let b = rest.as_bytes();
+    let mut at = None;
+    let mut angle = None;
+    for (k, &c) in b.iter().enumerate() {
+        // Fast path: ordinary URI characters need no attention.
+        if !SIP_SPECIAL[c as usize] {
+            continue;
+        }
+        if c <= b' ' || c == 0x7f || c == b'"' {
+            return Err(UriError::IllegalChar);
+        }
+        if c == b'@' && at.is_none() {
+            at = Some(k);
+        } else if (c == b'<' || c == b'>') && angle.is_none() {
+            angle = Some(k);
+        }
+    }
+    let host_start = at.map_or(0, |k| k + 1);
+    let q = b
+        .get(host_start..)
+        .and_then(|h| find_byte(h, b'?'))
+        .map(|k| k + host_start);
+    if angle.is_some_and(|a| q.is_none_or(|q| a < q)) {
+        return Err(UriError::IllegalChar);
+    }
+    let headers = match q {
+        Some(q) => {
+            let h = rest.get(q + 1..).unwrap_or("");
+            if h.is_empty()
+                || !h.bytes().all(|c| {
+                    is_uri_param_char(c)
+                        || matches!(c, b'=' | b'?' | b'@' | b',' | b'<' | b'>' | b';')
+                })
+            {
+                return Err(UriError::BadHeaders);
+            }
+            Some(h)
+        }
+        None => None,
+    };
+    let (user, password) = match at {
         None => (None, None),
-        Some(u) => {
-            let (user, pw) = match u.split_once(':') {
-                Some((a, b)) => (a, Some(b)),
+        Some(k) => {
+            let u = rest.get(..k).unwrap_or("");
+            let (user, pw) = match find_byte(u.as_bytes(), b':') {
+                Some(c) => (u.get(..c).unwrap_or(""), u.get(c + 1..)),
                 None => (u, None),
             };
             if user.is_empty() || !user.bytes().all(is_user_char) {
                 return Err(UriError::BadUser);
             }
-            if let Some(p) = pw {
-                if !p.bytes().all(is_user_char) {
-                    return Err(UriError::BadUser);
-                }
+            if pw.is_some_and(|p| !p.bytes().all(is_user_char)) {
+                return Err(UriError::BadUser);
             }
             (Some(user), pw)
         }
     };
-    let (hostport, params) = hostpart.split_once(';').unwrap_or((hostpart, ""));
+    let hostpart = rest.get(host_start..q.unwrap_or(b.len())).unwrap_or("");
+    let (hostport, params) = match find_byte(hostpart.as_bytes(), b';') {
+        Some(k) => (
+            hostpart.get(..k).unwrap_or(""),
+            hostpart.get(k + 1..).unwrap_or(""),
+        ),
+        None => (hostpart, ""),
+    };
     let (host, port) = parse_hostport(hostport)?;
     let params = Params::parse_uri(params).map_err(|_| UriError::BadParam)?;
     Ok(SipUri {
@@ -339,69 +437,86 @@ fn parse_sip(rest: &str, secure: bool) -> Result<SipUri<'_>, UriError> {
 }
 
 /// RFC 3261 §25.1 `user` / `password` characters plus `%` escapes.
+const USER_CHAR: [bool; 256] = {
+    let mut t = [false; 256];
+    let mut i = 0;
+    while i < 256 {
+        let b = i as u8;
+        t[i] = b.is_ascii_alphanumeric()
+            || matches!(
+                b,
+                b'-' | b'_'
+                    | b'.'
+                    | b'!'
+                    | b'~'
+                    | b'*'
+                    | b'\''
+                    | b'('
+                    | b')'
+                    | b'%'
+                    | b'&'
+                    | b'='
+                    | b'+'
+                    | b'$'
+                    | b','
+                    | b';'
+                    | b'?'
+                    | b'/'
+            );
+        i += 1;
+    }
+    t
+};
+
+#[inline]
 fn is_user_char(b: u8) -> bool {
-    b.is_ascii_alphanumeric()
-        || matches!(
-            b,
-            b'-' | b'_'
-                | b'.'
-                | b'!'
-                | b'~'
-                | b'*'
-                | b'\''
-                | b'('
-                | b')'
-                | b'%'
-                | b'&'
-                | b'='
-                | b'+'
-                | b'$'
-                | b','
-                | b';'
-                | b'?'
-                | b'/'
-        )
+    USER_CHAR[b as usize]
 }
 
 /// Parses `host [":" port]` (RFC 3261 §25.1 `hostport`, RFC 5118 IPv6 references).
 pub(crate) fn parse_hostport(s: &str) -> Result<(Host<'_>, Option<u16>), UriError> {
-    let (host, port) = if let Some(inner) = s.strip_prefix('[') {
-        let (v6, after) = inner.split_once(']').ok_or(UriError::BadHost)?;
+    let b = s.as_bytes();
+    let (host, port) = if b.first() == Some(&b'[') {
+        let close = find_byte(b, b']').ok_or(UriError::BadHost)?;
+        let v6 = s.get(1..close).unwrap_or("");
         if v6.is_empty()
-            || !v6.contains(':')
+            || find_byte(v6.as_bytes(), b':').is_none()
             || !v6
                 .bytes()
-                .all(|b| b.is_ascii_hexdigit() || b == b':' || b == b'.')
+                .all(|c| c.is_ascii_hexdigit() || c == b':' || c == b'.')
         {
             return Err(UriError::BadHost);
         }
-        let port = match after {
+        let port = match s.get(close + 1..).unwrap_or("") {
             "" => None,
             p => Some(p.strip_prefix(':').ok_or(UriError::BadPort)?),
         };
         (Host::V6(v6), port)
     } else {
-        let (h, p) = match s.split_once(':') {
-            Some((h, p)) => (h, Some(p)),
-            None => (s, None),
-        };
-        if h.is_empty()
-            || !h
-                .bytes()
-                .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'.' | b'_'))
-        {
+        let k = b
+            .iter()
+            .position(|&c| !HOST_CHAR[c as usize])
+            .unwrap_or(b.len());
+        if k < b.len() && b.get(k) != Some(&b':') {
             return Err(UriError::BadHost);
         }
-        let host = match h.parse::<Ipv4Addr>() {
-            Ok(a) => Host::V4(a),
-            Err(_) => Host::Name(h),
+        let h = s.get(..k).unwrap_or("");
+        if h.is_empty() {
+            return Err(UriError::BadHost);
+        }
+        // A domain's top label starts with a letter, so only a digit at the end can
+        // make an IPv4 address.
+        let host = if h.as_bytes().last().is_some_and(u8::is_ascii_digit) {
+            parse_ipv4(h.as_bytes()).map_or(Host::Name(h), Host::V4)
+        } else {
+            Host::Name(h)
         };
-        (host, p)
+        (host, s.get(k + 1..).filter(|_| k < b.len()))
     };
     let port = match port {
         None => None,
         Some(p) => {
-            if p.is_empty() || p.len() > 5 || !p.bytes().all(|b| b.is_ascii_digit()) {
+            if p.is_empty() || p.len() > 5 || !p.bytes().all(|c| c.is_ascii_digit()) {
                 return Err(UriError::BadPort);
             }
             Some(p.parse::<u16>().map_err(|_| UriError::BadPort)?)
@@ -483,8 +598,24 @@ mod tests {
         assert!(!Uri::parse("urn:service:sosx").unwrap().is_sos_service());
         let o = Uri::parse("nobodyknowsthisscheme:totallyopaquecontent").unwrap();
         assert_eq!(o.scheme(), Scheme::Other);
-        assert_eq!(Uri::parse("<sip:a@b>"), Err(UriError::IllegalChar));
+        assert_eq!(Uri::parse("<sip:a@b>"), Err(UriError::BadScheme));
         assert_eq!(Uri::parse("sip:a@b ;lr"), Err(UriError::IllegalChar));
+    }
+
+    #[test]
+    fn ipv4() {
+        assert_eq!(parse_ipv4(b"192.0.2.1"), Some(Ipv4Addr::new(192, 0, 2, 1)));
+        assert_eq!(parse_ipv4(b"255.255.255.255"), Some(Ipv4Addr::BROADCAST));
+        for bad in [
+            &b"256.1.1.1"[..],
+            b"1.2.3",
+            b"1.2.3.4.5",
+            b"1..2.3",
+            b"1234.1.1.1",
+            b"",
+        ] {
+            assert_eq!(parse_ipv4(bad), None);
+        }
     }
 
     #[test]

@@ -40,11 +40,10 @@ macro_rules! header_names {
                 match self { $( HeaderName::$var => $list, )* HeaderName::Other => false }
             }
 
-            fn from_lower(lower: &[u8]) -> HeaderName {
-                match lower {
-                    $( $lower => HeaderName::$var, )*
-                    _ => HeaderName::Other,
-                }
+            /// Lower-case spellings, for tests.
+            #[cfg(test)]
+            fn all() -> &'static [(&'static [u8], HeaderName)] {
+                &[ $( ($lower, HeaderName::$var), )* ]
             }
         }
     };
@@ -167,8 +166,16 @@ header_names! {
 
 impl HeaderName {
     /// Classifies a header name as received: case-insensitive, compact forms included
-    /// (RFC 3261 §7.3.3). Names longer than any known header are `Other`.
+    /// (RFC 3261 §7.3.3). Anything that is not a known name (or not a token) is `Other`.
     pub fn from_bytes(name: &[u8]) -> HeaderName {
+        if !name.iter().all(|&b| crate::sip::scan::is_token_char(b)) {
+            return HeaderName::Other;
+        }
+        HeaderName::from_token(name)
+    }
+
+    /// [`HeaderName::from_bytes`] for octets already known to be token characters.
+    pub(crate) fn from_token(name: &[u8]) -> HeaderName {
         if name.len() == 1 {
             return match name.first().map(u8::to_ascii_lowercase) {
                 Some(b'v') => HeaderName::Via,
@@ -193,20 +200,137 @@ impl HeaderName {
                 _ => HeaderName::Other,
             };
         }
-        let mut buf = [0u8; 24];
-        let Some(dst) = buf.get_mut(..name.len()) else {
-            return HeaderName::Other;
-        };
-        for (d, s) in dst.iter_mut().zip(name) {
-            *d = s.to_ascii_lowercase();
+        // ASCII letters differ from lower case only in bit 0x20, and on token
+        // characters `| 0x20` folds case without creating false matches.
+        let first = name.first().map_or(0, |b| b | 0x20);
+        match name.len() {
+            2 => match first {
+                b't' if fold_eq(name, b"to") => HeaderName::To,
+                _ => HeaderName::Other,
+            },
+            3 => match first {
+                b'v' if fold_eq(name, b"via") => HeaderName::Via,
+                _ => HeaderName::Other,
+            },
+            4 => match first {
+                b'f' if fold_eq(name, b"from") => HeaderName::From,
+                b'c' if fold_eq(name, b"cseq") => HeaderName::CSeq,
+                b'd' if fold_eq(name, b"date") => HeaderName::Date,
+                b'r' if fold_eq(name, b"rseq") => HeaderName::RSeq,
+                b'r' if fold_eq(name, b"rack") => HeaderName::RAck,
+                b'p' if fold_eq(name, b"path") => HeaderName::Path,
+                _ => HeaderName::Other,
+            },
+            5 => match first {
+                b'r' if fold_eq(name, b"route") => HeaderName::Route,
+                b'a' if fold_eq(name, b"allow") => HeaderName::Allow,
+                b'e' if fold_eq(name, b"event") => HeaderName::Event,
+                _ => HeaderName::Other,
+            },
+            6 => match first {
+                b'a' if fold_eq(name, b"accept") => HeaderName::Accept,
+                b's' if fold_eq(name, b"server") => HeaderName::Server,
+                b'm' if fold_eq(name, b"min-se") => HeaderName::MinSe,
+                b'r' if fold_eq(name, b"reason") => HeaderName::Reason,
+                _ => HeaderName::Other,
+            },
+            7 => match first {
+                b'c' if fold_eq(name, b"call-id") => HeaderName::CallId,
+                b'c' if fold_eq(name, b"contact") => HeaderName::Contact,
+                b'e' if fold_eq(name, b"expires") => HeaderName::Expires,
+                b'r' if fold_eq(name, b"require") => HeaderName::Require,
+                b's' if fold_eq(name, b"subject") => HeaderName::Subject,
+                b'w' if fold_eq(name, b"warning") => HeaderName::Warning,
+                _ => HeaderName::Other,
+            },
+            8 => match first {
+                b'p' if fold_eq(name, b"priority") => HeaderName::Priority,
+                b'r' if fold_eq(name, b"refer-to") => HeaderName::ReferTo,
+                b'i' if fold_eq(name, b"identity") => HeaderName::Identity,
+                _ => HeaderName::Other,
+            },
+            9 => match first {
+                b's' if fold_eq(name, b"supported") => HeaderName::Supported,
+                b't' if fold_eq(name, b"timestamp") => HeaderName::Timestamp,
+                b'c' if fold_eq(name, b"call-info") => HeaderName::CallInfo,
+                _ => HeaderName::Other,
+            },
+            10 => match first {
+                b'u' if fold_eq(name, b"user-agent") => HeaderName::UserAgent,
+                _ => HeaderName::Other,
+            },
+            11 => match first {
+                b'u' if fold_eq(name, b"unsupported") => HeaderName::Unsupported,
+                b'r' if fold_eq(name, b"retry-after") => HeaderName::RetryAfter,
+                b'm' if fold_eq(name, b"min-expires") => HeaderName::MinExpires,
+                b'g' if fold_eq(name, b"geolocation") => HeaderName::Geolocation,
+                b'r' if fold_eq(name, b"referred-by") => HeaderName::ReferredBy,
+                _ => HeaderName::Other,
+            },
+            12 => match first {
+                b'm' if fold_eq(name, b"max-forwards") => HeaderName::MaxForwards,
+                b'r' if fold_eq(name, b"record-route") => HeaderName::RecordRoute,
+                b'c' if fold_eq(name, b"content-type") => HeaderName::ContentType,
+                b'h' if fold_eq(name, b"history-info") => HeaderName::HistoryInfo,
+                b'a' if fold_eq(name, b"allow-events") => HeaderName::AllowEvents,
+                _ => HeaderName::Other,
+            },
+            13 => match first {
+                b'p' if fold_eq(name, b"proxy-require") => HeaderName::ProxyRequire,
+                b'a' if fold_eq(name, b"authorization") => HeaderName::Authorization,
+                _ => HeaderName::Other,
+            },
+            14 => match first {
+                b'c' if fold_eq(name, b"content-length") => HeaderName::ContentLength,
+                b'a' if fold_eq(name, b"accept-contact") => HeaderName::AcceptContact,
+                b'r' if fold_eq(name, b"reject-contact") => HeaderName::RejectContact,
+                _ => HeaderName::Other,
+            },
+            15 => match first {
+                b's' if fold_eq(name, b"session-expires") => HeaderName::SessionExpires,
+                _ => HeaderName::Other,
+            },
+            16 => match first {
+                b'c' if fold_eq(name, b"content-encoding") => HeaderName::ContentEncoding,
+                b'w' if fold_eq(name, b"www-authenticate") => HeaderName::WwwAuthenticate,
+                _ => HeaderName::Other,
+            },
+            17 => match first {
+                b'r' if fold_eq(name, b"resource-priority") => HeaderName::ResourcePriority,
+                b'g' if fold_eq(name, b"geolocation-error") => HeaderName::GeolocationError,
+                _ => HeaderName::Other,
+            },
+            18 => match first {
+                b'p' if fold_eq(name, b"proxy-authenticate") => HeaderName::ProxyAuthenticate,
+                b's' if fold_eq(name, b"subscription-state") => HeaderName::SubscriptionState,
+                _ => HeaderName::Other,
+            },
+            19 => match first {
+                b'c' if fold_eq(name, b"content-disposition") => HeaderName::ContentDisposition,
+                b'p' if fold_eq(name, b"proxy-authorization") => HeaderName::ProxyAuthorization,
+                b'g' if fold_eq(name, b"geolocation-routing") => HeaderName::GeolocationRouting,
+                b'p' if fold_eq(name, b"p-asserted-identity") => HeaderName::PAssertedIdentity,
+                b'r' if fold_eq(name, b"request-disposition") => HeaderName::RequestDisposition,
+                _ => HeaderName::Other,
+            },
+            20 => match first {
+                b'p' if fold_eq(name, b"p-preferred-identity") => HeaderName::PPreferredIdentity,
+                _ => HeaderName::Other,
+            },
+            _ => HeaderName::Other,
         }
-        HeaderName::from_lower(dst)
     }
 
     /// [`HeaderName::from_bytes`] for a `&str`.
     pub fn parse(name: &str) -> HeaderName {
         HeaderName::from_bytes(name.as_bytes())
     }
+}
+
+/// `name` equals the lower-case `lower` when folded with `| 0x20` (token octets only).
+#[inline]
+fn fold_eq(name: &[u8], lower: &[u8]) -> bool {
+    name.len() == lower.len() && name.iter().zip(lower).all(|(a, b)| (a | 0x20) == *b)
 }
 
 impl std::fmt::Display for HeaderName {
@@ -243,6 +367,12 @@ mod tests {
             HeaderName::parse("x-very-long-extension-header-name"),
             HeaderName::Other
         );
+        for (lower, h) in HeaderName::all() {
+            assert_eq!(HeaderName::from_bytes(lower), *h);
+            assert_eq!(HeaderName::parse(h.as_str()), *h);
+            assert_eq!(HeaderName::parse(&h.as_str().to_ascii_uppercase()), *h);
+        }
+        assert_eq!(HeaderName::parse("Call\rID"), HeaderName::Other);
         for c in "imelcfsktvorubajdxy".chars() {
             let h = HeaderName::parse(&c.to_string());
             assert_ne!(h, HeaderName::Other, "{c}");

@@ -5,7 +5,7 @@
 
 use std::borrow::Cow;
 
-use crate::sip::scan::{is_token_char, is_ws, quoted_end, trim_ws, unquote, Params};
+use crate::sip::scan::{find_byte, is_token_char, is_ws, quoted_end, trim_ws, unquote, Params};
 use crate::sip::uri::Uri;
 
 /// Display name of a `name-addr` (RFC 3261 §25.1 `display-name`).
@@ -90,22 +90,27 @@ impl<'a> NameAddr<'a> {
         };
         if let Some(inner) = after_display.strip_prefix('<') {
             // The matching `>`: nested `<…>` inside URI headers are tolerated (liberal).
-            let mut depth = 0usize;
-            let close = inner
-                .bytes()
-                .position(|b| match b {
-                    b'<' => {
-                        depth += 1;
-                        false
-                    }
-                    b'>' if depth == 0 => true,
-                    b'>' => {
-                        depth -= 1;
-                        false
-                    }
-                    _ => false,
-                })
-                .ok_or("missing >")?;
+            let ib = inner.as_bytes();
+            let first_close = find_byte(ib, b'>').ok_or("missing >")?;
+            let close = if find_byte(ib.get(..first_close).unwrap_or_default(), b'<').is_none() {
+                first_close
+            } else {
+                let mut depth = 0usize;
+                ib.iter()
+                    .position(|&b| match b {
+                        b'<' => {
+                            depth += 1;
+                            false
+                        }
+                        b'>' if depth == 0 => true,
+                        b'>' => {
+                            depth -= 1;
+                            false
+                        }
+                        _ => false,
+                    })
+                    .ok_or("missing >")?
+            };
             let uri = inner.get(..close).ok_or("missing >")?;
             let rest = inner.get(close + 1..).unwrap_or("");
             let uri = Uri::parse(uri).map_err(|_| "malformed URI in <>")?;
@@ -122,8 +127,8 @@ impl<'a> NameAddr<'a> {
                 params,
             })
         } else {
-            let (uri, params) = match s.split_once(';') {
-                Some((u, p)) => (trim_ws(u), Some(p)),
+            let (uri, params) = match find_byte(s.as_bytes(), b';') {
+                Some(k) => (trim_ws(s.get(..k).unwrap_or("")), s.get(k + 1..)),
                 None => (s, None),
             };
             if uri.bytes().any(|c| c == b'?' || c == b',') {

@@ -1,7 +1,7 @@
 //! The Via header (RFC 3261 §20.42, §18.2.1 `received`, RFC 3581 `rport`, RFC 5118 §4.5
 //! IPv6 sent-by and `received` with or without brackets).
 
-use crate::sip::scan::{is_token_char, is_ws, trim_ws, Params};
+use crate::sip::scan::{find_byte, is_token_char, is_ws, skip_ws, trim_ws, Params};
 use crate::sip::uri::{parse_hostport, Host};
 
 /// One Via value: `SIP / 2.0 / UDP host[:port] *(;param)`; LWS around `/` allowed.
@@ -25,17 +25,20 @@ pub struct Via<'a> {
 impl<'a> Via<'a> {
     /// Parses one Via element (one comma-separated value).
     pub fn parse(s: &'a str) -> Result<Via<'a>, &'static str> {
-        let mut rest = trim_ws(s);
-        let protocol = take_token(&mut rest).ok_or("missing protocol name")?;
-        expect_slash(&mut rest)?;
-        let version = take_token(&mut rest).ok_or("missing protocol version")?;
-        expect_slash(&mut rest)?;
-        let transport = take_token(&mut rest).ok_or("missing transport")?;
-        if !rest.as_bytes().first().is_some_and(|&b| is_ws(b)) {
+        let b = s.as_bytes();
+        let mut i = 0;
+        let protocol = take_token(s, &mut i).ok_or("missing protocol name")?;
+        expect_slash(b, &mut i)?;
+        let version = take_token(s, &mut i).ok_or("missing protocol version")?;
+        expect_slash(b, &mut i)?;
+        let transport = take_token(s, &mut i).ok_or("missing transport")?;
+        if !b.get(i).is_some_and(|&c| is_ws(c)) {
             return Err("missing LWS before sent-by");
         }
-        let (sent_by, params) = match rest.split_once(';') {
-            Some((a, p)) => (trim_ws(a), Some(p)),
+        skip_ws(b, &mut i);
+        let rest = s.get(i..).unwrap_or("");
+        let (sent_by, params) = match find_byte(rest.as_bytes(), b';') {
+            Some(k) => (trim_ws(rest.get(..k).unwrap_or("")), rest.get(k + 1..)),
             None => (trim_ws(rest), None),
         };
         let (host, port) = parse_hostport(sent_by).map_err(|_| "malformed sent-by")?;
@@ -83,25 +86,23 @@ impl<'a> Via<'a> {
     }
 }
 
-fn take_token<'a>(rest: &mut &'a str) -> Option<&'a str> {
-    let s = trim_ws(rest);
-    let n = s.bytes().position(|b| !is_token_char(b)).unwrap_or(s.len());
-    if n == 0 {
-        return None;
+fn take_token<'a>(s: &'a str, i: &mut usize) -> Option<&'a str> {
+    let b = s.as_bytes();
+    skip_ws(b, i);
+    let start = *i;
+    while b.get(*i).is_some_and(|&c| is_token_char(c)) {
+        *i += 1;
     }
-    let (tok, r) = s.split_at(n);
-    *rest = r;
-    Some(tok)
+    (*i > start).then(|| s.get(start..*i)).flatten()
 }
 
-fn expect_slash(rest: &mut &str) -> Result<(), &'static str> {
-    let s = trim_ws(rest);
-    match s.strip_prefix('/') {
-        Some(r) => {
-            *rest = r;
-            Ok(())
-        }
-        None => Err("missing / in sent-protocol"),
+fn expect_slash(b: &[u8], i: &mut usize) -> Result<(), &'static str> {
+    skip_ws(b, i);
+    if b.get(*i) == Some(&b'/') {
+        *i += 1;
+        Ok(())
+    } else {
+        Err("missing / in sent-protocol")
     }
 }
 

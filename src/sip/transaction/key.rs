@@ -12,7 +12,7 @@
 pub const MAGIC_COOKIE: &str = "z9hG4bK";
 /// Longest branch accepted, bytes.
 pub const MAX_BRANCH_LEN: usize = 256;
-/// Longest sent-by (host[:port]) accepted, bytes.
+/// Longest sent-by (`host[:port]`) accepted, bytes.
 pub const MAX_SENT_BY_LEN: usize = 300;
 /// Longest method name accepted, bytes.
 pub const MAX_METHOD_LEN: usize = 32;
@@ -122,6 +122,27 @@ impl ServerKey {
             sent_by: sent_by.to_ascii_lowercase(),
             method: method.to_owned(),
         })
+    }
+
+    /// As [`ServerKey::new`], from a parsed Via's sent-by parts: `host` (an IPv6 address may
+    /// come with or without brackets; it is stored with them, RFC 5118 §4.5) and `port`.
+    pub fn from_parts(
+        branch: &str,
+        host: &str,
+        port: Option<u16>,
+        method: &str,
+    ) -> Result<Self, KeyError> {
+        let host = host.trim();
+        let bracketed = if host.contains(':') && !host.starts_with('[') {
+            format!("[{host}]")
+        } else {
+            host.to_owned()
+        };
+        let sent_by = match port {
+            Some(p) => format!("{bracketed}:{p}"),
+            None => bracketed,
+        };
+        ServerKey::new(branch, &sent_by, method)
     }
 
     /// For a CANCEL's key: the key of the INVITE server transaction it cancels (RFC 3261
@@ -243,6 +264,24 @@ mod tests {
                 len: 307,
                 max: MAX_BRANCH_LEN
             })
+        );
+    }
+
+    #[test]
+    fn from_parts_matches_sent_by_text() {
+        assert_eq!(
+            ServerKey::from_parts("z9hG4bK1", "2001:DB8::9", Some(5060), "INVITE").unwrap(),
+            ServerKey::new("z9hG4bK1", "[2001:db8::9]:5060", "INVITE").unwrap()
+        );
+        assert_eq!(
+            ServerKey::from_parts("z9hG4bK1", "[::1]", None, "ACK").unwrap(),
+            ServerKey::new("z9hG4bK1", "[::1]", "INVITE").unwrap()
+        );
+        assert_eq!(
+            ServerKey::from_parts("z9hG4bK1", "pc33.atlanta.com", Some(5066), "BYE")
+                .unwrap()
+                .sent_by(),
+            "pc33.atlanta.com:5066"
         );
     }
 

@@ -92,6 +92,8 @@ enum Tx<M> {
 
 struct Entry<M> {
     key: TxKey,
+    /// A secondary lookup key for server transactions (see `set_alias`).
+    alias: Option<String>,
     tx: Tx<M>,
     /// The deadline currently in the heap for this entry, if any.
     scheduled: Option<Instant>,
@@ -103,6 +105,7 @@ pub struct TransactionTable<M> {
     next_id: u64,
     clients: HashMap<ClientKey, u64>,
     servers: HashMap<ServerKey, u64>,
+    aliases: HashMap<String, u64>,
     entries: HashMap<u64, Entry<M>>,
     heap: BinaryHeap<Reverse<(Instant, u64)>>,
     transmits: VecDeque<(TxKey, M)>,
@@ -127,6 +130,7 @@ impl<M: Clone> TransactionTable<M> {
             next_id: 0,
             clients: HashMap::new(),
             servers: HashMap::new(),
+            aliases: HashMap::new(),
             entries: HashMap::new(),
             heap: BinaryHeap::new(),
             transmits: VecDeque::new(),
@@ -282,6 +286,40 @@ impl<M: Clone> TransactionTable<M> {
             )
     }
 
+    /// Registers a secondary key for the live server transaction `key`, removed with it.
+    ///
+    /// Meant for CANCEL matching with peers that break RFC 3261 §9.1: a CANCEL must carry
+    /// the INVITE's top Via (same branch), but some IMS elements send one with a fresh
+    /// branch (fixtures/sip/carrier-traces 14 and 16: same hop, same Call-ID, different
+    /// branch). Register an INVITE under e.g. `Call-ID + From tag + CSeq number +
+    /// Request-URI` (the RFC 2543 matching fields) and look an unmatched CANCEL up with
+    /// [`TransactionTable::server_by_alias`] before answering 481.
+    ///
+    /// Returns `false` if `key` is not live or `alias` is taken by another transaction.
+    pub fn set_alias(&mut self, key: &ServerKey, alias: &str) -> bool {
+        let Some(&id) = self.servers.get(key) else {
+            return false;
+        };
+        if self.aliases.get(alias).is_some_and(|&other| other != id) {
+            return false;
+        }
+        if let Some(e) = self.entries.get_mut(&id) {
+            if let Some(old) = e.alias.replace(alias.to_owned()) {
+                self.aliases.remove(&old);
+            }
+            self.aliases.insert(alias.to_owned(), id);
+        }
+        true
+    }
+
+    /// The key of the live server transaction registered under `alias`.
+    pub fn server_by_alias(&self, alias: &str) -> Option<&ServerKey> {
+        match &self.entries.get(self.aliases.get(alias)?)?.key {
+            TxKey::Server(k) => Some(k),
+            TxKey::Client(_) => None,
+        }
+    }
+
     /// The transport failed to deliver for the transaction `key` (§17.1.4, §17.2.4).
     pub fn handle_transport_error(&mut self, now: Instant, key: &TxKey) {
         let id = match key {
@@ -373,6 +411,7 @@ impl<M: Clone> TransactionTable<M> {
             id,
             Entry {
                 key,
+                alias: None,
                 tx,
                 scheduled: None,
             },
@@ -418,6 +457,9 @@ impl<M: Clone> TransactionTable<M> {
         };
         if terminated {
             if let Some(e) = self.entries.remove(&id) {
+                if let Some(alias) = e.alias {
+                    self.aliases.remove(&alias);
+                }
                 match e.key {
                     TxKey::Client(k) => self.clients.remove(&k),
                     TxKey::Server(k) => self.servers.remove(&k),
