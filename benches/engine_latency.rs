@@ -80,7 +80,7 @@ fn bench(c: &mut Criterion) {
             while done < iters {
                 let mut e = Engine::new(&config, Instant::now());
                 let n = (iters - done).min(SEATS as u64);
-                let msgs: Vec<Vec<u8>> = (0..n).map(|i| invite(i)).collect();
+                let msgs: Vec<Vec<u8>> = (0..n).map(invite).collect();
                 let t = Instant::now();
                 for m in &msgs {
                     e.handle_received(

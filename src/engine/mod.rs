@@ -10,7 +10,27 @@
 //! Stateless answers (RFC 3261 §8.2, §21): a request that does not parse gets the sip layer's
 //! status (400 with a reason phrase and `Warning` naming the fault, 413, 505, 513); an
 //! unparseable response is dropped (§18.1.2). `OPTIONS` outside a dialog is answered 200
-//! (carrier keepalive, §11.2).
+//! (carrier keepalive, §11.2). 416 unknown URI scheme, 400 missing headers, 483
+//! Max-Forwards 0, 420 unknown Require tag (with `Unsupported`), 415 body type and 422
+//! small Session-Expires are answered for non-emergency INVITEs; an emergency INVITE is
+//! never refused for these (it is served and the fault logged as a
+//! [`EngineEvent::Notice`]). INVITEs from outside `sip.carriers` get 403.
+//!
+//! Responses are addressed per RFC 3261 §18.2.2 and RFC 3581: `received` (and `rport` when
+//! asked) are added to the top Via; over UDP the destination is the source IP at the
+//! `rport` port (if asked) or the sent-by port; over TCP it is the connection's peer.
+//! In-dialog requests to a peer go to the first Route / remote target when it is an IP
+//! literal, else to the address the peer's messages come from (no DNS in the core).
+//!
+//! Choices the integrator must know:
+//! - Seats (`[[seats]]`) are logged in (Available) at start; a supervisor logs them out
+//!   with [`Command::SetHandlerState`]. Seats or users with no skills get every class skill.
+//! - The engine call id reaches the handler as `X-Answerpoint-Call-Id` ([`CALL_ID_HEADER`]).
+//! - A registered softphone is reached at its Contact URI (Request-URI, all parameters
+//!   kept) sent to the address its REGISTER came from; one handler per user, INVITEs to the
+//!   most recently refreshed binding.
+//! - Times in events and snapshots are ms since [`Engine::new`]; the location summary's
+//!   `age_s` is not filled (no wall clock in the core).
 
 mod types;
 

@@ -85,6 +85,7 @@ impl Pkt {
 /// none), Call-ID, CSeq, Timestamp for 100, Record-Route for 101–299, then `extra` and the
 /// body. Values come from the parsed request (no CR/LF) or from the engine; any CR/LF is
 /// replaced by a space regardless. Returns the bytes and the destination (§18.2.2).
+#[allow(clippy::too_many_arguments)]
 pub(crate) fn write_response(
     transport: Transport,
     source: SocketAddr,
