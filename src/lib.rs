@@ -13,6 +13,7 @@
 //! | [`call`] | call classification (emergency / non-emergency / test) and the call record | sans-IO |
 //! | [`queue`] | priority queue, handler registry, routing policy: `(now, event) → actions` | sans-IO |
 //! | [`config`] | engine TOML configuration, validated before any port is bound; embedded default | sans-IO |
+//! | [`runtime`] | tokio shell: UDP/TCP SIP transports, timers, bounded queues driving [`engine`] | I/O |
 //! | [`sim`] | discrete-event simulation in virtual time driving the [`queue`] core | sans-IO |
 //!
 //! Everything that decides takes `now` and an input and returns outputs; sockets and
@@ -20,7 +21,9 @@
 
 pub mod call;
 pub mod config;
+pub mod engine;
 pub mod location;
 pub mod queue;
+pub mod runtime;
 pub mod sim;
 pub mod sip;

@@ -1,0 +1,779 @@
+//! The [`Engine`] state, its public entry points, request dispatch, the transaction
+//! table pump and the engine's own timers (RFC 3261 §13.3.1.1 queued-call keepalive,
+//! §13.3.1.4 2xx retransmission, RFC 3262 §3 reliable provisional retransmission, RFC 4028
+//! session expiry, §10.3 binding expiry).
+
+use std::cmp::Reverse;
+use std::collections::{BinaryHeap, HashMap, VecDeque};
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use super::calls::{Call, Side};
+use super::registrar::HandlerInfo;
+use super::types::*;
+use super::util::*;
+use super::Transport;
+use crate::call::ClassifyConfig;
+use crate::config::Config;
+use crate::queue::{HandlerId, QueueConfig, RequestedState, Router, Skills};
+use crate::sip::digest::DigestServer;
+use crate::sip::header::Via;
+use crate::sip::transaction::{
+    ClientEvent, ClientKey, InviteServer, NonInviteServer, Reliability, RequestMatch, ServerEvent,
+    ServerKey, ServerTransaction, TimerConfig, TransactionTable, Trying, TxEvent, TxKey,
+};
+use crate::sip::{self, HeaderName, Message, MessageBuilder, Method};
+
+/// Finished calls kept for the snapshot.
+pub const MAX_RECENT_CALLS: usize = 1_000;
+
+/// The engine's own timers (validated by generation numbers when they fire).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub(crate) enum TimerKind {
+    /// Fresh provisional response to a waiting caller (RFC 3261 §13.3.1.1).
+    Keepalive(u64, u32),
+    /// 2xx retransmission to the carrier until ACK (§13.3.1.4).
+    Ok2xx(u64, u32),
+    /// Reliable provisional retransmission until PRACK (RFC 3262 §3).
+    Rel1xx(u64, u32),
+    /// Session expiry without refresh (RFC 4028 §10).
+    Session(u64, u32),
+    /// Drop a finished call's record (after stray retransmissions die out).
+    Purge(u64),
+    /// Registration binding expiry for a handler (§10.3).
+    Registration(u32, u32),
+}
+
+/// The B2BUA. See the [module docs](super).
+pub struct Engine {
+    pub(crate) start: Instant,
+    pub(crate) last_now: Instant,
+    pub(crate) limits: sip::Limits,
+    pub(crate) config: Config,
+    pub(crate) timers: TimerConfig,
+    pub(crate) classify: ClassifyConfig,
+    pub(crate) local_udp: Option<SocketAddr>,
+    pub(crate) local_tcp: Option<SocketAddr>,
+    pub(crate) router: Router,
+    pub(crate) txns: TransactionTable<Pkt>,
+    pub(crate) digest: DigestServer,
+    pub(crate) passwords: HashMap<String, String>,
+    pub(crate) handlers: Vec<HandlerInfo>,
+    pub(crate) handler_by_name: HashMap<String, HandlerId>,
+    pub(crate) calls: HashMap<u64, Call>,
+    pub(crate) next_call: u64,
+    /// Carrier INVITE server transaction → call (CANCEL matching, §9.2).
+    pub(crate) invites: HashMap<ServerKey, u64>,
+    /// Call-ID (carrier's, or our own per handler leg) → call and side.
+    pub(crate) dialogs: HashMap<String, (u64, Side)>,
+    /// What each client transaction is for.
+    pub(crate) purposes: HashMap<ClientKey, super::calls::Purpose>,
+    pub(crate) heap: BinaryHeap<Reverse<(Instant, TimerKind)>>,
+    pub(crate) recent: VecDeque<CallView>,
+    pub(crate) transmits: VecDeque<Transmit>,
+    pub(crate) events: VecDeque<EngineEvent>,
+    pub(crate) ids: Ids,
+}
+
+impl std::fmt::Debug for Engine {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Engine")
+            .field("calls", &self.calls.len())
+            .field("handlers", &self.handlers.len())
+            .field("transactions", &self.txns.len())
+            .finish_non_exhaustive()
+    }
+}
+
+impl Engine {
+    /// A new engine for a validated `config`, created at `now`. Seats from `[[seats]]`
+    /// become queue-core handlers and are logged in (Available) at once: a configured seat
+    /// is a staffed position; a supervisor can log it out with [`Command::SetHandlerState`].
+    /// Seats with no skills listed take every class skill.
+    pub fn new(config: &Config, now: Instant) -> Self {
+        let limits = sip::Limits {
+            max_message_bytes: config.limits.max_message_bytes,
+            max_headers: config.limits.max_headers,
+            ..sip::Limits::default()
+        };
+        let qcfg = queue_config(config);
+        let router = Router::new(qcfg.clone())
+            .or_else(|_| Router::new(QueueConfig::default()))
+            .unwrap_or_else(|_| fallback_router());
+        let classify = config
+            .classification
+            .clone()
+            .and_then(|t| toml::Value::Table(t).try_into::<ClassifyConfig>().ok())
+            .unwrap_or_default();
+        let seed: u64 = rand::random();
+        let secret: [u8; 32] = rand::random();
+        let mut engine = Engine {
+            start: now,
+            last_now: now,
+            limits,
+            config: config.clone(),
+            timers: config.sip.timers.normalized(),
+            classify,
+            local_udp: None,
+            local_tcp: None,
+            router,
+            txns: TransactionTable::new(config.limits.max_transactions),
+            digest: DigestServer::new(&config.sip.realm, &secret, config.sip.nonce_lifetime_s),
+            passwords: config
+                .users
+                .iter()
+                .map(|u| (u.name.clone(), u.password.clone()))
+                .collect(),
+            handlers: Vec::new(),
+            handler_by_name: HashMap::new(),
+            calls: HashMap::new(),
+            next_call: 1,
+            invites: HashMap::new(),
+            dialogs: HashMap::new(),
+            purposes: HashMap::new(),
+            heap: BinaryHeap::new(),
+            recent: VecDeque::new(),
+            transmits: VecDeque::new(),
+            events: VecDeque::new(),
+            ids: Ids::new(seed),
+        };
+        for seat in &config.seats {
+            let skills = skills_from(&seat.skills);
+            let dest = uri_destination(&seat.contact);
+            if dest.is_none() {
+                engine.events.push_back(EngineEvent::Notice {
+                    text: format!(
+                        "seat {}: contact {} has no IP-literal host; calls to it fail with 503",
+                        seat.id, seat.contact
+                    ),
+                });
+            }
+            let id = engine.add_handler(now, &seat.id, true, skills);
+            if let Some(h) = engine.handlers.get_mut(id.0 as usize) {
+                h.contact = Some(seat.contact.clone());
+                h.dest = dest;
+            }
+            engine.set_router_state(now, id, RequestedState::Available);
+        }
+        engine.settle(now);
+        engine
+    }
+
+    /// The addresses the engine advertises in Via/Contact per transport.
+    pub fn set_local_address(&mut self, transport: Transport, addr: SocketAddr) {
+        match transport {
+            Transport::Udp => self.local_udp = Some(addr),
+            Transport::Tcp => self.local_tcp = Some(addr),
+        }
+    }
+
+    /// One message from the network. Never panics; a bad message gets its stateless
+    /// answer (requests) or is dropped (responses) and touches no other call.
+    pub fn handle_received(&mut self, now: Instant, msg: Received<'_>) {
+        self.last_now = now;
+        let parsed = match sip::parse_with(msg.bytes, &self.limits) {
+            Ok(m) => m,
+            Err(e) => {
+                if !sip::is_response_start(msg.bytes) {
+                    self.stateless_parse_error(&msg, &e);
+                }
+                return;
+            }
+        };
+        if parsed.is_request() {
+            self.on_request(now, &msg, parsed);
+        } else {
+            self.on_response(now, &msg, parsed);
+        }
+        self.settle(now);
+    }
+
+    /// Fires every timer due at `now`: transactions, the queue core (ring-no-answer,
+    /// wrap-up) and the engine's own.
+    pub fn handle_timeout(&mut self, now: Instant) {
+        self.last_now = now;
+        self.txns.handle_timeout(now);
+        self.settle(now);
+        self.router.handle_timeout(now);
+        self.settle(now);
+        while let Some(&Reverse((at, kind))) = self.heap.peek() {
+            if at > now {
+                break;
+            }
+            self.heap.pop();
+            self.fire(now, kind);
+            self.settle(now);
+        }
+    }
+
+    /// A supervisor command.
+    ///
+    /// Errors: [`CommandError::UnknownHandler`], [`CommandError::Router`].
+    pub fn handle_command(&mut self, now: Instant, cmd: Command) -> Result<(), CommandError> {
+        self.last_now = now;
+        let result = match cmd {
+            Command::SetHandlerState { handler, state } => {
+                let id = *self
+                    .handler_by_name
+                    .get(&handler)
+                    .ok_or(CommandError::UnknownHandler(handler))?;
+                self.router.handle(
+                    now,
+                    crate::queue::Event::SetHandlerState { handler: id, state },
+                )
+            }
+            Command::EndWrapUp { handler } => {
+                let id = *self
+                    .handler_by_name
+                    .get(&handler)
+                    .ok_or(CommandError::UnknownHandler(handler))?;
+                self.router
+                    .handle(now, crate::queue::Event::EndWrapUp { handler: id })
+            }
+            Command::CallbackDone { callback } => self
+                .router
+                .handle(now, crate::queue::Event::CallbackDone { callback }),
+        };
+        self.settle(now);
+        result.map_err(CommandError::from)
+    }
+
+    /// The next message to send.
+    pub fn poll_transmit(&mut self) -> Option<Transmit> {
+        self.transmits.pop_front()
+    }
+
+    /// Earliest instant at which [`Engine::handle_timeout`] must be called.
+    pub fn poll_timeout(&self) -> Option<Instant> {
+        let own = self.heap.peek().map(|Reverse((at, _))| *at);
+        [self.txns.poll_timeout(), self.router.poll_timeout(), own]
+            .into_iter()
+            .flatten()
+            .min()
+    }
+
+    /// The next call or handler event.
+    pub fn poll_event(&mut self) -> Option<EngineEvent> {
+        self.events.pop_front()
+    }
+
+    /// Read-only snapshot: live calls and the last [`MAX_RECENT_CALLS`] finished ones (by
+    /// id), the queue core's view, handlers and registrations, as of the last input.
+    pub fn snapshot(&self) -> Snapshot {
+        let now = self.last_now;
+        let mut calls: Vec<CallView> = self.recent.iter().cloned().collect();
+        calls.extend(self.calls.values().map(|c| c.view(self)));
+        calls.sort_by_key(|c| c.id);
+        Snapshot {
+            now_ms: self.ms(now),
+            calls,
+            queue: self.router.snapshot(now, usize::MAX),
+            handlers: self
+                .handlers
+                .iter()
+                .enumerate()
+                .map(|(i, h)| HandlerSnapshot {
+                    id: h.name.clone(),
+                    seat: h.seat,
+                    contact: h.contact.clone(),
+                    state: self
+                        .router
+                        .handler_state(HandlerId(i as u32))
+                        .map(|s| s.as_str().to_owned())
+                        .unwrap_or_default(),
+                })
+                .collect(),
+            registrations: self
+                .handlers
+                .iter()
+                .flat_map(|h| {
+                    h.bindings.iter().map(|b| RegistrationView {
+                        user: h.name.clone(),
+                        contact: b.value.clone(),
+                        expires_in_s: b.expires_at.saturating_duration_since(now).as_secs(),
+                    })
+                })
+                .collect(),
+        }
+    }
+
+    // === internals ===
+
+    pub(crate) fn ms(&self, t: Instant) -> u64 {
+        u64::try_from(t.saturating_duration_since(self.start).as_millis()).unwrap_or(u64::MAX)
+    }
+
+    pub(crate) fn arm(&mut self, at: Instant, kind: TimerKind) {
+        self.heap.push(Reverse((at, kind)));
+    }
+
+    pub(crate) fn reliability(t: Transport) -> Reliability {
+        match t {
+            Transport::Udp => Reliability::Unreliable,
+            Transport::Tcp => Reliability::Reliable,
+        }
+    }
+
+    /// Our address for `transport` (as set by the runtime, else the configured listen
+    /// address, else `fallback`).
+    pub(crate) fn local_addr(&self, transport: Transport, fallback: SocketAddr) -> SocketAddr {
+        let set = match transport {
+            Transport::Udp => self.local_udp,
+            Transport::Tcp => self.local_tcp,
+        };
+        set.or_else(|| {
+            self.config
+                .sip
+                .listen
+                .iter()
+                .find(|l| l.transport == transport)
+                .map(|l| l.addr)
+        })
+        .unwrap_or(fallback)
+    }
+
+    /// Our Contact URI for `transport`.
+    pub(crate) fn contact_uri(&self, transport: Transport) -> String {
+        let local = self.local_addr(transport, SocketAddr::from(([127, 0, 0, 1], 5060)));
+        match transport {
+            Transport::Udp => format!("<sip:answerpoint@{}>", hostport(local)),
+            Transport::Tcp => format!("<sip:answerpoint@{};transport=tcp>", hostport(local)),
+        }
+    }
+
+    pub(crate) fn add_handler(
+        &mut self,
+        now: Instant,
+        name: &str,
+        seat: bool,
+        skills: Skills,
+    ) -> HandlerId {
+        let id = HandlerId(self.handlers.len() as u32);
+        self.handlers.push(HandlerInfo::new(name, seat, skills));
+        self.handler_by_name.insert(name.to_owned(), id);
+        // A fresh id cannot be a duplicate; an error here would be a bug, reported.
+        if let Err(e) = self.router.handle(
+            now,
+            crate::queue::Event::HandlerAdded {
+                handler: id,
+                skills,
+            },
+        ) {
+            self.notice(format!("queue refused handler {name}: {e}"));
+        }
+        id
+    }
+
+    pub(crate) fn set_router_state(&mut self, now: Instant, id: HandlerId, state: RequestedState) {
+        if let Err(e) = self.router.handle(
+            now,
+            crate::queue::Event::SetHandlerState { handler: id, state },
+        ) {
+            self.notice(format!("queue refused state change: {e}"));
+        }
+    }
+
+    pub(crate) fn handler_name(&self, id: HandlerId) -> String {
+        self.handlers
+            .get(id.0 as usize)
+            .map(|h| h.name.clone())
+            .unwrap_or_else(|| format!("handler-{}", id.0))
+    }
+
+    pub(crate) fn notice(&mut self, text: String) {
+        self.events.push_back(EngineEvent::Notice { text });
+    }
+
+    /// Runs the transaction table and the queue core until neither has output left.
+    pub(crate) fn settle(&mut self, now: Instant) {
+        loop {
+            self.drain_txns(now);
+            if !self.pump_router(now) {
+                break;
+            }
+        }
+    }
+
+    /// Moves transaction-table outputs to the runtime and events to their handlers.
+    pub(crate) fn drain_txns(&mut self, now: Instant) {
+        loop {
+            while let Some((_, pkt)) = self.txns.poll_transmit() {
+                if !pkt.0.bytes.is_empty() {
+                    self.transmits.push_back(Transmit {
+                        transport: pkt.0.transport,
+                        destination: pkt.0.peer,
+                        contents: pkt.0.bytes.clone(),
+                    });
+                }
+            }
+            let Some((key, ev)) = self.txns.poll_event() else {
+                break;
+            };
+            match (key, ev) {
+                (TxKey::Client(k), TxEvent::Client(ClientEvent::Response { status, response })) => {
+                    self.on_client_response(now, &k, status, Some(response));
+                }
+                (TxKey::Client(k), TxEvent::Client(ClientEvent::Timeout)) => {
+                    self.on_client_response(now, &k, 408, None);
+                }
+                (TxKey::Client(k), TxEvent::Client(ClientEvent::TransportError)) => {
+                    self.on_client_response(now, &k, 503, None);
+                }
+                (TxKey::Client(k), TxEvent::Client(ClientEvent::Terminated)) => {
+                    self.purposes.remove(&k);
+                }
+                (TxKey::Server(_), TxEvent::Server(ServerEvent::Ack(pkt))) => {
+                    if let Some(m) = pkt.msg() {
+                        self.on_dialog_ack(now, m);
+                    }
+                }
+                (TxKey::Server(k), TxEvent::Server(ServerEvent::Terminated)) => {
+                    self.invites.remove(&k);
+                }
+                _ => {}
+            }
+        }
+    }
+
+    /// Routes a parsed request (RFC 3261 §8.2, §17.2.3, §12.2.2).
+    fn on_request(&mut self, now: Instant, rx: &Received<'_>, req: Message) {
+        if let Err(fault) = sip::validate::validate_request(&req) {
+            let warning = format!("399 {AGENT} \"{fault}\"").replace(['\r', '\n', '\\'], " ");
+            self.reply_stateless(
+                rx,
+                &req,
+                fault.status_code(),
+                &fault.reason_phrase(),
+                &[("Warning", &warning)],
+            );
+            return;
+        }
+        let Some(method_name) = req.method().map(|m| m.as_str().to_owned()) else {
+            return;
+        };
+        let is_options = req.method() == Some(Method::Options);
+        let is_ack = req.method() == Some(Method::Ack);
+        let to_tag = req.to().and_then(|t| t.tag().map(str::to_owned));
+        // Carrier keepalive: answered without any state (RFC 3261 §11.2).
+        if is_options && to_tag.is_none() {
+            self.reply_stateless(
+                rx,
+                &req,
+                200,
+                "OK",
+                &[
+                    ("Allow", ALLOW),
+                    ("Supported", SUPPORTED),
+                    ("Accept", "application/sdp, multipart/mixed"),
+                ],
+            );
+            return;
+        }
+        let key = match req.top_via().and_then(|v| {
+            let branch = v.branch()?;
+            ServerKey::new(branch, &sent_by(&v), &method_name).ok()
+        }) {
+            Some(k) => k,
+            None => {
+                if !is_ack {
+                    self.reply_stateless(
+                        rx,
+                        &req,
+                        400,
+                        "Bad Request (Via branch must start with z9hG4bK)",
+                        &[],
+                    );
+                }
+                return;
+            }
+        };
+        let req = Arc::new(req);
+        let pkt = Pkt::received(rx.transport, rx.source, req.clone());
+        match self.txns.handle_request(now, &key, &method_name, pkt) {
+            RequestMatch::Absorbed => return,
+            RequestMatch::New => {}
+        }
+        let inb = Inbound {
+            transport: rx.transport,
+            source: rx.source,
+            req: req.clone(),
+        };
+        let req: &Message = &req;
+        let Some(method) = req.method() else {
+            return;
+        };
+        match method {
+            Method::Ack => self.on_dialog_ack(now, req),
+            Method::Cancel => self.on_cancel(now, inb, key),
+            _ if to_tag.is_some() => self.on_in_dialog(now, inb, key),
+            Method::Invite => self.on_invite(now, inb, key),
+            Method::Register => self.on_register(now, inb, key),
+            Method::Bye | Method::Prack | Method::Update | Method::Info => {
+                self.answer_new(now, &inb, key, 481, "Call/Transaction Does Not Exist", &[]);
+            }
+            _ => {
+                self.answer_new(
+                    now,
+                    &inb,
+                    key,
+                    405,
+                    "Method Not Allowed",
+                    &[("Allow", ALLOW)],
+                );
+            }
+        }
+    }
+
+    /// Routes a parsed response to its client transaction (RFC 3261 §17.1.3); 2xx
+    /// retransmissions for a finished INVITE transaction go to the dialog (re-ACK).
+    fn on_response(&mut self, now: Instant, rx: &Received<'_>, resp: Message) {
+        let Some(status) = resp.status_code() else {
+            return;
+        };
+        let Some(key) = resp.top_via().and_then(|v| {
+            let branch = v.branch()?;
+            let cseq = resp.cseq()?;
+            ClientKey::new(branch, cseq.method).ok()
+        }) else {
+            return;
+        };
+        let is_invite = key.method() == "INVITE";
+        let ack = if is_invite && status >= 300 {
+            self.non2xx_ack(&key, &resp)
+        } else {
+            None
+        };
+        let pkt = Pkt::received(rx.transport, rx.source, Arc::new(resp));
+        let fallback = pkt.clone();
+        let matched = self
+            .txns
+            .handle_response(now, &key, status, pkt.clone(), move || {
+                ack.unwrap_or(Pkt(std::sync::Arc::new(PktInner {
+                    transport: fallback.0.transport,
+                    peer: fallback.0.peer,
+                    msg: fallback.0.msg.clone(),
+                    bytes: Vec::new(),
+                })))
+            })
+            .unwrap_or(false);
+        if !matched && is_invite && (200..300).contains(&status) {
+            if let Some(m) = pkt.msg() {
+                self.on_stray_2xx(now, m);
+            }
+        }
+    }
+
+    /// The ACK for a non-2xx final response to one of our INVITEs (RFC 3261 §17.1.1.3).
+    fn non2xx_ack(&self, key: &ClientKey, resp: &Message) -> Option<Pkt> {
+        let invite = self.purposes.get(key).and_then(|p| p.invite())?;
+        let inv = invite.parsed()?;
+        let ack = MessageBuilder::ack_for_non2xx(&inv, resp)
+            .ok()?
+            .build()
+            .ok()?;
+        Some(Pkt::out(invite.0.transport, invite.0.peer, ack))
+    }
+
+    /// Creates a server transaction for `inb` and answers it at once with a final
+    /// response (REGISTER, in-dialog refusals, CANCEL).
+    pub(crate) fn answer_new(
+        &mut self,
+        now: Instant,
+        inb: &Inbound,
+        key: ServerKey,
+        status: u16,
+        reason: &str,
+        extra: &[(&str, &str)],
+    ) {
+        let tag = stateless_tag(&inb.req);
+        let Some(pkt) = self.build_response(inb, status, reason, Some(&tag), extra, None) else {
+            return;
+        };
+        let rel = Self::reliability(inb.transport);
+        let tx = if key.method() == "INVITE" {
+            ServerTransaction::Invite(InviteServer::new(now, rel, self.timers, Trying::ByTu))
+        } else {
+            ServerTransaction::NonInvite(NonInviteServer::new(now, rel, self.timers))
+        };
+        match self.txns.insert_server(key.clone(), tx) {
+            Ok(()) => {
+                let _ = self.txns.send_response(now, &key, status, pkt);
+            }
+            Err(_) => self.transmits.push_back(Transmit {
+                transport: pkt.0.transport,
+                destination: pkt.0.peer,
+                contents: pkt.0.bytes.clone(),
+            }),
+        }
+        if status >= 400 {
+            self.events.push_back(EngineEvent::Refused {
+                source: inb.source,
+                status,
+                reason: reason.to_owned(),
+            });
+        }
+    }
+
+    /// A response to `inb.req` as an outgoing packet (RFC 3261 §8.2.6, §18.2.2).
+    pub(crate) fn build_response(
+        &self,
+        inb: &Inbound,
+        status: u16,
+        reason: &str,
+        to_tag: Option<&str>,
+        extra: &[(&str, &str)],
+        body: Option<(&str, &[u8])>,
+    ) -> Option<Pkt> {
+        let (bytes, dest) = write_response(
+            inb.transport,
+            inb.source,
+            &inb.req,
+            status,
+            reason,
+            to_tag,
+            extra,
+            body,
+        )?;
+        Some(Pkt::raw(inb.transport, dest, bytes))
+    }
+
+    /// Answers a request without any transaction (RFC 3261 §8.2.6: stateless UAS).
+    pub(crate) fn reply_stateless(
+        &mut self,
+        rx: &Received<'_>,
+        req: &Message,
+        status: u16,
+        reason: &str,
+        extra: &[(&str, &str)],
+    ) {
+        let tag = stateless_tag(req);
+        let tag = (status != 100).then_some(tag.as_str());
+        if let Some((bytes, dest)) = write_response(
+            rx.transport,
+            rx.source,
+            req,
+            status,
+            reason,
+            tag,
+            extra,
+            None,
+        ) {
+            self.transmits.push_back(Transmit {
+                transport: rx.transport,
+                destination: dest,
+                contents: bytes,
+            });
+        }
+        if status >= 300 {
+            self.events.push_back(EngineEvent::Refused {
+                source: rx.source,
+                status,
+                reason: reason.to_owned(),
+            });
+        }
+    }
+
+    fn stateless_parse_error(&mut self, rx: &Received<'_>, e: &sip::ParseError) {
+        self.events.push_back(EngineEvent::Refused {
+            source: rx.source,
+            status: e.status_code(),
+            reason: e.to_string(),
+        });
+        // Without a parsed request, salvage Via/From/To/Call-ID/CSeq line by line so the
+        // answer can still be routed and matched (RFC 3261 §8.2.6.2).
+        let Some(head) = salvage_head(rx.bytes) else {
+            return;
+        };
+        let mut b = MessageBuilder::response(e.status_code(), &e.reason_phrase());
+        let mut dest = rx.source;
+        let mut first_via = true;
+        for (name, value) in &head {
+            if *name == HeaderName::Via && first_via {
+                first_via = false;
+                if let Ok(v) = Via::parse(value) {
+                    dest = response_destination(rx.transport, rx.source, &v);
+                }
+                b = b.header("Via", &via_with_received(value, rx.source));
+            } else {
+                b = b.header(name.as_str(), value);
+            }
+        }
+        b = b.header("Warning", &e.warning_value(AGENT));
+        if let Ok(m) = b.build() {
+            self.transmits.push_back(Transmit {
+                transport: rx.transport,
+                destination: dest,
+                contents: m.to_bytes(),
+            });
+        }
+    }
+
+    fn fire(&mut self, now: Instant, kind: TimerKind) {
+        match kind {
+            TimerKind::Keepalive(call, gen) => self.on_keepalive(now, call, gen),
+            TimerKind::Ok2xx(call, gen) => self.on_ok_timer(now, call, gen),
+            TimerKind::Rel1xx(call, gen) => self.on_rel_timer(now, call, gen),
+            TimerKind::Session(call, gen) => self.on_session_timer(now, call, gen),
+            TimerKind::Purge(call) => self.purge(call),
+            TimerKind::Registration(h, gen) => self.on_registration_timer(now, HandlerId(h), gen),
+        }
+    }
+
+    /// Moves a finished call from the live map to the recent list.
+    fn purge(&mut self, call: u64) {
+        let Some(c) = self.calls.get(&call) else {
+            return;
+        };
+        let view = c.view(self);
+        if let Some(c) = self.calls.remove(&call) {
+            self.dialogs.remove(&c.carrier.call_id);
+            for leg in &c.legs {
+                self.dialogs.remove(&leg.call_id);
+            }
+            self.invites.remove(&c.carrier.key);
+        }
+        self.recent.push_back(view);
+        while self.recent.len() > MAX_RECENT_CALLS {
+            self.recent.pop_front();
+        }
+    }
+
+    /// How long a finished call's record stays live for stray messages (64·T1).
+    pub(crate) fn linger(&self) -> Duration {
+        self.timers.t1_x64()
+    }
+}
+
+/// A request as received, kept to answer it later.
+#[derive(Debug, Clone)]
+pub(crate) struct Inbound {
+    pub(crate) transport: Transport,
+    pub(crate) source: SocketAddr,
+    pub(crate) req: Arc<Message>,
+}
+
+/// Skills from config names; none listed → every class skill.
+pub(crate) fn skills_from(names: &[String]) -> Skills {
+    let mut s = Skills::NONE;
+    for n in names {
+        if let Some(k) = Skills::from_name(n, &[]) {
+            s = s | k;
+        }
+    }
+    if s == Skills::NONE {
+        Skills::EMERGENCY | Skills::NON_EMERGENCY | Skills::ADMIN
+    } else {
+        s
+    }
+}
+
+fn fallback_router() -> Router {
+    // QueueConfig::default() validates (queue module tests); this only keeps `new` total.
+    let mut cfg = QueueConfig::default();
+    cfg.ring_timeout_ms = cfg.ring_timeout_ms.max(1);
+    match Router::new(cfg) {
+        Ok(r) => r,
+        Err(_) => fallback_router(),
+    }
+}

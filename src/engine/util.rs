@@ -1,0 +1,411 @@
+//! Stateless helpers of the engine: response construction and routing (RFC 3261 §8.2.6,
+//! §18.2.1–§18.2.2, RFC 3581 rport), destinations from URIs, SDP extraction from a
+//! multipart body (RFC 2046 §5.1), tags and branches, and the packet type the transaction
+//! table carries.
+
+use std::net::{IpAddr, SocketAddr};
+use std::sync::Arc;
+
+use super::Transport;
+use crate::config::Config;
+use crate::location::multipart::{MediaType, Multipart, MultipartLimits};
+use crate::queue::QueueConfig;
+use crate::sip::header::Via;
+use crate::sip::{HeaderName, Host, Message, Uri};
+
+/// The warn-agent in `Warning` headers (RFC 3261 §20.43).
+pub(crate) const AGENT: &str = "answerpoint";
+
+/// A SIP message with where it goes (outgoing) or where it came from (received): the `M`
+/// of the transaction table. Cheap to clone (retransmissions share the bytes).
+#[derive(Debug, Clone)]
+pub(crate) struct Pkt(pub(crate) Arc<PktInner>);
+
+#[derive(Debug)]
+pub(crate) struct PktInner {
+    pub(crate) transport: Transport,
+    /// Destination (outgoing) or source (received).
+    pub(crate) peer: SocketAddr,
+    /// The parsed message: always for received packets and our requests; `None` for
+    /// responses we write directly as bytes (never read back).
+    pub(crate) msg: Option<Arc<Message>>,
+    /// Serialized message for outgoing packets; empty for received ones.
+    pub(crate) bytes: Vec<u8>,
+}
+
+impl Pkt {
+    /// An outgoing message.
+    pub(crate) fn out(transport: Transport, peer: SocketAddr, msg: Message) -> Pkt {
+        let bytes = msg.to_bytes();
+        Pkt(Arc::new(PktInner {
+            transport,
+            peer,
+            msg: Some(Arc::new(msg)),
+            bytes,
+        }))
+    }
+
+    /// Outgoing bytes written directly (responses).
+    pub(crate) fn raw(transport: Transport, peer: SocketAddr, bytes: Vec<u8>) -> Pkt {
+        Pkt(Arc::new(PktInner {
+            transport,
+            peer,
+            msg: None,
+            bytes,
+        }))
+    }
+
+    /// A received message.
+    pub(crate) fn received(transport: Transport, peer: SocketAddr, msg: Arc<Message>) -> Pkt {
+        Pkt(Arc::new(PktInner {
+            transport,
+            peer,
+            msg: Some(msg),
+            bytes: Vec::new(),
+        }))
+    }
+
+    /// The message, if kept.
+    pub(crate) fn msg(&self) -> Option<&Message> {
+        self.0.msg.as_deref()
+    }
+
+    /// The message, parsing the bytes of one we wrote directly (rare paths: CANCEL and
+    /// the ACK for a non-2xx need the INVITE's fields).
+    pub(crate) fn parsed(&self) -> Option<Arc<Message>> {
+        match &self.0.msg {
+            Some(m) => Some(m.clone()),
+            None => crate::sip::parse(&self.0.bytes).ok().map(Arc::new),
+        }
+    }
+}
+
+/// Writes a response to `req` directly as bytes (RFC 3261 §8.2.6.2): every Via (the top
+/// one with `received`/`rport`, §18.2.1, RFC 3581), From, To (with `to_tag` added if it has
+/// none), Call-ID, CSeq, Timestamp for 100, Record-Route for 101–299, then `extra` and the
+/// body. Values come from the parsed request (no CR/LF) or from the engine; any CR/LF is
+/// replaced by a space regardless. Returns the bytes and the destination (§18.2.2).
+#[allow(clippy::too_many_arguments)]
+pub(crate) fn write_response(
+    transport: Transport,
+    source: SocketAddr,
+    req: &Message,
+    status: u16,
+    reason: &str,
+    to_tag: Option<&str>,
+    extra: &[(&str, &str)],
+    body: Option<(&str, &[u8])>,
+) -> Option<(Vec<u8>, SocketAddr)> {
+    fn put(out: &mut Vec<u8>, name: &str, value: &str) {
+        out.extend_from_slice(name.as_bytes());
+        out.extend_from_slice(b": ");
+        for b in value.bytes() {
+            out.push(if b == b'\r' || b == b'\n' { b' ' } else { b });
+        }
+        out.extend_from_slice(b"\r\n");
+    }
+    let body_len = body.map(|(_, b)| b.len()).unwrap_or(0);
+    let mut out = Vec::with_capacity(512 + body_len);
+    out.extend_from_slice(b"SIP/2.0 ");
+    out.extend_from_slice(status.to_string().as_bytes());
+    out.push(b' ');
+    for b in reason.bytes() {
+        out.push(if b == b'\r' || b == b'\n' { b' ' } else { b });
+    }
+    out.extend_from_slice(b"\r\n");
+    let mut dest = source;
+    for (i, v) in req.values(HeaderName::Via).enumerate() {
+        if i == 0 {
+            let via = Via::parse(v).ok()?;
+            dest = response_destination(transport, source, &via);
+            put(&mut out, "Via", &via_with_received(v, source));
+        } else {
+            put(&mut out, "Via", v);
+        }
+    }
+    for f in req.fields() {
+        match f.name {
+            HeaderName::To => match to_tag {
+                Some(tag)
+                    if !crate::sip::header::NameAddr::parse(f.value)
+                        .map(|a| a.tag().is_some())
+                        .unwrap_or(false) =>
+                {
+                    put(&mut out, "To", &format!("{};tag={tag}", f.value.trim_end()));
+                }
+                _ => put(&mut out, "To", f.value),
+            },
+            HeaderName::From | HeaderName::CallId | HeaderName::CSeq => {
+                put(&mut out, f.name.as_str(), f.value)
+            }
+            HeaderName::Timestamp if status == 100 => put(&mut out, "Timestamp", f.value),
+            HeaderName::RecordRoute if (101..300).contains(&status) => {
+                put(&mut out, "Record-Route", f.value)
+            }
+            _ => {}
+        }
+    }
+    for (n, v) in extra {
+        if crate::sip::scan::is_token(n) {
+            put(&mut out, n, v);
+        }
+    }
+    if let Some((ct, _)) = body {
+        put(&mut out, "Content-Type", ct);
+    }
+    put(&mut out, "Content-Length", &body_len.to_string());
+    out.extend_from_slice(b"\r\n");
+    if let Some((_, b)) = body {
+        out.extend_from_slice(b);
+    }
+    Some((out, dest))
+}
+
+/// A socket address from a SIP URI whose host is an IP literal (no DNS in the core, RFC
+/// 3263 resolution is not done): port defaults to 5060, `transport=tcp` selects TCP.
+pub(crate) fn uri_destination(uri: &str) -> Option<(Transport, SocketAddr)> {
+    let u = Uri::parse(uri.trim()).ok()?;
+    let sip = u.sip()?;
+    let ip: IpAddr = match sip.host {
+        Host::V4(a) => IpAddr::V4(a),
+        Host::V6(t) => t.parse().ok()?,
+        Host::Name(n) => n.parse().ok()?,
+    };
+    let transport = match sip.params.get("transport").flatten() {
+        Some(t) if t.eq_ignore_ascii_case("tcp") => Transport::Tcp,
+        _ => Transport::Udp,
+    };
+    Some((transport, SocketAddr::new(ip, sip.port.unwrap_or(5060))))
+}
+
+/// `(content type, bytes)` of the SDP in an INVITE body: the body itself when it is
+/// `application/sdp`, the first `application/sdp` part of a `multipart/mixed` body.
+pub(crate) fn extract_sdp<'a>(content_type: Option<&'a str>, body: &'a [u8]) -> Option<&'a [u8]> {
+    let ct = content_type?;
+    let mt = MediaType::parse(ct)?;
+    if mt.is("application", "sdp") {
+        return Some(body);
+    }
+    if mt.type_ == "multipart" {
+        let mp = Multipart::parse(ct, body, &MultipartLimits::default()).ok()?;
+        return mp
+            .parts
+            .iter()
+            .find(|p| p.media_type().is_some_and(|m| m.is("application", "sdp")))
+            .map(|p| p.body);
+    }
+    None
+}
+
+/// `true` when an INVITE body of this type can be served: none, `application/sdp` or
+/// `multipart/mixed` (RFC 3261 §8.2.3: otherwise 415).
+pub(crate) fn body_type_ok(content_type: Option<&str>, body: &[u8]) -> bool {
+    if body.is_empty() {
+        return true;
+    }
+    match content_type.and_then(MediaType::parse) {
+        Some(mt) => mt.is("application", "sdp") || mt.is("multipart", "mixed"),
+        None => false,
+    }
+}
+
+/// A small fast generator for tags, branches and Call-IDs (splitmix64; seeded once from
+/// the OS at engine creation). Not for secrets.
+#[derive(Debug, Clone)]
+pub(crate) struct Ids(u64);
+
+impl Ids {
+    pub(crate) fn new(seed: u64) -> Ids {
+        Ids(seed)
+    }
+
+    pub(crate) fn next(&mut self) -> u64 {
+        self.0 = self.0.wrapping_add(0x9e37_79b9_7f4a_7c15);
+        let mut z = self.0;
+        z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
+        z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
+        z ^ (z >> 31)
+    }
+
+    /// A From/To tag (RFC 3261 §19.3: at least 32 bits of randomness).
+    pub(crate) fn tag(&mut self) -> String {
+        format!("{:016x}", self.next())
+    }
+
+    /// A branch with the RFC 3261 magic cookie (§8.1.1.7).
+    pub(crate) fn branch(&mut self) -> String {
+        format!("z9hG4bK{:016x}{:08x}", self.next(), self.next() as u32)
+    }
+}
+
+/// The transport token for a Via (`UDP`, `TCP`).
+pub(crate) fn via_transport(t: Transport) -> &'static str {
+    match t {
+        Transport::Udp => "UDP",
+        Transport::Tcp => "TCP",
+    }
+}
+
+/// `host:port` text of an address for Via / Contact (IPv6 in brackets).
+pub(crate) fn hostport(a: SocketAddr) -> String {
+    match a {
+        SocketAddr::V4(v) => format!("{}:{}", v.ip(), v.port()),
+        SocketAddr::V6(v) => format!("[{}]:{}", v.ip(), v.port()),
+    }
+}
+
+/// `host[:port]` of a Via sent-by as text, for transaction keys (RFC 3261 §17.2.3).
+pub(crate) fn sent_by(via: &Via<'_>) -> String {
+    match via.port {
+        Some(p) => format!("{}:{}", via.host.to_uri_string(), p),
+        None => via.host.to_uri_string(),
+    }
+}
+
+/// The URI inside a name-addr or addr-spec header value (`"A" <sip:a@b>;tag=1` → `sip:a@b`).
+pub(crate) fn uri_of(value: &str) -> &str {
+    let v = value.trim();
+    if let Some(start) = v.find('<') {
+        if let Some(len) = v.get(start + 1..).and_then(|r| r.find('>')) {
+            return v.get(start + 1..start + 1 + len).unwrap_or(v);
+        }
+    }
+    v.split(';').next().unwrap_or(v).trim()
+}
+
+/// Methods we serve (RFC 3261 §20.5).
+pub(crate) const ALLOW: &str = "INVITE, ACK, CANCEL, BYE, OPTIONS, REGISTER, PRACK, UPDATE, INFO";
+/// Option tags we support (RFC 3262 100rel, RFC 4028 timer).
+pub(crate) const SUPPORTED: &str = "100rel, timer";
+
+/// The `[queue]` table as a [`QueueConfig`]; the default if absent or invalid.
+pub(crate) fn queue_config(config: &Config) -> QueueConfig {
+    config
+        .queue
+        .clone()
+        .and_then(|t| toml::Value::Table(t).try_into::<QueueConfig>().ok())
+        .filter(|q| q.validate().is_ok())
+        .unwrap_or_default()
+}
+
+/// Where a response goes (RFC 3261 §18.2.2, RFC 3581 §4): over a stream, back on the
+/// connection (the source); over UDP, to the source address (the `received` address) at
+/// the source port if `rport` was asked for, else at the sent-by port (default 5060).
+pub(crate) fn response_destination(
+    transport: Transport,
+    source: SocketAddr,
+    via: &Via<'_>,
+) -> SocketAddr {
+    match transport {
+        Transport::Tcp => source,
+        Transport::Udp => {
+            if via.rport().is_some() {
+                source
+            } else {
+                SocketAddr::new(source.ip(), via.port.unwrap_or(5060))
+            }
+        }
+    }
+}
+
+/// The top Via value with `received` (always, RFC 3261 §18.2.1 allows it) and a filled
+/// `rport` when the client asked for it (RFC 3581 §4).
+pub(crate) fn via_with_received(value: &str, source: SocketAddr) -> String {
+    let ip = match source.ip() {
+        IpAddr::V4(a) => a.to_string(),
+        IpAddr::V6(a) => format!("[{a}]"),
+    };
+    let mut out = String::with_capacity(value.len() + 40);
+    let mut rport_filled = false;
+    for (i, part) in value.split(';').enumerate() {
+        let name = part.split('=').next().unwrap_or("").trim();
+        if i > 0 && name.eq_ignore_ascii_case("received") {
+            continue;
+        }
+        if i > 0 {
+            out.push(';');
+        }
+        if i > 0 && name.eq_ignore_ascii_case("rport") {
+            out.push_str(&format!("rport={}", source.port()));
+            rport_filled = true;
+            continue;
+        }
+        out.push_str(part.trim_end());
+    }
+    let _ = rport_filled;
+    out.push_str(";received=");
+    out.push_str(&ip);
+    out
+}
+
+/// A To tag for stateless answers: derived from the request so retransmissions get the
+/// same tag (RFC 3261 §8.2.6.2 only asks for one; stable is kinder).
+pub(crate) fn stateless_tag(req: &Message) -> String {
+    let mut h: u64 = 0xcbf2_9ce4_8422_2325;
+    for b in req
+        .call_id()
+        .unwrap_or("")
+        .bytes()
+        .chain(req.get(HeaderName::From).unwrap_or("").bytes())
+    {
+        h ^= u64::from(b);
+        h = h.wrapping_mul(0x0100_0000_01b3);
+    }
+    format!("sl{h:016x}")
+}
+
+/// For a request that does not parse as a whole: the Via, From, To, Call-ID and CSeq
+/// lines, if the header section can be read line by line, so a stateless error can still
+/// be routed (RFC 3261 §8.2.6.2). `None` when no Via is readable.
+pub(crate) fn salvage_head(bytes: &[u8]) -> Option<Vec<(HeaderName, String)>> {
+    let cap = bytes.len().min(16 * 1024);
+    let text = std::str::from_utf8(bytes.get(..cap)?).ok().or_else(|| {
+        // Cut at the last valid UTF-8 boundary.
+        let valid = std::str::from_utf8(bytes.get(..cap)?).err()?.valid_up_to();
+        std::str::from_utf8(bytes.get(..valid)?).ok()
+    })?;
+    let mut out = Vec::new();
+    for line in text.split("\r\n").skip(1).take(128) {
+        if line.is_empty() {
+            break;
+        }
+        let Some((name, value)) = line.split_once(':') else {
+            continue;
+        };
+        let id = HeaderName::parse(name.trim());
+        if matches!(
+            id,
+            HeaderName::Via
+                | HeaderName::From
+                | HeaderName::To
+                | HeaderName::CallId
+                | HeaderName::CSeq
+        ) && !value.contains('\r')
+            && !value.contains('\n')
+            && header_value_ok(id, value.trim())
+        {
+            out.push((id, value.trim().to_owned()));
+        }
+    }
+    let via_ok = out
+        .iter()
+        .find(|(n, _)| *n == HeaderName::Via)
+        .is_some_and(|(_, v)| Via::parse(v).is_ok());
+    if via_ok {
+        Some(out)
+    } else {
+        None
+    }
+}
+
+/// `true` when a salvaged header value is well-formed, so the answer built from it parses.
+fn header_value_ok(name: HeaderName, value: &str) -> bool {
+    use crate::sip::header::{CSeq, NameAddr};
+    match name {
+        HeaderName::Via => Via::parse(value).is_ok(),
+        HeaderName::From | HeaderName::To => NameAddr::parse(value).is_ok(),
+        HeaderName::CSeq => CSeq::parse(value).is_ok(),
+        HeaderName::CallId => !value.is_empty() && !value.contains(char::is_whitespace),
+        _ => false,
+    }
+}

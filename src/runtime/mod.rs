@@ -1,0 +1,612 @@
+//! The tokio runtime: the thin I/O shell that drives the sans-IO [`crate::engine`]
+//! (DESIGN.md §2). It binds the SIP transports (RFC 3261 §18: UDP and TCP), feeds every
+//! received message to the engine, sends what the engine asks to send, and calls the
+//! engine back at the instant it asks for. It decides nothing about calls.
+//!
+//! # Shape
+//!
+//! ```text
+//!  UDP reader ──┐  try_send (full: drop + count)
+//!  UDP reader ──┼──► bounded input queue ──► engine task ──► UDP try_send_to
+//!  TCP conn  ───┘  send (waits: TCP flow control)   │  └──► TCP writer queue per connection
+//!                                                    └─ sleep_until(engine.poll_timeout())
+//! ```
+//!
+//! One engine task owns the [`Engine`] and the TCP connection table, so there is no lock
+//! per call. Responses go where the engine's RFC 3261 §18.2.2 logic (`received`, `rport`)
+//! says; over TCP the runtime reuses the open connection to that address (inbound ones
+//! included) and opens one only when none exists. Time is
+//! `tokio::time::Instant::now().into_std()`, so `tokio::time::pause()` gives virtual time.
+//!
+//! # Use
+//!
+//! [`Server::bind`] binds every `sip.listen` address (port 0 allowed; [`Server::local_addrs`]
+//! tells the ports), then [`Server::run`] serves until the shutdown future completes (see
+//! [`shutdown_signal`] for Ctrl-C / SIGTERM) and drains: listeners stop, queued TCP writes
+//! are flushed for up to [`SHUTDOWN_FLUSH`]. A [`Handle`] asks the running engine for a
+//! [`Snapshot`] or applies a supervisor [`Command`].
+
+mod tcp;
+mod udp;
+
+use std::collections::HashMap;
+use std::future::Future;
+use std::io;
+use std::net::{IpAddr, SocketAddr};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+use std::time::Duration;
+
+use tokio::net::{TcpListener, UdpSocket};
+use tokio::sync::{mpsc, oneshot, watch, Semaphore};
+
+use crate::config::{Config, Listen, SipTransport};
+use crate::engine::{
+    Command, CommandError, Engine, EngineEvent, Received, Snapshot, Transmit, Transport,
+};
+
+/// Depth of the queue from the transport tasks to the engine task, messages. When it is
+/// full, UDP datagrams are dropped (and counted in [`RuntimeStats::udp_dropped_queue_full`])
+/// rather than blocking a socket reader; TCP readers wait (flow control on that peer only).
+pub const INPUT_QUEUE_DEPTH: usize = 8192;
+/// Depth of the supervisor command queue ([`Handle`]).
+const CONTROL_QUEUE_DEPTH: usize = 64;
+/// Most inputs taken from the queue before the engine's outputs are flushed.
+const INPUT_BATCH: usize = 64;
+/// How long shutdown waits for TCP connections to write what is queued and close.
+pub const SHUTDOWN_FLUSH: Duration = Duration::from_secs(2);
+
+/// Why the runtime could not start or answer.
+#[derive(Debug, thiserror::Error)]
+pub enum RuntimeError {
+    /// A `sip.listen` address could not be bound (in use, not local, no permission).
+    #[error("cannot bind SIP {listen}: {source}")]
+    Bind {
+        /// The configured listen entry.
+        listen: Listen,
+        /// The operating system's error.
+        #[source]
+        source: io::Error,
+    },
+    /// The engine task has ended (shutdown), so a [`Handle`] request cannot be served.
+    #[error("the engine task has stopped")]
+    Stopped,
+}
+
+/// Counts of what the runtime dropped or refused since start; all are totals.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct RuntimeStats {
+    /// UDP datagrams dropped because the input queue was full.
+    pub udp_dropped_queue_full: u64,
+    /// UDP receive errors (e.g. ICMP unreachable reported on the socket).
+    pub udp_recv_errors: u64,
+    /// UDP datagrams the engine asked to send that the socket refused.
+    pub udp_send_errors: u64,
+    /// TCP connections refused at `limits.max_tcp_connections` (inbound or outbound).
+    pub tcp_rejected_limit: u64,
+    /// Outgoing TCP connections that failed or timed out.
+    pub tcp_connect_failures: u64,
+    /// TCP streams closed because they could not be framed (RFC 3261 §18.3).
+    pub tcp_bad_streams: u64,
+    /// Messages dropped because a TCP connection's write queue was full.
+    pub tcp_write_dropped: u64,
+}
+
+/// Shared counters behind [`RuntimeStats`], plus the TCP connection id source.
+#[derive(Debug, Default)]
+pub(crate) struct Counters {
+    udp_dropped_queue_full: AtomicU64,
+    udp_recv_errors: AtomicU64,
+    udp_send_errors: AtomicU64,
+    tcp_rejected_limit: AtomicU64,
+    tcp_connect_failures: AtomicU64,
+    tcp_bad_streams: AtomicU64,
+    tcp_write_dropped: AtomicU64,
+    next_conn_id: AtomicU64,
+}
+
+impl Counters {
+    fn stats(&self) -> RuntimeStats {
+        let g = |a: &AtomicU64| a.load(Ordering::Relaxed);
+        RuntimeStats {
+            udp_dropped_queue_full: g(&self.udp_dropped_queue_full),
+            udp_recv_errors: g(&self.udp_recv_errors),
+            udp_send_errors: g(&self.udp_send_errors),
+            tcp_rejected_limit: g(&self.tcp_rejected_limit),
+            tcp_connect_failures: g(&self.tcp_connect_failures),
+            tcp_bad_streams: g(&self.tcp_bad_streams),
+            tcp_write_dropped: g(&self.tcp_write_dropped),
+        }
+    }
+}
+
+/// What the transport tasks tell the engine task.
+pub(crate) enum Input {
+    /// One SIP message (a datagram, or one framed stream message).
+    Message {
+        transport: Transport,
+        source: SocketAddr,
+        local: SocketAddr,
+        bytes: Vec<u8>,
+    },
+    /// An inbound TCP connection from `peer`, writable through `writer`.
+    TcpOpened {
+        peer: SocketAddr,
+        id: u64,
+        writer: mpsc::Sender<Vec<u8>>,
+    },
+    /// TCP connection `id` to/from `peer` has ended (or could not be opened).
+    TcpClosed { peer: SocketAddr, id: u64 },
+}
+
+/// Supervisor requests carried by a [`Handle`].
+enum Control {
+    Snapshot(oneshot::Sender<Snapshot>),
+    Command(Command, oneshot::Sender<Result<(), CommandError>>),
+}
+
+/// A cloneable handle to a running [`Server`]: snapshots, commands, counters.
+#[derive(Clone)]
+pub struct Handle {
+    control: mpsc::Sender<Control>,
+    counters: Arc<Counters>,
+}
+
+impl Handle {
+    /// The engine's read-only snapshot (calls, queue, handlers, callbacks), taken between
+    /// two inputs. Errors: [`RuntimeError::Stopped`] once the server has shut down.
+    pub async fn snapshot(&self) -> Result<Snapshot, RuntimeError> {
+        let (tx, rx) = oneshot::channel();
+        self.control
+            .send(Control::Snapshot(tx))
+            .await
+            .map_err(|_| RuntimeError::Stopped)?;
+        rx.await.map_err(|_| RuntimeError::Stopped)
+    }
+
+    /// Applies a supervisor command (e.g. a handler state change) and returns the engine's
+    /// verdict. Errors: [`RuntimeError::Stopped`] once the server has shut down.
+    pub async fn command(&self, cmd: Command) -> Result<Result<(), CommandError>, RuntimeError> {
+        let (tx, rx) = oneshot::channel();
+        self.control
+            .send(Control::Command(cmd, tx))
+            .await
+            .map_err(|_| RuntimeError::Stopped)?;
+        rx.await.map_err(|_| RuntimeError::Stopped)
+    }
+
+    /// Drop and refusal counters so far.
+    pub fn stats(&self) -> RuntimeStats {
+        self.counters.stats()
+    }
+}
+
+/// A bound, not yet running SIP server. See the module docs.
+pub struct Server {
+    config: Config,
+    udp: Vec<(SocketAddr, Arc<UdpSocket>)>,
+    tcp: Vec<(SocketAddr, TcpListener)>,
+    control_tx: mpsc::Sender<Control>,
+    control_rx: mpsc::Receiver<Control>,
+    counters: Arc<Counters>,
+}
+
+impl Server {
+    /// Binds every `sip.listen` entry of the (already validated) `config`, in order.
+    /// A UDP and a TCP entry on the same address with port 0 get the same port when it is
+    /// free on both, as SIP servers usually share one port (RFC 3261 §18).
+    ///
+    /// Errors: [`RuntimeError::Bind`] naming the first entry that failed (nothing stays
+    /// bound then).
+    pub async fn bind(config: Config) -> Result<Server, RuntimeError> {
+        let mut udp = Vec::new();
+        let mut tcp = Vec::new();
+        // Ports picked by the OS for port-0 entries, per IP, to offer to the other transport.
+        let mut picked: HashMap<IpAddr, u16> = HashMap::new();
+        for &listen in &config.sip.listen {
+            let wanted = listen.addr;
+            let shared = (wanted.port() == 0)
+                .then(|| picked.get(&wanted.ip()).copied())
+                .flatten();
+            let bound = match shared {
+                Some(port) => match bind_one(listen, SocketAddr::new(wanted.ip(), port)).await {
+                    Ok(b) => Ok(b),
+                    Err(_) => bind_one(listen, wanted).await,
+                },
+                None => bind_one(listen, wanted).await,
+            };
+            let bound = bound.map_err(|source| RuntimeError::Bind { listen, source })?;
+            match bound {
+                Bound::Udp(addr, s) => {
+                    if wanted.port() == 0 {
+                        picked.entry(addr.ip()).or_insert(addr.port());
+                    }
+                    udp.push((addr, Arc::new(s)));
+                }
+                Bound::Tcp(addr, l) => {
+                    if wanted.port() == 0 {
+                        picked.entry(addr.ip()).or_insert(addr.port());
+                    }
+                    tcp.push((addr, l));
+                }
+            }
+        }
+        let (control_tx, control_rx) = mpsc::channel(CONTROL_QUEUE_DEPTH);
+        Ok(Server {
+            config,
+            udp,
+            tcp,
+            control_tx,
+            control_rx,
+            counters: Arc::new(Counters::default()),
+        })
+    }
+
+    /// The bound addresses, in `sip.listen` order per transport (UDP first), with the
+    /// ports the OS chose for port-0 entries.
+    pub fn local_addrs(&self) -> Vec<Listen> {
+        let udp = self.udp.iter().map(|(a, _)| Listen {
+            transport: SipTransport::Udp,
+            addr: *a,
+        });
+        let tcp = self.tcp.iter().map(|(a, _)| Listen {
+            transport: SipTransport::Tcp,
+            addr: *a,
+        });
+        udp.chain(tcp).collect()
+    }
+
+    /// A handle for snapshots and commands; valid until [`Server::run`] returns.
+    pub fn handle(&self) -> Handle {
+        Handle {
+            control: self.control_tx.clone(),
+            counters: self.counters.clone(),
+        }
+    }
+
+    /// Serves until `shutdown` completes, then drains (see the module docs) and returns
+    /// the final counters. The engine advertises the first bound address of each
+    /// transport in Via and Contact.
+    pub async fn run<F: Future<Output = ()>>(self, shutdown: F) -> RuntimeStats {
+        let Server {
+            config,
+            udp,
+            tcp,
+            control_tx,
+            mut control_rx,
+            counters,
+        } = self;
+        drop(control_tx);
+        let (input_tx, mut input_rx) = mpsc::channel::<Input>(INPUT_QUEUE_DEPTH);
+        let (stop_tx, stop_rx) = watch::channel(false);
+
+        let mut engine = Engine::new(&config, now());
+        if let Some((addr, _)) = udp.first() {
+            engine.set_local_address(Transport::Udp, *addr);
+        }
+        if let Some((addr, _)) = tcp.first() {
+            engine.set_local_address(Transport::Tcp, *addr);
+        }
+
+        let limits = crate::sip::Limits {
+            max_message_bytes: config.limits.max_message_bytes,
+            max_headers: config.limits.max_headers,
+            max_body_bytes: crate::sip::MAX_BODY_BYTES.min(config.limits.max_message_bytes),
+            ..crate::sip::Limits::default()
+        };
+        let max_tcp = config.limits.max_tcp_connections;
+        let permits = Arc::new(Semaphore::new(max_tcp));
+        let ctx = tcp::ConnContext {
+            input: input_tx.clone(),
+            counters: counters.clone(),
+            limits,
+            stop: stop_rx.clone(),
+        };
+        for (addr, socket) in &udp {
+            tokio::spawn(udp::reader(
+                socket.clone(),
+                *addr,
+                input_tx.clone(),
+                counters.clone(),
+                stop_rx.clone(),
+            ));
+        }
+        let tcp_addrs: Vec<SocketAddr> = tcp.iter().map(|(a, _)| *a).collect();
+        for (addr, listener) in tcp {
+            tokio::spawn(tcp::acceptor(listener, addr, permits.clone(), ctx.clone()));
+        }
+        drop(input_tx);
+        let bound: Vec<String> = udp
+            .iter()
+            .map(|(a, _)| format!("udp:{a}"))
+            .chain(tcp_addrs.iter().map(|a| format!("tcp:{a}")))
+            .collect();
+        tracing::info!(listen = %bound.join(" "), summary = %config.summary(), "engine started");
+
+        let mut core = Core {
+            engine,
+            udp,
+            conns: HashMap::new(),
+            ctx,
+            permits: permits.clone(),
+            counters: counters.clone(),
+        };
+        core.flush();
+
+        tokio::pin!(shutdown);
+        loop {
+            let deadline = core.engine.poll_timeout();
+            let sleep_until = deadline
+                .map(tokio::time::Instant::from_std)
+                .unwrap_or_else(|| tokio::time::Instant::now() + Duration::from_secs(3600));
+            tokio::select! {
+                biased;
+                _ = &mut shutdown => break,
+                Some(ctrl) = control_rx.recv() => core.control(ctrl),
+                _ = tokio::time::sleep_until(sleep_until), if deadline.is_some() => {
+                    core.engine.handle_timeout(now());
+                }
+                input = input_rx.recv() => {
+                    let Some(input) = input else { break };
+                    core.input(input);
+                    for _ in 1..INPUT_BATCH {
+                        match input_rx.try_recv() {
+                            Ok(i) => core.input(i),
+                            Err(_) => break,
+                        }
+                    }
+                }
+            }
+            core.flush();
+        }
+
+        // Drain: stop every reader and acceptor, send what the engine still has, close
+        // every TCP connection after its queued writes.
+        tracing::info!("shutting down");
+        let _ = stop_tx.send(true);
+        core.flush();
+        core.conns.clear();
+        drop(input_rx);
+        drop(core);
+        let all = u32::try_from(max_tcp).unwrap_or(u32::MAX);
+        if tokio::time::timeout(SHUTDOWN_FLUSH, permits.acquire_many(all))
+            .await
+            .is_err()
+        {
+            tracing::warn!("shutdown: some TCP connections did not close in time");
+        }
+        let stats = counters.stats();
+        tracing::info!(?stats, "stopped");
+        stats
+    }
+}
+
+/// Completes on Ctrl-C (SIGINT) or, on Unix, SIGTERM: pass it to [`Server::run`].
+pub async fn shutdown_signal() {
+    #[cfg(unix)]
+    {
+        use tokio::signal::unix::{signal, SignalKind};
+        match signal(SignalKind::terminate()) {
+            Ok(mut term) => {
+                tokio::select! {
+                    _ = tokio::signal::ctrl_c() => {}
+                    _ = term.recv() => {}
+                }
+            }
+            Err(_) => {
+                let _ = tokio::signal::ctrl_c().await;
+            }
+        }
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = tokio::signal::ctrl_c().await;
+    }
+}
+
+/// The engine's idea of "now": tokio's clock, so paused tokio time is virtual time.
+fn now() -> std::time::Instant {
+    tokio::time::Instant::now().into_std()
+}
+
+enum Bound {
+    Udp(SocketAddr, UdpSocket),
+    Tcp(SocketAddr, TcpListener),
+}
+
+async fn bind_one(listen: Listen, addr: SocketAddr) -> io::Result<Bound> {
+    match listen.transport {
+        SipTransport::Udp => {
+            let s = UdpSocket::bind(addr).await?;
+            Ok(Bound::Udp(s.local_addr()?, s))
+        }
+        SipTransport::Tcp => {
+            let l = TcpListener::bind(addr).await?;
+            Ok(Bound::Tcp(l.local_addr()?, l))
+        }
+    }
+}
+
+/// One open (or opening) TCP connection, as the engine task knows it.
+struct Conn {
+    id: u64,
+    writer: mpsc::Sender<Vec<u8>>,
+}
+
+/// The state owned by the engine task.
+struct Core {
+    engine: Engine,
+    udp: Vec<(SocketAddr, Arc<UdpSocket>)>,
+    conns: HashMap<SocketAddr, Conn>,
+    ctx: tcp::ConnContext,
+    permits: Arc<Semaphore>,
+    counters: Arc<Counters>,
+}
+
+impl Core {
+    fn input(&mut self, input: Input) {
+        match input {
+            Input::Message {
+                transport,
+                source,
+                local,
+                bytes,
+            } => {
+                tracing::trace!(?transport, %source, len = bytes.len(), "received");
+                self.engine.handle_received(
+                    now(),
+                    Received {
+                        transport,
+                        source,
+                        local,
+                        bytes: &bytes,
+                    },
+                );
+            }
+            Input::TcpOpened { peer, id, writer } => {
+                // A newer connection from the same address replaces an older one.
+                self.conns.insert(peer, Conn { id, writer });
+            }
+            Input::TcpClosed { peer, id } => {
+                if self.conns.get(&peer).is_some_and(|c| c.id == id) {
+                    self.conns.remove(&peer);
+                }
+            }
+        }
+    }
+
+    fn control(&mut self, ctrl: Control) {
+        match ctrl {
+            Control::Snapshot(reply) => {
+                let _ = reply.send(self.engine.snapshot());
+            }
+            Control::Command(cmd, reply) => {
+                let r = self.engine.handle_command(now(), cmd);
+                let _ = reply.send(r);
+            }
+        }
+    }
+
+    /// Sends everything the engine has queued and logs its events.
+    fn flush(&mut self) {
+        while let Some(t) = self.engine.poll_transmit() {
+            self.send(t);
+        }
+        while let Some(ev) = self.engine.poll_event() {
+            log_event(&ev);
+        }
+    }
+
+    fn send(&mut self, t: Transmit) {
+        match t.transport {
+            Transport::Udp => self.send_udp(t.destination, &t.contents),
+            Transport::Tcp => self.send_tcp(t.destination, t.contents),
+        }
+    }
+
+    fn send_udp(&mut self, dest: SocketAddr, bytes: &[u8]) {
+        let Some(socket) = pick_udp_socket(&self.udp, dest) else {
+            self.counters
+                .udp_send_errors
+                .fetch_add(1, Ordering::Relaxed);
+            tracing::warn!(%dest, "no UDP socket of that address family: message dropped");
+            return;
+        };
+        tracing::trace!(%dest, len = bytes.len(), "udp send");
+        if let Err(e) = socket.try_send_to(bytes, dest) {
+            self.counters
+                .udp_send_errors
+                .fetch_add(1, Ordering::Relaxed);
+            tracing::debug!(%dest, error = %e, "udp send failed");
+        }
+    }
+
+    /// Reuses the connection to `dest` (RFC 3261 §18.2.2, §18.1.1), else opens one.
+    fn send_tcp(&mut self, dest: SocketAddr, bytes: Vec<u8>) {
+        let mut bytes = bytes;
+        if let Some(conn) = self.conns.get(&dest) {
+            match conn.writer.try_send(bytes) {
+                Ok(()) => return,
+                Err(mpsc::error::TrySendError::Full(_)) => {
+                    self.counters
+                        .tcp_write_dropped
+                        .fetch_add(1, Ordering::Relaxed);
+                    tracing::warn!(%dest, "tcp write queue full: message dropped");
+                    return;
+                }
+                Err(mpsc::error::TrySendError::Closed(b)) => {
+                    self.conns.remove(&dest);
+                    bytes = b;
+                }
+            }
+        }
+        let Ok(permit) = self.permits.clone().try_acquire_owned() else {
+            self.counters
+                .tcp_rejected_limit
+                .fetch_add(1, Ordering::Relaxed);
+            tracing::warn!(%dest, "tcp connection limit reached: message dropped");
+            return;
+        };
+        let id = self.counters.next_conn_id.fetch_add(1, Ordering::Relaxed);
+        let (tx, rx) = mpsc::channel(tcp::WRITE_QUEUE_DEPTH);
+        let _ = tx.try_send(bytes);
+        self.conns.insert(
+            dest,
+            Conn {
+                id,
+                writer: tx.clone(),
+            },
+        );
+        tokio::spawn(tcp::connect(dest, id, tx, rx, self.ctx.clone(), permit));
+    }
+}
+
+/// The UDP socket to send to `dest` from: same address family, preferring one bound to
+/// the same kind of address (loopback for loopback) or to the unspecified address.
+fn pick_udp_socket(
+    udp: &[(SocketAddr, Arc<UdpSocket>)],
+    dest: SocketAddr,
+) -> Option<&Arc<UdpSocket>> {
+    udp.iter()
+        .filter(|(a, _)| a.is_ipv4() == dest.is_ipv4())
+        .max_by_key(|(a, _)| {
+            let ip = a.ip();
+            if ip == dest.ip() || ip.is_unspecified() {
+                2
+            } else if ip.is_loopback() == dest.ip().is_loopback() {
+                1
+            } else {
+                0
+            }
+        })
+        .map(|(_, s)| s)
+}
+
+/// Writes one engine event to the log; call events inside a `call` span carrying the
+/// engine's call id.
+fn log_event(ev: &EngineEvent) {
+    match ev {
+        EngineEvent::Call(c) => {
+            let span = tracing::info_span!("call", call = c.call);
+            let _entered = span.enter();
+            tracing::info!(at_ms = c.at_ms, kind = ?c.kind, "call event");
+        }
+        EngineEvent::HandlerState {
+            handler,
+            state,
+            at_ms,
+        } => tracing::info!(%handler, %state, at_ms, "handler state"),
+        EngineEvent::Registered {
+            user,
+            contact,
+            expires_s,
+        } => tracing::info!(%user, %contact, expires_s, "registered"),
+        EngineEvent::Unregistered { user } => tracing::info!(%user, "unregistered"),
+        EngineEvent::Refused {
+            source,
+            status,
+            reason,
+        } => tracing::info!(%source, status, %reason, "request refused"),
+        EngineEvent::Notice { text } => tracing::warn!(%text, "engine notice"),
+    }
+}

@@ -1,0 +1,153 @@
+//! Issue 4's end-to-end acceptance at engine level, in virtual time: a broken location
+//! never blocks a 999 call. A truncated PIDF-LO, and a Geolocation cid naming no part, are
+//! still queued, offered, answered, with the error recorded on the call. A good PIDF-LO is
+//! summarised in the snapshot and carried to the handler (RFC 6442 §3).
+
+mod engine_support;
+
+use std::time::Duration;
+
+use answerpoint::engine::{CallState, Command};
+use answerpoint::queue::RequestedState;
+use engine_support::*;
+
+const BOUNDARY: &str = "unique-boundary-1";
+
+fn pidf() -> String {
+    std::fs::read_to_string(format!(
+        "{}/fixtures/location/pidf-lo/dec112/simple-circle__valid-circle.xml",
+        env!("CARGO_MANIFEST_DIR")
+    ))
+    .unwrap()
+}
+
+fn multipart(pidf: &str) -> String {
+    format!(
+        "--{BOUNDARY}\r\nContent-Type: application/sdp\r\n\r\n{SDP}\r\n\
+--{BOUNDARY}\r\nContent-Type: application/pidf+xml\r\nContent-ID: <loc1@carrier.example>\r\n\r\n{pidf}\r\n\
+--{BOUNDARY}--\r\n"
+    )
+}
+
+fn invite_with_location(call_id: &str, geolocation_cid: &str, body: &str) -> String {
+    invite(
+        "sip:999@127.0.0.1:5060;user=phone",
+        call_id,
+        &format!("z9hG4bK{call_id}"),
+        &format!("Geolocation: <cid:{geolocation_cid}>\r\nGeolocation-Routing: no\r\n"),
+        &format!("multipart/mixed;boundary={BOUNDARY}"),
+        body,
+    )
+}
+
+/// Queues with no handler, waits 30 s, logs seat1 in, answers; returns the snapshot view.
+fn queue_offer_answer(text: &str) -> (answerpoint::engine::CallView, answerpoint::sip::Message) {
+    let mut net = Net::new(&config(""));
+    for s in ["seat1", "seat2"] {
+        net.engine
+            .handle_command(
+                net.now,
+                Command::SetHandlerState {
+                    handler: s.into(),
+                    state: RequestedState::LoggedOut,
+                },
+            )
+            .unwrap();
+    }
+    net.send(CARRIER, text);
+    net.response(CARRIER, 100);
+    net.response(CARRIER, 180);
+    assert_eq!(net.snapshot().calls[0].state, CallState::Queued);
+    net.advance(Duration::from_secs(30));
+    net.engine
+        .handle_command(
+            net.now,
+            Command::SetHandlerState {
+                handler: "seat1".into(),
+                state: RequestedState::Available,
+            },
+        )
+        .unwrap();
+    net.advance(Duration::ZERO);
+    let inv = net.request(SEAT1, "INVITE").msg;
+    net.send_msg(
+        SEAT1,
+        &handler_response(&inv, 200, "OK", "h1", "sip:h@127.0.0.1:5080"),
+    );
+    let ok = net.response(CARRIER, 200);
+    assert_eq!(ok.msg.body(), HANDLER_SDP.as_bytes());
+    let snap = net.snapshot();
+    assert_eq!(snap.calls[0].state, CallState::Connected);
+    (snap.calls[0].clone(), inv)
+}
+
+#[test]
+fn truncated_pidf_lo_still_queued_offered_answered_with_error_recorded() {
+    let full = pidf();
+    let cut = &full[..full.len() / 2];
+    let (call, inv) = queue_offer_answer(&invite_with_location(
+        "trunc@c",
+        "loc1@carrier.example",
+        &multipart(cut),
+    ));
+    assert!(call.location.is_none());
+    assert!(!call.location_errors.is_empty());
+    assert!(
+        call.location_errors.iter().any(|e| e.contains("PIDF-LO")),
+        "{:?}",
+        call.location_errors
+    );
+    // The handler still gets the caller's SDP.
+    assert!(std::str::from_utf8(inv.body())
+        .unwrap()
+        .contains("m=audio 4000"));
+}
+
+#[test]
+fn geolocation_cid_naming_no_part_still_answered_with_error_recorded() {
+    let (call, _) = queue_offer_answer(&invite_with_location(
+        "nocid@c",
+        "missing@carrier.example",
+        &multipart(&pidf()),
+    ));
+    assert!(
+        call.location_errors
+            .iter()
+            .any(|e| e.contains("cid:missing@carrier.example")),
+        "{:?}",
+        call.location_errors
+    );
+    // The unreferenced PIDF-LO part is still used.
+    let loc = call.location.expect("unreferenced PIDF-LO used");
+    assert_eq!(loc.lat, Some(48.123));
+    assert_eq!(loc.lon, Some(14.456));
+}
+
+#[test]
+fn good_location_summarised_and_carried_to_handler() {
+    let (call, inv) = queue_offer_answer(&invite_with_location(
+        "good@c",
+        "loc1@carrier.example",
+        &multipart(&pidf()),
+    ));
+    assert!(
+        call.location_errors.is_empty(),
+        "{:?}",
+        call.location_errors
+    );
+    let loc = call.location.unwrap();
+    assert_eq!(loc.lat, Some(48.123));
+    assert_eq!(loc.radius_m, Some(24.0));
+    assert_eq!(
+        inv.header("Geolocation"),
+        Some("<cid:loc1@carrier.example>")
+    );
+    assert_eq!(inv.header("Geolocation-Routing"), Some("no"));
+    let ct = inv.header("Content-Type").unwrap();
+    assert!(ct.starts_with("multipart/mixed"), "{ct}");
+    let body = std::str::from_utf8(inv.body()).unwrap();
+    assert!(body.contains("Content-Type: application/sdp"));
+    assert!(body.contains("Content-ID: <loc1@carrier.example>"));
+    assert!(body.contains("<gml:pos>48.123 14.456</gml:pos>"));
+    assert_eq!(call.callback_number.as_deref(), Some("+441632960001"));
+}

@@ -1,0 +1,223 @@
+//! Stateless answers to bad requests (RFC 3261 §8.2, §21; issue 5): each gets the right
+//! status and a call in progress is not affected. OPTIONS keepalives are answered 200.
+
+mod engine_support;
+
+use answerpoint::engine::{CallState, Transport};
+use engine_support::*;
+
+const RURI_101: &str = "sip:101@127.0.0.1:5060;user=phone";
+const RURI_999: &str = "sip:999@127.0.0.1:5060;user=phone";
+
+/// A call in progress (answered by seat1) to check nothing else disturbs it.
+fn net_with_live_call() -> (Net, answerpoint::sip::Message) {
+    let mut net = Net::new(&config(""));
+    net.send(CARRIER, &invite_999("live@c", "z9hG4bKlive"));
+    let inv = net.request(SEAT1, "INVITE").msg;
+    let ok = handler_response(&inv, 200, "OK", "h1", "sip:h@127.0.0.1:5080");
+    net.send_msg(SEAT1, &ok);
+    let cok = net.response(CARRIER, 200);
+    net.send(CARRIER, &ack_for(&cok.msg, "z9hG4bKliveack"));
+    net.pending.clear();
+    (net, cok.msg)
+}
+
+fn assert_live_call_unaffected(net: &mut Net, cok: &answerpoint::sip::Message) {
+    let snap = net.snapshot();
+    let live = snap
+        .calls
+        .iter()
+        .find(|c| c.carrier_call_id == "live@c")
+        .unwrap();
+    assert_eq!(live.state, CallState::Connected);
+    // The call still works: a BYE from the carrier is relayed.
+    net.send(CARRIER, &carrier_in_dialog(cok, "BYE", 2, "z9hG4bKlivebye"));
+    net.request(SEAT1, "BYE");
+}
+
+#[test]
+fn options_keepalive_answered_200() {
+    let mut net = Net::new(&config(""));
+    let text = "OPTIONS sip:127.0.0.1:5060 SIP/2.0\r\n\
+Via: SIP/2.0/UDP 127.0.0.1:5070;branch=z9hG4bKopt1;rport\r\n\
+Max-Forwards: 70\r\nFrom: <sip:carrier@127.0.0.1>;tag=o1\r\nTo: <sip:127.0.0.1:5060>\r\n\
+Call-ID: opt1@c\r\nCSeq: 7 OPTIONS\r\nContent-Length: 0\r\n\r\n";
+    net.send(CARRIER, text);
+    let r = net.response(CARRIER, 200);
+    assert_eq!(r.msg.cseq().unwrap().seq, 7);
+    assert!(r.header("Allow").unwrap().contains("INVITE"));
+    assert!(r.msg.to().unwrap().tag().is_some());
+    // Max-Forwards 0 on OPTIONS is still answered (RFC 4475 §3.3.11).
+    net.send(
+        CARRIER,
+        &text
+            .replace("Max-Forwards: 70", "Max-Forwards: 0")
+            .replace("opt1", "opt2"),
+    );
+    net.response(CARRIER, 200);
+}
+
+#[test]
+fn malformed_request_gets_400_with_warning_and_call_continues() {
+    let (mut net, cok) = net_with_live_call();
+    let bad = "INVITE sip:101@127.0.0.1 SIP/2.0\r\n\
+Via: SIP/2.0/UDP 127.0.0.1:5070;branch=z9hG4bKbad1\r\n\
+Max-Forwards: 70\r\nFrom: <sip:a@b>;tag=1\r\nTo: <sip:101@127.0.0.1>\r\n\
+Call-ID: bad1@c\r\nCSeq: notanumber INVITE\r\nContent-Length: 0\r\n\r\n";
+    net.send(CARRIER, bad);
+    let r = net.response(CARRIER, 400);
+    assert!(
+        r.msg.reason_phrase().unwrap().contains("CSeq"),
+        "{:?}",
+        r.msg.reason_phrase()
+    );
+    assert!(r.header("Warning").unwrap().starts_with("399 answerpoint"));
+    assert_eq!(r.msg.call_id(), Some("bad1@c"));
+    // Garbage without a Via cannot be answered; nothing breaks.
+    net.send(CARRIER, "\u{1}\u{2}garbage\r\n\r\n");
+    // A malformed response is dropped (§18.1.2).
+    net.send(CARRIER, "SIP/2.0 abc OK\r\n\r\n");
+    assert!(net.take(CARRIER, |_| true).is_empty());
+    assert_live_call_unaffected(&mut net, &cok);
+}
+
+#[test]
+fn bad_version_505_unknown_scheme_416_body_too_large_413() {
+    let (mut net, cok) = net_with_live_call();
+    let v = invite_101("v@c", "z9hG4bKv").replacen("SIP/2.0\r\n", "SIP/3.0\r\n", 1);
+    net.send(CARRIER, &v);
+    net.response(CARRIER, 505);
+
+    let s = invite(
+        "mailto:101@example.com",
+        "s@c",
+        "z9hG4bKs",
+        "",
+        "application/sdp",
+        SDP,
+    );
+    net.send(CARRIER, &s);
+    let r = net.response(CARRIER, 416);
+    assert_eq!(r.msg.call_id(), Some("s@c"));
+
+    let big = "x".repeat(61_000);
+    let b = invite(RURI_101, "big@c", "z9hG4bKbig", "", "application/sdp", &big);
+    net.send(CARRIER, &b);
+    net.response(CARRIER, 413);
+    assert_eq!(net.snapshot().calls.len(), 1);
+    assert_live_call_unaffected(&mut net, &cok);
+}
+
+#[test]
+fn max_forwards_zero_483_for_non_emergency() {
+    let mut net = Net::new(&config(""));
+    let t = invite_101("mf@c", "z9hG4bKmf").replace("Max-Forwards: 69", "Max-Forwards: 0");
+    net.send(CARRIER, &t);
+    net.response(CARRIER, 483);
+    assert!(net.snapshot().calls.is_empty());
+}
+
+#[test]
+fn unknown_require_420_for_non_emergency_but_emergency_is_served() {
+    let mut net = Net::new(&config(""));
+    let t = invite(
+        RURI_101,
+        "rq@c",
+        "z9hG4bKrq",
+        "Require: foo, 100rel\r\n",
+        "application/sdp",
+        SDP,
+    );
+    net.send(CARRIER, &t);
+    let r = net.response(CARRIER, 420);
+    assert_eq!(r.header("Unsupported"), Some("foo"));
+    assert!(net.snapshot().calls.is_empty());
+
+    let e = invite(
+        RURI_999,
+        "rqe@c",
+        "z9hG4bKrqe",
+        "Require: foo\r\n",
+        "application/sdp",
+        SDP,
+    );
+    net.send(CARRIER, &e);
+    net.response(CARRIER, 100);
+    let inv = net.request(SEAT1, "INVITE");
+    assert_eq!(inv.header("Priority"), Some("emergency"));
+    assert!(net.events.iter().any(|e| matches!(e,
+        answerpoint::engine::EngineEvent::Notice { text } if text.contains("foo"))));
+}
+
+#[test]
+fn unsupported_body_415_for_non_emergency_but_emergency_is_served() {
+    let mut net = Net::new(&config(""));
+    let t = invite(RURI_101, "bt@c", "z9hG4bKbt", "", "text/plain", "hello");
+    net.send(CARRIER, &t);
+    let r = net.response(CARRIER, 415);
+    assert!(r.header("Accept").unwrap().contains("application/sdp"));
+
+    let e = invite(RURI_999, "bte@c", "z9hG4bKbte", "", "text/plain", "hello");
+    net.send(CARRIER, &e);
+    net.response(CARRIER, 100);
+    net.request(SEAT1, "INVITE");
+    assert_eq!(net.snapshot().calls.len(), 1);
+}
+
+#[test]
+fn missing_call_id_400_and_rfc2543_branch_400() {
+    let mut net = Net::new(&config(""));
+    let t = invite_101("nc@c", "z9hG4bKnc").replace("Call-ID: nc@c\r\n", "");
+    net.send(CARRIER, &t);
+    let r = net.response(CARRIER, 400);
+    assert!(r.msg.reason_phrase().unwrap().contains("Call-ID"));
+    let t = invite_101("old@c", "1234");
+    net.send(CARRIER, &t);
+    net.response(CARRIER, 400);
+}
+
+#[test]
+fn responses_go_to_received_address_and_rport_per_18_2_2() {
+    let mut net = Net::new(&config(""));
+    // No rport: to the source IP at the sent-by port.
+    let t = invite_101("nr@c", "z9hG4bKnr")
+        .replace(";branch=z9hG4bKnr;rport", ";branch=z9hG4bKnr")
+        .replace("127.0.0.1:5070;branch", "10.9.9.9:5099;branch");
+    net.send("127.0.0.2:40000", &t);
+    let r = net.response("127.0.0.2:5099", 100);
+    let via = r.header("Via").unwrap();
+    assert!(via.contains("received=127.0.0.2"), "{via}");
+    assert!(!via.contains("rport"), "{via}");
+    // With rport: to the source address and port.
+    let t =
+        invite_101("wr@c", "z9hG4bKwr").replace("127.0.0.1:5070;branch", "10.9.9.9:5099;branch");
+    net.send("127.0.0.2:40001", &t);
+    let r = net.response("127.0.0.2:40001", 100);
+    assert!(r.header("Via").unwrap().contains("rport=40001"));
+    // TCP: back to the connection's peer.
+    let t = invite_101("tc@c", "z9hG4bKtc")
+        .replace("SIP/2.0/UDP 127.0.0.1:5070", "SIP/2.0/TCP 10.9.9.9:5099");
+    net.send_from("127.0.0.2:40002", Transport::Tcp, &t);
+    let r = net.response("127.0.0.2:40002", 100);
+    assert_eq!(r.transport, Transport::Tcp);
+}
+
+#[test]
+fn unknown_number_404_and_in_dialog_request_without_dialog_481() {
+    let mut net = Net::new(&config(""));
+    let t = invite(
+        "sip:0800123@127.0.0.1",
+        "un@c",
+        "z9hG4bKun",
+        "",
+        "application/sdp",
+        SDP,
+    );
+    net.send(CARRIER, &t);
+    net.response(CARRIER, 404);
+    let bye = "BYE sip:answerpoint@127.0.0.1:5060 SIP/2.0\r\n\
+Via: SIP/2.0/UDP 127.0.0.1:5070;branch=z9hG4bKnob\r\nMax-Forwards: 70\r\n\
+From: <sip:a@b>;tag=1\r\nTo: <sip:c@d>;tag=2\r\nCall-ID: nodialog@c\r\nCSeq: 2 BYE\r\nContent-Length: 0\r\n\r\n";
+    net.send(CARRIER, bye);
+    net.response(CARRIER, 481);
+}

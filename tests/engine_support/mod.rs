@@ -1,0 +1,346 @@
+//! Virtual-time harness for the engine tests: a fake carrier and fake handlers that build
+//! SIP text, feed `handle_received`, advance time with `poll_timeout` / `handle_timeout`
+//! and read `poll_transmit`. No sockets, no sleeping.
+#![allow(dead_code)]
+
+use std::net::SocketAddr;
+use std::time::{Duration, Instant};
+
+use answerpoint::config::Config;
+use answerpoint::engine::{Engine, EngineEvent, Received, Snapshot, Transport};
+use answerpoint::sip::{self, HeaderName, Message, MessageBuilder};
+
+pub const ENGINE: &str = "127.0.0.1:5060";
+pub const CARRIER: &str = "127.0.0.1:5070";
+pub const SEAT1: &str = "127.0.0.1:5080";
+pub const SEAT2: &str = "127.0.0.1:5081";
+pub const PHONE: &str = "127.0.0.1:5090";
+
+pub fn addr(s: &str) -> SocketAddr {
+    s.parse().unwrap()
+}
+
+pub const SDP: &str = "v=0\r\no=- 1 1 IN IP4 127.0.0.1\r\ns=-\r\nc=IN IP4 127.0.0.1\r\nt=0 0\r\nm=audio 4000 RTP/AVP 0\r\na=rtpmap:0 PCMU/8000\r\n";
+pub const HANDLER_SDP: &str = "v=0\r\no=h 2 2 IN IP4 127.0.0.1\r\ns=-\r\nc=IN IP4 127.0.0.1\r\nt=0 0\r\nm=audio 6000 RTP/AVP 0\r\n";
+
+/// Two seats (seat1, seat2 on loopback), one user `alice` / `secret`, keepalive 30 s.
+pub fn config(extra: &str) -> Config {
+    let text = format!(
+        r#"
+[sip]
+listen = ["udp:127.0.0.1:5060", "tcp:127.0.0.1:5060"]
+carriers = ["127.0.0.0/8"]
+
+[[seats]]
+id = "seat1"
+contact = "sip:seat1@127.0.0.1:5080"
+skills = ["emergency", "non-emergency"]
+
+[[seats]]
+id = "seat2"
+contact = "sip:seat2@127.0.0.1:5081"
+skills = ["emergency", "non-emergency"]
+
+[[users]]
+name = "alice"
+password = "secret"
+skills = ["emergency", "non-emergency"]
+{extra}
+"#
+    );
+    Config::from_toml_str(&text).unwrap()
+}
+
+/// One message the engine sent, parsed.
+#[derive(Debug, Clone)]
+pub struct Sent {
+    pub at: Instant,
+    pub transport: Transport,
+    pub to: SocketAddr,
+    pub msg: Message,
+}
+
+impl Sent {
+    pub fn status(&self) -> Option<u16> {
+        self.msg.status_code()
+    }
+    pub fn method(&self) -> Option<String> {
+        self.msg.method().map(|m| m.as_str().to_owned())
+    }
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.msg.header(name)
+    }
+}
+
+pub struct Net {
+    pub engine: Engine,
+    pub t0: Instant,
+    pub now: Instant,
+    /// Everything sent so far (never cleared), for timing checks.
+    pub log: Vec<Sent>,
+    /// Not yet consumed by `take`.
+    pub pending: Vec<Sent>,
+    pub events: Vec<EngineEvent>,
+    seq: u64,
+}
+
+impl Net {
+    pub fn new(config: &Config) -> Net {
+        let t0 = Instant::now();
+        let mut engine = Engine::new(config, t0);
+        engine.set_local_address(Transport::Udp, addr(ENGINE));
+        engine.set_local_address(Transport::Tcp, addr(ENGINE));
+        let mut n = Net {
+            engine,
+            t0,
+            now: t0,
+            log: Vec::new(),
+            pending: Vec::new(),
+            events: Vec::new(),
+            seq: 0,
+        };
+        n.collect();
+        n
+    }
+
+    pub fn unique(&mut self) -> u64 {
+        self.seq += 1;
+        self.seq
+    }
+
+    fn collect(&mut self) {
+        while let Some(t) = self.engine.poll_transmit() {
+            let msg = sip::parse(&t.contents).expect("engine sent an unparseable message");
+            let s = Sent {
+                at: self.now,
+                transport: t.transport,
+                to: t.destination,
+                msg,
+            };
+            self.log.push(s.clone());
+            self.pending.push(s);
+        }
+        while let Some(e) = self.engine.poll_event() {
+            self.events.push(e);
+        }
+    }
+
+    pub fn send_from(&mut self, from: &str, transport: Transport, text: &str) {
+        self.engine.handle_received(
+            self.now,
+            Received {
+                transport,
+                source: addr(from),
+                local: addr(ENGINE),
+                bytes: text.as_bytes(),
+            },
+        );
+        self.collect();
+    }
+
+    pub fn send(&mut self, from: &str, text: &str) {
+        self.send_from(from, Transport::Udp, text);
+    }
+
+    pub fn send_msg(&mut self, from: &str, msg: &Message) {
+        let bytes = msg.to_bytes();
+        self.engine.handle_received(
+            self.now,
+            Received {
+                transport: Transport::Udp,
+                source: addr(from),
+                local: addr(ENGINE),
+                bytes: &bytes,
+            },
+        );
+        self.collect();
+    }
+
+    /// Runs every timer up to `now + d`, in order, then sets `now` to that instant.
+    pub fn advance(&mut self, d: Duration) {
+        let end = self.now + d;
+        while let Some(t) = self.engine.poll_timeout() {
+            if t > end {
+                break;
+            }
+            self.now = self.now.max(t);
+            self.engine.handle_timeout(self.now);
+            self.collect();
+        }
+        self.now = end;
+        self.engine.handle_timeout(self.now);
+        self.collect();
+    }
+
+    /// Removes and returns pending messages to `to` matching `pred`.
+    pub fn take(&mut self, to: &str, pred: impl Fn(&Sent) -> bool) -> Vec<Sent> {
+        let to = addr(to);
+        let (hit, keep): (Vec<Sent>, Vec<Sent>) =
+            self.pending.drain(..).partition(|s| s.to == to && pred(s));
+        self.pending = keep;
+        hit
+    }
+
+    /// Removes and returns the single pending response with `status` to `to`.
+    pub fn response(&mut self, to: &str, status: u16) -> Sent {
+        let mut v = self.take(to, |s| s.status() == Some(status));
+        assert!(
+            !v.is_empty(),
+            "no {status} to {to}; pending: {:?}",
+            self.pending_summary()
+        );
+        v.remove(0)
+    }
+
+    /// Removes and returns the first pending request `method` to `to`.
+    pub fn request(&mut self, to: &str, method: &str) -> Sent {
+        let mut v = self.take(to, |s| s.method().as_deref() == Some(method));
+        assert!(
+            !v.is_empty(),
+            "no {method} to {to}; pending: {:?}",
+            self.pending_summary()
+        );
+        v.remove(0)
+    }
+
+    pub fn pending_summary(&self) -> Vec<String> {
+        self.pending
+            .iter()
+            .map(|s| format!("{} -> {}", s.msg.start_line(), s.to))
+            .collect()
+    }
+
+    pub fn snapshot(&self) -> Snapshot {
+        self.engine.snapshot()
+    }
+
+    pub fn secs(&self) -> f64 {
+        (self.now - self.t0).as_secs_f64()
+    }
+}
+
+/// A carrier INVITE. `extra` are whole header lines (each ending in CRLF).
+pub fn invite(
+    ruri: &str,
+    call_id: &str,
+    branch: &str,
+    extra: &str,
+    ct: &str,
+    body: &str,
+) -> String {
+    let ctl = if body.is_empty() {
+        String::new()
+    } else {
+        format!("Content-Type: {ct}\r\n")
+    };
+    format!(
+        "INVITE {ruri} SIP/2.0\r\n\
+Via: SIP/2.0/UDP 127.0.0.1:5070;branch={branch};rport\r\n\
+Max-Forwards: 69\r\n\
+From: <sip:+441632960001@carrier.example;user=phone>;tag=c-{call_id}\r\n\
+To: <{ruri}>\r\n\
+Call-ID: {call_id}\r\n\
+CSeq: 1 INVITE\r\n\
+Contact: <sip:carrier@127.0.0.1:5070>\r\n\
+P-Asserted-Identity: <tel:+441632960001>\r\n\
+{extra}{ctl}Content-Length: {}\r\n\r\n{body}",
+        body.len()
+    )
+}
+
+/// A plain 999 INVITE with SDP.
+pub fn invite_999(call_id: &str, branch: &str) -> String {
+    invite(
+        "sip:999@127.0.0.1:5060;user=phone",
+        call_id,
+        branch,
+        "",
+        "application/sdp",
+        SDP,
+    )
+}
+
+/// A plain 101 INVITE with SDP.
+pub fn invite_101(call_id: &str, branch: &str) -> String {
+    invite(
+        "sip:101@127.0.0.1:5060;user=phone",
+        call_id,
+        branch,
+        "",
+        "application/sdp",
+        SDP,
+    )
+}
+
+/// The carrier's ACK for a 2xx (new branch, To with the engine's tag, §13.2.2.4).
+pub fn ack_for(ok: &Message, branch: &str) -> String {
+    let to = ok.get(HeaderName::To).unwrap();
+    let from = ok.get(HeaderName::From).unwrap();
+    let call_id = ok.call_id().unwrap();
+    let seq = ok.cseq().unwrap().seq;
+    format!(
+        "ACK sip:answerpoint@127.0.0.1:5060 SIP/2.0\r\n\
+Via: SIP/2.0/UDP 127.0.0.1:5070;branch={branch}\r\n\
+Max-Forwards: 70\r\nFrom: {from}\r\nTo: {to}\r\nCall-ID: {call_id}\r\nCSeq: {seq} ACK\r\nContent-Length: 0\r\n\r\n"
+    )
+}
+
+/// CANCEL for a carrier INVITE text (same branch, §9.1).
+pub fn cancel_for(call_id: &str, branch: &str, ruri: &str) -> String {
+    format!(
+        "CANCEL {ruri} SIP/2.0\r\n\
+Via: SIP/2.0/UDP 127.0.0.1:5070;branch={branch};rport\r\n\
+Max-Forwards: 70\r\n\
+From: <sip:+441632960001@carrier.example;user=phone>;tag=c-{call_id}\r\n\
+To: <{ruri}>\r\nCall-ID: {call_id}\r\nCSeq: 1 CANCEL\r\nContent-Length: 0\r\n\r\n"
+    )
+}
+
+/// An in-dialog request from the carrier (after the 200 `ok`).
+pub fn carrier_in_dialog(ok: &Message, method: &str, seq: u32, branch: &str) -> String {
+    let to = ok.get(HeaderName::To).unwrap();
+    let from = ok.get(HeaderName::From).unwrap();
+    let call_id = ok.call_id().unwrap();
+    format!(
+        "{method} sip:answerpoint@127.0.0.1:5060 SIP/2.0\r\n\
+Via: SIP/2.0/UDP 127.0.0.1:5070;branch={branch};rport\r\n\
+Max-Forwards: 70\r\nFrom: {from}\r\nTo: {to}\r\nCall-ID: {call_id}\r\nCSeq: {seq} {method}\r\nContent-Length: 0\r\n\r\n"
+    )
+}
+
+/// A handler's response to an INVITE (or any request) it received.
+pub fn handler_response(
+    req: &Message,
+    status: u16,
+    reason: &str,
+    tag: &str,
+    contact: &str,
+) -> Message {
+    let mut b = MessageBuilder::response_to(req, status, reason).to_tag(tag);
+    if (200..300).contains(&status) && req.method().map(|m| m.as_str()) == Some("INVITE") {
+        b = b
+            .header("Contact", &format!("<{contact}>"))
+            .body("application/sdp", HANDLER_SDP.as_bytes().to_vec());
+    }
+    b.build().unwrap()
+}
+
+/// A plain response (no tag change) to a request the fake endpoint received.
+pub fn plain_response(req: &Message, status: u16, reason: &str) -> Message {
+    MessageBuilder::response_to(req, status, reason)
+        .build()
+        .unwrap()
+}
+
+/// A BYE from the handler in the dialog created by `invite` (received) and its 200 `ok`
+/// (sent by the handler with `tag`).
+pub fn handler_bye(invite: &Message, tag: &str, contact: &str) -> String {
+    let from = invite.get(HeaderName::From).unwrap();
+    let to = invite.get(HeaderName::To).unwrap();
+    let call_id = invite.call_id().unwrap();
+    format!(
+        "BYE sip:answerpoint@127.0.0.1:5060 SIP/2.0\r\n\
+Via: SIP/2.0/UDP {contact};branch=z9hG4bKhbye{call_id}\r\n\
+Max-Forwards: 70\r\nFrom: {to};tag={tag}\r\nTo: {from}\r\nCall-ID: {call_id}\r\nCSeq: 1 BYE\r\nContent-Length: 0\r\n\r\n"
+    )
+}
