@@ -23,7 +23,7 @@ const TOKEN: [bool; 256] = {
 
 /// Character-class table: RFC 3261 §25.1 `paramchar` (unreserved, escaped,
 /// `[]/:&+$`), plus `%`.
-const URI_PARAM: [bool; 256] = {
+pub(crate) const URI_PARAM: [bool; 256] = {
     let mut t = [false; 256];
     let mut i = 0;
     while i < 256 {
@@ -172,7 +172,7 @@ impl<'a> Iterator for CommaSplit<'a> {
     fn next(&mut self) -> Option<&'a str> {
         let s = self.rest?;
         let b = s.as_bytes();
-        if find_byte(b, b',').is_none() {
+        if memchr::memchr(b',', b).is_none() {
             self.rest = None;
             return Some(trim_ws(s));
         }

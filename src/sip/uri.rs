@@ -302,7 +302,7 @@ const SIP_SPECIAL: [bool; 256] = {
 };
 
 /// Host-name octets (RFC 3261 §25.1 `hostname`, plus `_` seen in the wild).
-const HOST_CHAR: [bool; 256] = {
+pub(crate) const HOST_CHAR: [bool; 256] = {
     let mut t = [false; 256];
     let mut i = 0;
     while i < 256 {
@@ -437,7 +437,7 @@ fn parse_sip(rest: &str, secure: bool) -> Result<SipUri<'_>, UriError> {
 }
 
 /// RFC 3261 §25.1 `user` / `password` characters plus `%` escapes.
-const USER_CHAR: [bool; 256] = {
+pub(crate) const USER_CHAR: [bool; 256] = {
     let mut t = [false; 256];
     let mut i = 0;
     while i < 256 {
