@@ -33,6 +33,15 @@ fn starts_fold(b: &[u8], i: usize, lower: &[u8]) -> bool {
     })
 }
 
+/// Offset of the first octet at or after `i` that fails `ok` (or `b.len()`).
+#[inline(always)]
+pub(crate) fn skip(b: &[u8], i: usize, ok: impl Fn(u8) -> bool) -> usize {
+    match b.get(i..) {
+        Some(r) => i + r.iter().take_while(|&&c| ok(c)).count(),
+        None => i,
+    }
+}
+
 /// Checks a `sip:`/`sips:` URI starting at `b[i]` and ending at the first octet that
 /// cannot belong to it; returns that end offset when the URI is of the common shape
 /// `scheme ":" [user "@"] host [":" port] *(";" uri-param)` (no password, IPv6
@@ -48,9 +57,7 @@ fn sip_uri(b: &[u8], mut i: usize) -> Option<usize> {
     // user: USER_CHAR excludes `@`, `:`, `<`, `>`, `"`, LWS and controls, so the scan
     // stops at the first `@` if there is a user part.
     let start = i;
-    while b.get(i).is_some_and(|&c| USER_CHAR[c as usize]) {
-        i += 1;
-    }
+    i = skip(b, i, |c| USER_CHAR[c as usize]);
     if b.get(i) == Some(&b'@') && i > start {
         i += 1;
     } else {
@@ -59,9 +66,7 @@ fn sip_uri(b: &[u8], mut i: usize) -> Option<usize> {
     // host: host name or IPv4 (both within HOST_CHAR; a malformed dotted quad is a
     // host name to the full parser too).
     let h = i;
-    while b.get(i).is_some_and(|&c| HOST_CHAR[c as usize]) {
-        i += 1;
-    }
+    i = skip(b, i, |c| HOST_CHAR[c as usize]);
     if i == h {
         return None;
     }
@@ -84,18 +89,14 @@ fn sip_uri(b: &[u8], mut i: usize) -> Option<usize> {
     while b.get(i) == Some(&b';') {
         i += 1;
         let n = i;
-        while b.get(i).is_some_and(|&c| URI_PARAM[c as usize]) {
-            i += 1;
-        }
+        i = skip(b, i, |c| URI_PARAM[c as usize]);
         if i == n {
             return None;
         }
         if b.get(i) == Some(&b'=') {
             i += 1;
             let v = i;
-            while b.get(i).is_some_and(|&c| URI_PARAM[c as usize]) {
-                i += 1;
-            }
+            i = skip(b, i, |c| URI_PARAM[c as usize]);
             if i == v {
                 return None;
             }
@@ -124,13 +125,9 @@ pub(crate) fn name_addr(s: &str) -> bool {
             Some(n) => i = n,
             None => return false,
         }
-        while b.get(i).is_some_and(|&c| is_ws(c)) {
-            i += 1;
-        }
+        i = skip(b, i, is_ws);
     } else {
-        while b.get(i).is_some_and(|&c| is_token_char(c) || is_ws(c)) {
-            i += 1;
-        }
+        i = skip(b, i, |c| is_token_char(c) || is_ws(c));
     }
     if b.get(i) != Some(&b'<') {
         return false;
@@ -142,9 +139,7 @@ pub(crate) fn name_addr(s: &str) -> bool {
         return false;
     }
     let mut i = end + 1;
-    while b.get(i).is_some_and(|&c| is_ws(c)) {
-        i += 1;
-    }
+    i = skip(b, i, is_ws);
     match b.get(i) {
         None => true,
         Some(b';') => s.get(i + 1..).is_some_and(|p| Params::parse(p).is_ok()),
@@ -161,19 +156,13 @@ pub(crate) fn via(s: &str) -> bool {
     }
     let mut i = 8;
     let t = i;
-    while b.get(i).is_some_and(|&c| is_token_char(c)) {
-        i += 1;
-    }
+    i = skip(b, i, is_token_char);
     if i == t || !b.get(i).is_some_and(|&c| is_ws(c)) {
         return false;
     }
-    while b.get(i).is_some_and(|&c| is_ws(c)) {
-        i += 1;
-    }
+    i = skip(b, i, is_ws);
     let h = i;
-    while b.get(i).is_some_and(|&c| HOST_CHAR[c as usize]) {
-        i += 1;
-    }
+    i = skip(b, i, |c| HOST_CHAR[c as usize]);
     if i == h {
         return false;
     }
@@ -192,9 +181,7 @@ pub(crate) fn via(s: &str) -> bool {
             return false;
         }
     }
-    while b.get(i).is_some_and(|&c| is_ws(c)) {
-        i += 1;
-    }
+    i = skip(b, i, is_ws);
     match b.get(i) {
         None => true,
         Some(b';') => s.get(i + 1..).is_some_and(|p| Params::parse(p).is_ok()),

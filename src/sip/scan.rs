@@ -262,9 +262,7 @@ impl<'a> Params<'a> {
         loop {
             skip_ws(b, &mut i);
             let name_start = i;
-            while b.get(i).is_some_and(|&c| is_token_char(c)) {
-                i += 1;
-            }
+            i = super::fast::skip(b, i, is_token_char);
             if i == name_start {
                 return Err("bad parameter name");
             }
@@ -278,9 +276,7 @@ impl<'a> Params<'a> {
                     i += n;
                 } else {
                     let v = i;
-                    while b.get(i).is_some_and(|&c| PARAM_VALUE[c as usize]) {
-                        i += 1;
-                    }
+                    i = super::fast::skip(b, i, |c| PARAM_VALUE[c as usize]);
                     if i == v {
                         return Err("empty parameter value");
                     }
