@@ -42,27 +42,49 @@ pub(crate) fn skip(b: &[u8], i: usize, ok: impl Fn(u8) -> bool) -> usize {
     }
 }
 
+/// Where the parts of a common-shape SIP URI lie (octet offsets into the checked text).
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct SipShape {
+    /// Offset just past the URI.
+    pub(crate) end: usize,
+    /// `sips:`.
+    pub(crate) secure: bool,
+    /// Length of the scheme name (3 or 4).
+    pub(crate) scheme_len: usize,
+    /// User part, if any.
+    pub(crate) user: Option<(usize, usize)>,
+    /// Host.
+    pub(crate) host: (usize, usize),
+    /// Port, if given.
+    pub(crate) port: Option<u16>,
+    /// Parameters after the first `;` (empty range when none).
+    pub(crate) params: (usize, usize),
+}
+
 /// Checks a `sip:`/`sips:` URI starting at `b[i]` and ending at the first octet that
-/// cannot belong to it; returns that end offset when the URI is of the common shape
+/// cannot belong to it; returns its parts when the URI is of the common shape
 /// `scheme ":" [user "@"] host [":" port] *(";" uri-param)` (no password, IPv6
 /// reference or `?headers`).
-fn sip_uri(b: &[u8], mut i: usize) -> Option<usize> {
-    if starts_fold(b, i, b"sip:") {
-        i += 4;
+pub(crate) fn sip_uri(b: &[u8], i: usize) -> Option<SipShape> {
+    let (secure, scheme_len) = if starts_fold(b, i, b"sip:") {
+        (false, 3)
     } else if starts_fold(b, i, b"sips:") {
-        i += 5;
+        (true, 4)
     } else {
         return None;
-    }
+    };
+    let mut i = i + scheme_len + 1;
     // user: USER_CHAR excludes `@`, `:`, `<`, `>`, `"`, LWS and controls, so the scan
     // stops at the first `@` if there is a user part.
     let start = i;
     i = skip(b, i, |c| USER_CHAR[c as usize]);
-    if b.get(i) == Some(&b'@') && i > start {
+    let user = if b.get(i) == Some(&b'@') && i > start {
         i += 1;
+        Some((start, i - 1))
     } else {
         i = start;
-    }
+        None
+    };
     // host: host name or IPv4 (both within HOST_CHAR; a malformed dotted quad is a
     // host name to the full parser too).
     let h = i;
@@ -70,22 +92,26 @@ fn sip_uri(b: &[u8], mut i: usize) -> Option<usize> {
     if i == h {
         return None;
     }
+    let host = (h, i);
+    let mut port = None;
     if b.get(i) == Some(&b':') {
         i += 1;
         let p = i;
-        let mut port: u32 = 0;
+        let mut n: u32 = 0;
         while let Some(&c) = b.get(i).filter(|c| c.is_ascii_digit()) {
-            port = port * 10 + u32::from(c - b'0');
+            n = n * 10 + u32::from(c - b'0');
             i += 1;
             if i - p > 5 {
                 return None;
             }
         }
-        if i == p || port > 65535 {
+        if i == p {
             return None;
         }
+        port = Some(u16::try_from(n).ok()?);
     }
     // uri-parameters: `;name[=value]`, both parts non-empty, paramchar octets.
+    let params_start = i + 1;
     while b.get(i) == Some(&b';') {
         i += 1;
         let n = i;
@@ -102,17 +128,30 @@ fn sip_uri(b: &[u8], mut i: usize) -> Option<usize> {
             }
         }
     }
+    let params = if i >= params_start {
+        (params_start, i)
+    } else {
+        (i, i)
+    };
     // `@` after the host, `?headers`, `[`: leave to the full parser.
     match b.get(i) {
         Some(b'@' | b'?' | b'[' | b']') => None,
-        _ => Some(i),
+        _ => Some(SipShape {
+            end: i,
+            secure,
+            scheme_len,
+            user,
+            host,
+            port,
+            params,
+        }),
     }
 }
 
 /// A Request-URI (already split out of the request line) of the common SIP shape.
 pub(crate) fn request_uri(s: &str) -> bool {
     let b = s.as_bytes();
-    sip_uri(b, 0) == Some(b.len())
+    sip_uri(b, 0).is_some_and(|u| u.end == b.len())
 }
 
 /// A From / To / Contact element (trimmed) of the shape
@@ -132,7 +171,7 @@ pub(crate) fn name_addr(s: &str) -> bool {
     if b.get(i) != Some(&b'<') {
         return false;
     }
-    let Some(end) = sip_uri(b, i + 1) else {
+    let Some(end) = sip_uri(b, i + 1).map(|u| u.end) else {
         return false;
     };
     if b.get(end) != Some(&b'>') {

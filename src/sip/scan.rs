@@ -291,6 +291,12 @@ impl<'a> Params<'a> {
         }
     }
 
+    /// Wraps text already checked as a URI parameter list (the fast path in
+    /// `sip::fast`).
+    pub(crate) fn from_checked(raw: &'a str) -> Self {
+        Params { raw }
+    }
+
     /// Parameters of a URI (RFC 3261 §19.1.1 `uri-parameters`): no LWS, no quotes.
     pub(crate) fn parse_uri(raw: &'a str) -> Result<Self, &'static str> {
         Self::parse_uri_chars(raw, is_uri_param_char)
