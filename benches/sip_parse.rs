@@ -17,6 +17,7 @@
 //! Loop mode for instruction counts (no criterion): `SIP_PARSE_LOOP=<who>:<input>:<n>`
 //! with who = `ap` | `rsip`, input = `invite` | `ok`, e.g.
 //! `SIP_PARSE_LOOP=ap:invite:2000 valgrind --tool=callgrind target/release/deps/sip_parse-*`.
+//! Interleaved ratio (both parsers under the same load): `SIP_PARSE_RATIO=invite:2000`.
 
 use criterion::{black_box, criterion_group, Criterion};
 
@@ -77,12 +78,68 @@ fn run_loop(spec: &str) -> bool {
     true
 }
 
+/// Interleaved ratio for a loaded machine: alternates batches of 200 parses by each
+/// parser, `rounds` times, so both see the same load; prints the median time per parse
+/// of each and the median of the per-round ratios.
+fn run_ratio(spec: &str) -> bool {
+    let Some((input, rounds)) = spec.split_once(':') else {
+        return false;
+    };
+    let (input, Ok(rounds)) = (
+        match input {
+            "invite" => INVITE,
+            "ok" => OK200,
+            _ => return false,
+        },
+        rounds.parse::<usize>(),
+    ) else {
+        return false;
+    };
+    const BATCH: u32 = 200;
+    let (mut ap, mut rs, mut ratio) = (Vec::new(), Vec::new(), Vec::new());
+    for _ in 0..rounds.max(1) {
+        let t = std::time::Instant::now();
+        for _ in 0..BATCH {
+            black_box(answerpoint::sip::parse(black_box(input)).is_ok());
+        }
+        let a = t.elapsed().as_secs_f64() * 1e9 / f64::from(BATCH);
+        let t = std::time::Instant::now();
+        for _ in 0..BATCH {
+            black_box(rsip::SipMessage::try_from(black_box(input)).is_ok());
+        }
+        let r = t.elapsed().as_secs_f64() * 1e9 / f64::from(BATCH);
+        ap.push(a);
+        rs.push(r);
+        ratio.push(r / a);
+    }
+    let median = |v: &mut Vec<f64>| {
+        v.sort_by(f64::total_cmp);
+        v.get(v.len() / 2).copied().unwrap_or(0.0)
+    };
+    println!(
+        "{} octets, {} rounds x {BATCH}: answerpoint {:.0} ns, rsip {:.0} ns, ratio {:.2}x (medians)",
+        input.len(),
+        rounds,
+        median(&mut ap),
+        median(&mut rs),
+        median(&mut ratio)
+    );
+    true
+}
+
 criterion_group!(benches, bench);
 
 fn main() {
     if let Ok(spec) = std::env::var("SIP_PARSE_LOOP") {
         if !run_loop(&spec) {
             eprintln!("SIP_PARSE_LOOP=<ap|rsip>:<invite|ok>:<n>");
+            std::process::exit(2);
+        }
+        return;
+    }
+    if let Ok(spec) = std::env::var("SIP_PARSE_RATIO") {
+        if !run_ratio(&spec) {
+            eprintln!("SIP_PARSE_RATIO=<invite|ok>:<rounds>");
             std::process::exit(2);
         }
         return;
