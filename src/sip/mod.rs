@@ -13,6 +13,7 @@
 
 mod build;
 mod error;
+mod fast;
 pub mod framing;
 pub mod header;
 mod limits;

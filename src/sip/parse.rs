@@ -17,6 +17,7 @@
 use memchr::memchr2;
 
 use super::error::ParseError;
+use super::fast;
 use super::header::{CSeq, Contact, HeaderName, NameAddr, Via};
 use super::limits::Limits;
 use super::message::{Field, Message, Span, Start};
@@ -209,11 +210,18 @@ pub(crate) fn scan_head(
             folded = true;
         } else {
             // header-name = token, then *(SP / HTAB) ":" (RFC 3261 §7.3.1 HCOLON)
-            let mut k = 0;
-            while line.get(k).is_some_and(|&b| is_token_char(b)) {
-                k += 1;
-            }
-            let name_len = k;
+            // Known names are recognised without a per-octet token scan.
+            let (name, name_len) = match HeaderName::classify_line(line) {
+                Some(known) => known,
+                None => {
+                    let n = line
+                        .iter()
+                        .position(|&b| !is_token_char(b))
+                        .unwrap_or(line.len());
+                    (HeaderName::from_token(line.get(..n).unwrap_or_default()), n)
+                }
+            };
+            let mut k = name_len;
             while line.get(k).is_some_and(|&b| is_ws(b)) {
                 k += 1;
             }
@@ -230,10 +238,15 @@ pub(crate) fn scan_head(
             while line.get(k).is_some_and(|&b| is_ws(b)) {
                 k += 1;
             }
+            // Trailing LWS is trimmed here; a folded value is re-trimmed in `finish`.
+            let mut e = off;
+            while e > k && line.get(e - 1).is_some_and(|&b| is_ws(b)) {
+                e -= 1;
+            }
             fields.push(Field {
-                name: HeaderName::from_token(line.get(..name_len).unwrap_or_default()),
+                name,
                 name_span: Span::new(rel, rel + name_len),
-                value_span: Span::new(rel + k, line_end - base),
+                value_span: Span::new(rel + k, rel + e),
             });
         }
         pos = next;
@@ -265,7 +278,9 @@ pub(crate) fn finish(input: &[u8], scan: Scan, body: &[u8]) -> Result<Message, P
     let head = String::from_utf8(head).map_err(|_| ParseError::InvalidUtf8)?;
     let hb = head.as_bytes();
     let mut fields = scan.fields;
-    for f in fields.iter_mut() {
+    // Unfolded values were trimmed by `scan_head`; joined continuation lines may add
+    // LWS at either end.
+    for f in fields.iter_mut().filter(|_| scan.folded) {
         let (mut vs, mut ve) = (f.value_span.start as usize, f.value_span.end as usize);
         while vs < ve && hb.get(vs).is_some_and(|&b| is_ws(b)) {
             vs += 1;
@@ -367,11 +382,18 @@ fn parse_start_line(line: &str, off: usize) -> Result<Start, ParseError> {
         if uri.is_empty() || uri.bytes().any(|b| b == b' ' || b == b'\t') {
             return Err(ParseError::BadRequestLine("extra SP in request line"));
         }
-        let parsed = Uri::parse(uri).map_err(ParseError::BadRequestUri)?;
-        if let UriBody::Sip(s) = parsed.body() {
-            if s.headers.is_some() {
-                return Err(ParseError::HeadersInRequestUri);
+        // Common shape: one pass, nothing built; anything else gets the full parser.
+        if !fast::request_uri(uri) {
+            let parsed = Uri::parse(uri).map_err(ParseError::BadRequestUri)?;
+            if let UriBody::Sip(s) = parsed.body() {
+                if s.headers.is_some() {
+                    return Err(ParseError::HeadersInRequestUri);
+                }
             }
+        } else {
+            debug_assert!(
+                Uri::parse(uri).is_ok_and(|u| u.sip().is_some_and(|s| s.headers.is_none()))
+            );
         }
         Ok(Start::Request {
             method: Span::new(off, off + first),
@@ -393,18 +415,30 @@ fn validate_core(msg: &Message) -> Result<(), ParseError> {
                     if v.is_empty() {
                         return Err(bad(HeaderName::Via, "empty value"));
                     }
-                    Via::parse(v).map_err(|e| bad(HeaderName::Via, e))?;
+                    if fast::via(v) {
+                        debug_assert!(Via::parse(v).is_ok(), "fast Via accepted {v:?}");
+                    } else {
+                        Via::parse(v).map_err(|e| bad(HeaderName::Via, e))?;
+                    }
                 }
             }
             HeaderName::From | HeaderName::To => {
-                NameAddr::parse(value).map_err(|e| bad(f.name, e))?;
+                if fast::name_addr(value) {
+                    debug_assert!(NameAddr::parse(value).is_ok(), "fast accepted {value:?}");
+                } else {
+                    NameAddr::parse(value).map_err(|e| bad(f.name, e))?;
+                }
             }
             HeaderName::Contact => {
                 for v in CommaSplit::new(value) {
                     if v.is_empty() {
                         return Err(bad(HeaderName::Contact, "empty value"));
                     }
-                    Contact::parse(v).map_err(|e| bad(HeaderName::Contact, e))?;
+                    if fast::name_addr(v) {
+                        debug_assert!(Contact::parse(v).is_ok(), "fast Contact accepted {v:?}");
+                    } else {
+                        Contact::parse(v).map_err(|e| bad(HeaderName::Contact, e))?;
+                    }
                 }
             }
             HeaderName::CallId if value.is_empty() || value.bytes().any(is_ws) => {

@@ -23,7 +23,7 @@ const TOKEN: [bool; 256] = {
 
 /// Character-class table: RFC 3261 §25.1 `paramchar` (unreserved, escaped,
 /// `[]/:&+$`), plus `%`.
-const URI_PARAM: [bool; 256] = {
+pub(crate) const URI_PARAM: [bool; 256] = {
     let mut t = [false; 256];
     let mut i = 0;
     while i < 256 {
@@ -172,7 +172,7 @@ impl<'a> Iterator for CommaSplit<'a> {
     fn next(&mut self) -> Option<&'a str> {
         let s = self.rest?;
         let b = s.as_bytes();
-        if find_byte(b, b',').is_none() {
+        if memchr::memchr(b',', b).is_none() {
             self.rest = None;
             return Some(trim_ws(s));
         }
@@ -262,9 +262,7 @@ impl<'a> Params<'a> {
         loop {
             skip_ws(b, &mut i);
             let name_start = i;
-            while b.get(i).is_some_and(|&c| is_token_char(c)) {
-                i += 1;
-            }
+            i = super::fast::skip(b, i, is_token_char);
             if i == name_start {
                 return Err("bad parameter name");
             }
@@ -278,9 +276,7 @@ impl<'a> Params<'a> {
                     i += n;
                 } else {
                     let v = i;
-                    while b.get(i).is_some_and(|&c| PARAM_VALUE[c as usize]) {
-                        i += 1;
-                    }
+                    i = super::fast::skip(b, i, |c| PARAM_VALUE[c as usize]);
                     if i == v {
                         return Err("empty parameter value");
                     }
@@ -293,6 +289,12 @@ impl<'a> Params<'a> {
                 Some(_) => return Err("bad parameter value"),
             }
         }
+    }
+
+    /// Wraps text already checked as a URI parameter list (the fast path in
+    /// `sip::fast`).
+    pub(crate) fn from_checked(raw: &'a str) -> Self {
+        Params { raw }
     }
 
     /// Parameters of a URI (RFC 3261 §19.1.1 `uri-parameters`): no LWS, no quotes.

@@ -142,6 +142,37 @@ impl<'a> Uri<'a> {
     /// Parses an absolute URI. `s` must already be trimmed; white space inside is an error
     /// (RFC 4475 §3.1.2.8, §3.1.2.14).
     pub fn parse(s: &'a str) -> Result<Uri<'a>, UriError> {
+        // Common `sip:`/`sips:` shape: one pass (see `sip::fast`); debug builds check it
+        // gives exactly what the general parser gives.
+        if let Some(u) = super::fast::sip_uri(s.as_bytes(), 0).filter(|u| u.end == s.len()) {
+            let part = |(a, b): (usize, usize)| s.get(a..b).unwrap_or("");
+            let host = part(u.host);
+            let host = if host.as_bytes().last().is_some_and(u8::is_ascii_digit) {
+                parse_ipv4(host.as_bytes()).map_or(Host::Name(host), Host::V4)
+            } else {
+                Host::Name(host)
+            };
+            let uri = Uri {
+                raw: s,
+                scheme: s.get(..u.scheme_len).unwrap_or(""),
+                body: UriBody::Sip(SipUri {
+                    secure: u.secure,
+                    user: u.user.map(part),
+                    password: None,
+                    host,
+                    port: u.port,
+                    params: Params::from_checked(part(u.params)),
+                    headers: None,
+                }),
+            };
+            debug_assert_eq!(Ok(uri), Uri::parse_general(s), "fast URI path on {s:?}");
+            return Ok(uri);
+        }
+        Uri::parse_general(s)
+    }
+
+    /// The general URI parser behind [`Uri::parse`].
+    fn parse_general(s: &'a str) -> Result<Uri<'a>, UriError> {
         let b = s.as_bytes();
         if !b.first().is_some_and(|c| c.is_ascii_alphabetic()) {
             return Err(UriError::BadScheme);
@@ -302,7 +333,7 @@ const SIP_SPECIAL: [bool; 256] = {
 };
 
 /// Host-name octets (RFC 3261 §25.1 `hostname`, plus `_` seen in the wild).
-const HOST_CHAR: [bool; 256] = {
+pub(crate) const HOST_CHAR: [bool; 256] = {
     let mut t = [false; 256];
     let mut i = 0;
     while i < 256 {
@@ -437,7 +468,7 @@ fn parse_sip(rest: &str, secure: bool) -> Result<SipUri<'_>, UriError> {
 }
 
 /// RFC 3261 §25.1 `user` / `password` characters plus `%` escapes.
-const USER_CHAR: [bool; 256] = {
+pub(crate) const USER_CHAR: [bool; 256] = {
     let mut t = [false; 256];
     let mut i = 0;
     while i < 256 {

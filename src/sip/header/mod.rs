@@ -321,6 +321,139 @@ impl HeaderName {
         }
     }
 
+    /// Classifies the header name at the start of a header line without scanning it
+    /// octet by octet: dispatch on the first octet, then compare the known names that
+    /// start with it (8 octets at a time, case-folded) and check that the name ends
+    /// there (`:` or LWS, RFC 3261 §7.3.1 HCOLON). Returns the name and its length, or
+    /// `None` for an extension header (the caller then scans the token).
+    ///
+    /// A match implies every octet is a token character: `| 0x20` maps only letters to
+    /// lower-case letters, and `-` only from `-` or CR, which a line cannot contain.
+    #[inline]
+    pub(crate) fn classify_line(line: &[u8]) -> Option<(HeaderName, usize)> {
+        let first = line.first()? | 0x20;
+        if line
+            .get(1)
+            .is_some_and(|&b| b == b':' || b == b' ' || b == b'\t')
+        {
+            let h = match first {
+                b'a' => HeaderName::AcceptContact,
+                b'b' => HeaderName::ReferredBy,
+                b'c' => HeaderName::ContentType,
+                b'd' => HeaderName::RequestDisposition,
+                b'e' => HeaderName::ContentEncoding,
+                b'f' => HeaderName::From,
+                b'i' => HeaderName::CallId,
+                b'j' => HeaderName::RejectContact,
+                b'k' => HeaderName::Supported,
+                b'l' => HeaderName::ContentLength,
+                b'm' => HeaderName::Contact,
+                b'o' => HeaderName::Event,
+                b'r' => HeaderName::ReferTo,
+                b's' => HeaderName::Subject,
+                b't' => HeaderName::To,
+                b'u' => HeaderName::AllowEvents,
+                b'v' => HeaderName::Via,
+                b'x' => HeaderName::SessionExpires,
+                b'y' => HeaderName::Identity,
+                _ => return None,
+            };
+            return Some((h, 1));
+        }
+        let candidates: &[(&[u8], HeaderName)] = match first {
+            b'a' => &[
+                (b"allow", HeaderName::Allow),
+                (b"accept", HeaderName::Accept),
+                (b"allow-events", HeaderName::AllowEvents),
+                (b"authorization", HeaderName::Authorization),
+                (b"accept-contact", HeaderName::AcceptContact),
+            ],
+            b'c' => &[
+                (b"cseq", HeaderName::CSeq),
+                (b"call-id", HeaderName::CallId),
+                (b"contact", HeaderName::Contact),
+                (b"call-info", HeaderName::CallInfo),
+                (b"content-type", HeaderName::ContentType),
+                (b"content-length", HeaderName::ContentLength),
+                (b"content-encoding", HeaderName::ContentEncoding),
+                (b"content-disposition", HeaderName::ContentDisposition),
+            ],
+            b'd' => &[(b"date", HeaderName::Date)],
+            b'e' => &[
+                (b"event", HeaderName::Event),
+                (b"expires", HeaderName::Expires),
+            ],
+            b'f' => &[(b"from", HeaderName::From)],
+            b'g' => &[
+                (b"geolocation", HeaderName::Geolocation),
+                (b"geolocation-error", HeaderName::GeolocationError),
+                (b"geolocation-routing", HeaderName::GeolocationRouting),
+            ],
+            b'h' => &[(b"history-info", HeaderName::HistoryInfo)],
+            b'i' => &[(b"identity", HeaderName::Identity)],
+            b'm' => &[
+                (b"min-se", HeaderName::MinSe),
+                (b"min-expires", HeaderName::MinExpires),
+                (b"max-forwards", HeaderName::MaxForwards),
+            ],
+            b'p' => &[
+                (b"path", HeaderName::Path),
+                (b"priority", HeaderName::Priority),
+                (b"proxy-require", HeaderName::ProxyRequire),
+                (b"proxy-authenticate", HeaderName::ProxyAuthenticate),
+                (b"proxy-authorization", HeaderName::ProxyAuthorization),
+                (b"p-asserted-identity", HeaderName::PAssertedIdentity),
+                (b"p-preferred-identity", HeaderName::PPreferredIdentity),
+            ],
+            b'r' => &[
+                (b"rseq", HeaderName::RSeq),
+                (b"rack", HeaderName::RAck),
+                (b"route", HeaderName::Route),
+                (b"reason", HeaderName::Reason),
+                (b"require", HeaderName::Require),
+                (b"refer-to", HeaderName::ReferTo),
+                (b"retry-after", HeaderName::RetryAfter),
+                (b"referred-by", HeaderName::ReferredBy),
+                (b"record-route", HeaderName::RecordRoute),
+                (b"reject-contact", HeaderName::RejectContact),
+                (b"resource-priority", HeaderName::ResourcePriority),
+                (b"request-disposition", HeaderName::RequestDisposition),
+            ],
+            b's' => &[
+                (b"server", HeaderName::Server),
+                (b"subject", HeaderName::Subject),
+                (b"supported", HeaderName::Supported),
+                (b"session-expires", HeaderName::SessionExpires),
+                (b"subscription-state", HeaderName::SubscriptionState),
+            ],
+            b't' => &[
+                (b"to", HeaderName::To),
+                (b"timestamp", HeaderName::Timestamp),
+            ],
+            b'u' => &[
+                (b"user-agent", HeaderName::UserAgent),
+                (b"unsupported", HeaderName::Unsupported),
+            ],
+            b'v' => &[(b"via", HeaderName::Via)],
+            b'w' => &[
+                (b"warning", HeaderName::Warning),
+                (b"www-authenticate", HeaderName::WwwAuthenticate),
+            ],
+            _ => return None,
+        };
+        for &(lower, h) in candidates {
+            let n = lower.len();
+            if line
+                .get(n)
+                .is_some_and(|&b| b == b':' || b == b' ' || b == b'\t')
+                && line.get(..n).is_some_and(|p| fold_eq(p, lower))
+            {
+                return Some((h, n));
+            }
+        }
+        None
+    }
+
     /// [`HeaderName::from_bytes`] for a `&str`.
     pub fn parse(name: &str) -> HeaderName {
         HeaderName::from_bytes(name.as_bytes())
@@ -330,7 +463,24 @@ impl HeaderName {
 /// `name` equals the lower-case `lower` when folded with `| 0x20` (token octets only).
 #[inline]
 fn fold_eq(name: &[u8], lower: &[u8]) -> bool {
-    name.len() == lower.len() && name.iter().zip(lower).all(|(a, b)| (a | 0x20) == *b)
+    if name.len() != lower.len() {
+        return false;
+    }
+    // Eight octets per comparison, then the tail.
+    let mut a = name.chunks_exact(8);
+    let mut b = lower.chunks_exact(8);
+    for (x, y) in (&mut a).zip(&mut b) {
+        let (Ok(x), Ok(y)) = (<[u8; 8]>::try_from(x), <[u8; 8]>::try_from(y)) else {
+            return false;
+        };
+        if u64::from_le_bytes(x) | 0x2020_2020_2020_2020 != u64::from_le_bytes(y) {
+            return false;
+        }
+    }
+    a.remainder()
+        .iter()
+        .zip(b.remainder())
+        .all(|(x, y)| (x | 0x20) == *y)
 }
 
 impl std::fmt::Display for HeaderName {
@@ -373,6 +523,24 @@ mod tests {
             assert_eq!(HeaderName::parse(&h.as_str().to_ascii_uppercase()), *h);
         }
         assert_eq!(HeaderName::parse("Call\rID"), HeaderName::Other);
+        for (lower, h) in HeaderName::all() {
+            let mut line = lower.to_ascii_uppercase();
+            line.extend_from_slice(b" : x");
+            assert_eq!(HeaderName::classify_line(&line), Some((*h, lower.len())));
+            line.truncate(lower.len());
+            line.extend_from_slice(b":x");
+            assert_eq!(HeaderName::classify_line(&line), Some((*h, lower.len())));
+            line.truncate(lower.len());
+            line.extend_from_slice(b"-x: y");
+            assert_eq!(HeaderName::classify_line(&line), None);
+        }
+        assert_eq!(
+            HeaderName::classify_line(b"v: x"),
+            Some((HeaderName::Via, 1))
+        );
+        assert_eq!(HeaderName::classify_line(b"q: x"), None);
+        assert_eq!(HeaderName::classify_line(b"Vi\x01: x"), None);
+        assert_eq!(HeaderName::classify_line(b"X-Foo: x"), None);
         for c in "imelcfsktvorubajdxy".chars() {
             let h = HeaderName::parse(&c.to_string());
             assert_ne!(h, HeaderName::Other, "{c}");
