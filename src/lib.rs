@@ -13,13 +13,19 @@
 //! | [`call`] | call classification (emergency / non-emergency / test) and the call record | sans-IO |
 //! | [`queue`] | priority queue, handler registry, routing policy: `(now, event) → actions` | sans-IO |
 //! | [`sim`] | discrete-event simulation in virtual time driving the [`queue`] core | sans-IO |
+//! | [`kpi`] | answer-time KPIs per class, per 15-minute interval and per run (hdrhistogram) | sans-IO |
+//! | [`store`] | call journal: SQLite (WAL) written by one thread off the call path; crash recovery | file I/O, thread |
+//! | [`http`] | axum: `/metrics` (Prometheus), JSON API, Server-Sent Events, AML ingest | tokio |
 //!
 //! Everything that decides takes `now` and an input and returns outputs; sockets and
 //! timers live in a thin runtime layer (see `DESIGN.md` §2 in the project's shared notes).
 
 pub mod call;
 pub mod config;
+pub mod http;
+pub mod kpi;
 pub mod location;
 pub mod queue;
 pub mod sim;
 pub mod sip;
+pub mod store;
