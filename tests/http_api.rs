@@ -137,7 +137,7 @@ impl FakeEngine {
                 },
             ),
             ApiCommand::AmlReport { caller, fix } => {
-                self.aml.ingest(now, &caller, fix);
+                self.aml.ingest(now, &caller, *fix);
                 self.aml_reports.push(caller);
                 Ok(())
             }

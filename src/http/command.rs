@@ -9,7 +9,7 @@
 //! ```text
 //! ApiCommand::SetHandlerState { handler, state } → Command::SetHandlerState { handler, state }
 //! ApiCommand::CallbackDone { id }                → Command::CallbackDone { callback: CallbackId(id) }
-//! ApiCommand::AmlReport { caller, fix }          → the engine's AmlStore::ingest(now, &caller, fix)
+//! ApiCommand::AmlReport { caller, fix }          → the engine's AmlStore::ingest(now, &caller, *fix)
 //! CommandError::UnknownHandler(h)                → ApiCommandError::UnknownHandler(h)       (404)
 //! CommandError::Router(UnknownCallback(id))      → ApiCommandError::UnknownCallback(id.0)  (404)
 //! any other CommandError                         → ApiCommandError::Refused(e.to_string()) (409)
@@ -43,8 +43,8 @@ pub enum ApiCommand {
     AmlReport {
         /// The handset's number (`device_number`).
         caller: String,
-        /// The parsed fix.
-        fix: AmlFix,
+        /// The parsed fix (boxed: it is ten times larger than the other commands).
+        fix: Box<AmlFix>,
     },
 }
 

@@ -547,7 +547,7 @@ async fn post_aml(
         .engine
         .send(ApiCommand::AmlReport {
             caller: caller.clone(),
-            fix,
+            fix: Box::new(fix),
         })
         .await?;
     Ok((

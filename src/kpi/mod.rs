@@ -181,7 +181,7 @@ impl Tally {
         let quantile = |q: f64| {
             self.histogram
                 .as_ref()
-                .filter(|h| h.len() > 0)
+                .filter(|h| !h.is_empty())
                 .map(|h| h.value_at_quantile(q))
         };
         let a = self.answered;

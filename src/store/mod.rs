@@ -49,6 +49,10 @@ use serde::Serialize;
 
 use crate::call::CallClass;
 
+/// Most open callback items [`Journal::open`] returns in [`Recovery::open_callbacks`]
+/// (oldest first); the rest stay in the journal for [`JournalReader::callbacks`].
+pub const MAX_OPEN_CALLBACKS: usize = 100_000;
+
 /// File name of the database inside the data directory.
 pub const DB_FILE: &str = "journal.sqlite3";
 
@@ -331,7 +335,8 @@ pub struct Recovery {
     /// Calls that were waiting or ringing when an earlier process died, now callback
     /// items (origin [`CallbackOrigin::Recovered`]).
     pub recovered: Vec<CallbackRow>,
-    /// Every open (not done) callback item, recovered ones included, oldest first.
+    /// Open (not done) callback items, recovered ones included, oldest first (at most
+    /// [`MAX_OPEN_CALLBACKS`]).
     pub open_callbacks: Vec<CallbackRow>,
 }
 
@@ -484,7 +489,7 @@ impl Journal {
                 "UPDATE runs SET recovered_calls = ?2 WHERE run = ?1",
                 params![run, i64::try_from(recovered.len()).unwrap_or(i64::MAX)],
             )?;
-            let open_callbacks = schema::callbacks(&tx, true, usize::MAX >> 1)?;
+            let open_callbacks = schema::callbacks(&tx, true, MAX_OPEN_CALLBACKS)?;
             tx.commit()?;
             Recovery {
                 run,
