@@ -141,6 +141,15 @@ pub enum ApiSettingsError {
 }
 
 impl ApiSettings {
+    /// Settings for `[http]` of the engine config: its `listen` address, defaults for
+    /// the rest (set `bearer_token` / `aml_hmac_key` once the config carries them).
+    pub fn from_config(http: &crate::config::HttpConfig) -> ApiSettings {
+        ApiSettings {
+            listen: http.listen,
+            ..ApiSettings::default()
+        }
+    }
+
     /// Checks that a non-loopback listener has a token and that the token is usable.
     ///
     /// # Errors
@@ -619,6 +628,14 @@ mod tests {
             ..ApiSettings::default()
         };
         assert_eq!(v6.validate(), Ok(()));
+    }
+
+    #[test]
+    fn settings_from_the_default_config() {
+        let cfg = crate::config::Config::default();
+        let s = ApiSettings::from_config(&cfg.http);
+        assert_eq!(s.listen, "127.0.0.1:8080".parse().unwrap());
+        assert_eq!(s.validate(), Ok(()));
     }
 
     #[test]
