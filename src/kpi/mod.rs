@@ -1,9 +1,9 @@
 //! Answer-time KPIs (DESIGN.md §7; issue 6), sans-IO: per call class, per wall-clock
 //! aligned 15-minute interval and for the whole run — calls offered, answered and
 //! abandoned, mean and p50/p90/p95/p99 answer time, the fractions answered within 5 s
-//! (BT stage 1 / Ofcom), 10 s (UK police), 15 s and 20 s (NENA-STA-020.1-2020 §2.1.1:
-//! 90 % ≤ 15 s SHALL, 95 % ≤ 20 s SHOULD) and the Home Office buckets (< 10 s,
-//! 10–60 s, ≥ 60 s).
+//! (BT stage 1 / Ofcom), 10 s (UK police), 15 s and 20 s (NENA-STA-020.1-2020, the
+//! 9-1-1 call answering standard: 90 % ≤ 15 s SHALL, 95 % ≤ 20 s SHOULD) and the Home
+//! Office buckets (< 10 s, 10–60 s, ≥ 60 s).
 //!
 //! **Answer time** is the INVITE's arrival at the engine → the handler's 200 OK, in ms
 //! (NENA-STA-020 "call arrival" → "call answer"; DESIGN.md §3).
@@ -20,11 +20,12 @@
 //! # Denominator of the fractions
 //! `answered_within_*_pct` and the Home Office bucket percentages divide by **answered
 //! calls**: an answer time exists only for an answered call, and NENA-STA-020.1-2020
-//! §2.1.1 states its objective over the answer times of 9-1-1 calls (call arrival → call
-//! answer), as does the Home Office 999 answer-time publication (share of answered calls
-//! per bucket). Abandoned calls are not hidden: `abandoned` and `abandoned_pct` (of
-//! offered calls) are reported beside them, and a consumer that wants the stricter
-//! "of all offered calls" figure gets it as `answered_within_Xs / count`.
+//! (call answering standard) states its objective over call answer times, measured from
+//! call arrival to call answer, which only answered calls have; the Home Office buckets
+//! are reported the same way here so all figures share one denominator. Abandoned calls
+//! are not hidden: `abandoned` and `abandoned_pct` (of offered calls) are reported beside
+//! them, and a consumer that wants the stricter "of all offered calls" figure gets it as
+//! `answered_within_Xs / count`.
 //!
 //! Thresholds: "within X s" means answer time ≤ X·1000 ms (NENA's "within (≤)"); the
 //! Home Office buckets are `< 10,000 ms`, `10,000 ≤ t < 60,000 ms` and `≥ 60,000 ms`.
@@ -67,7 +68,7 @@ pub const DEFAULT_RETENTION_INTERVALS: usize = 96;
 pub const DEFAULT_MAX_ANSWER_MS: u64 = 3_600_000;
 
 /// Answer-time thresholds of the `answered_within_*` fractions, ms: 5 s (BT/Ofcom),
-/// 10 s (UK police), 15 s and 20 s (NENA-STA-020.1-2020 §2.1.1).
+/// 10 s (UK police), 15 s and 20 s (NENA-STA-020.1-2020 call answering standard).
 pub const WITHIN_THRESHOLDS_MS: [u64; 4] = [5_000, 10_000, 15_000, 20_000];
 /// Home Office bucket bounds, ms: `< 10 s`, `10–60 s`, `≥ 60 s`.
 pub const HOME_OFFICE_BOUNDS_MS: [u64; 2] = [10_000, 60_000];
