@@ -15,6 +15,9 @@
 //! | [`config`] | engine TOML configuration, validated before any port is bound; embedded default | sans-IO |
 //! | [`runtime`] | tokio shell: UDP/TCP SIP transports, timers, bounded queues driving [`engine`] | I/O |
 //! | [`sim`] | discrete-event simulation in virtual time driving the [`queue`] core | sans-IO |
+//! | [`kpi`] | answer-time KPIs per class, per 15-minute interval and per run (hdrhistogram) | sans-IO |
+//! | [`store`] | call journal: SQLite (WAL) written by one thread off the call path; crash recovery | file I/O, thread |
+//! | [`http`] | axum: `/metrics` (Prometheus), JSON API, Server-Sent Events, AML ingest | tokio |
 //!
 //! Everything that decides takes `now` and an input and returns outputs; sockets and
 //! timers live in a thin runtime layer (see `DESIGN.md` §2 in the project's shared notes).
@@ -22,8 +25,11 @@
 pub mod call;
 pub mod config;
 pub mod engine;
+pub mod http;
+pub mod kpi;
 pub mod location;
 pub mod queue;
 pub mod runtime;
 pub mod sim;
 pub mod sip;
+pub mod store;
