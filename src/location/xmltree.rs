@@ -32,7 +32,7 @@ const NS_XML_ID: u32 = u32::MAX - 1;
 #[derive(Debug)]
 enum Kind<'a> {
     Root,
-    Element { qname: &'a str },
+    Element { qname: &'a str, local: &'a str },
     Text(Cow<'a, str>),
 }
 
@@ -75,15 +75,22 @@ fn malformed(what: impl std::fmt::Display, pos: u64) -> XmlError {
     XmlError::Malformed(format!("{what} at byte {pos}"))
 }
 
-fn utf8(b: &[u8]) -> Result<&str, XmlError> {
-    std::str::from_utf8(b).map_err(|_| XmlError::Malformed("invalid UTF-8".into()))
-}
-
 /// `s` as a slice of `raw` when it lies inside it (quick-xml hands out borrowed slices
 /// of the input with a shorter lifetime; this recovers the input's).
-fn reslice<'a>(raw: &'a str, s: &str) -> Option<&'a str> {
+/// No UTF-8 re-validation: `raw` is already `str`, `get` checks the char boundaries.
+fn reslice_bytes<'a>(raw: &'a str, s: &[u8]) -> Option<&'a str> {
     let off = (s.as_ptr() as usize).checked_sub(raw.as_ptr() as usize)?;
     raw.get(off..off.checked_add(s.len())?)
+}
+
+/// Text content as a slice of the input, with XML 1.0 §2.11 end-of-line normalisation
+/// (`\r\n` and lone `\r` become `\n`) only when there is a `\r`.
+fn text_content<'a>(raw: &'a str, s: &[u8], pos: u64) -> Result<Cow<'a, str>, XmlError> {
+    let t = reslice_bytes(raw, s).ok_or_else(|| malformed("text", pos))?;
+    if !t.contains('\r') {
+        return Ok(Cow::Borrowed(t));
+    }
+    Ok(Cow::Owned(t.replace("\r\n", "\n").replace('\r', "\n")))
 }
 
 /// The local part of a qualified name (after the first `:`).
@@ -224,15 +231,21 @@ impl<'a> Builder<'a> {
         let attr_start = self.tree.attrs.len() as u32;
         for a in e.attributes() {
             let a = a.map_err(|err| malformed(err, pos))?;
-            let key = utf8(a.key.as_ref())?;
-            let value = match a
-                .normalized_value(quick_xml::XmlVersion::Implicit1_0)
-                .map_err(|err| malformed(err, pos))?
-            {
-                Cow::Borrowed(v) => Cow::Borrowed(reslice(raw, v).unwrap_or_default()),
-                Cow::Owned(v) => Cow::Owned(v),
+            let key = reslice_bytes(raw, a.key.as_ref())
+                .ok_or_else(|| malformed("attribute name", pos))?;
+            // Attribute-value normalisation (XML 1.0 §3.3.3) only changes values with
+            // references or \t \r \n; borrow the others as they are.
+            let v =
+                reslice_bytes(raw, &a.value).ok_or_else(|| malformed("attribute value", pos))?;
+            let value = if v.bytes().any(|c| matches!(c, b'&' | b'\t' | b'\r' | b'\n')) {
+                Cow::Owned(
+                    a.normalized_value(quick_xml::XmlVersion::Implicit1_0)
+                        .map_err(|err| malformed(err, pos))?
+                        .into_owned(),
+                )
+            } else {
+                Cow::Borrowed(v)
             };
-            let key = reslice(raw, key).ok_or_else(|| malformed("attribute name", pos))?;
             if key == "xmlns" {
                 self.scope.push(("", self.tree.attrs.len() as u32));
             } else if let Some(p) = key.strip_prefix("xmlns:") {
@@ -257,7 +270,10 @@ impl<'a> Builder<'a> {
         let prefix = qname.split_once(':').map_or("", |(p, _)| p);
         let ns = self.resolve(prefix, pos)?;
         let id = self.append(NodeData {
-            kind: Kind::Element { qname },
+            kind: Kind::Element {
+                qname,
+                local: local(qname),
+            },
             first_child: NONE,
             last_child: NONE,
             next_sibling: NONE,
@@ -275,7 +291,7 @@ impl<'a> Builder<'a> {
             return Err(malformed("end tag without start tag", pos));
         };
         if let Some(NodeData {
-            kind: Kind::Element { qname },
+            kind: Kind::Element { qname, .. },
             ..
         }) = self.tree.nodes.get(id as usize)
         {
@@ -352,14 +368,14 @@ impl<'a> Tree<'a> {
                 }
                 Event::End(ref e) => b.end(e.name().as_ref(), pos)?,
                 Event::Text(t) => {
-                    let s = t.xml10_content().map_err(|e| malformed(e, pos))?;
+                    let s = text_content(text, &t, pos)?;
                     b.text(s, pos)?;
                 }
                 Event::CData(t) => {
                     if b.open.is_empty() {
                         return Err(malformed("CDATA outside the root element", pos));
                     }
-                    let s = t.xml10_content().map_err(|e| malformed(e, pos))?;
+                    let s = text_content(text, &t, pos)?;
                     b.text(s, pos)?;
                 }
                 Event::GeneralRef(r) => {
@@ -436,7 +452,7 @@ impl<'t, 'a> Node<'t, 'a> {
     /// Local name of an element (`""` for other nodes).
     pub fn name(&self) -> &'a str {
         match self.data().map(|d| &d.kind) {
-            Some(Kind::Element { qname }) => local(qname),
+            Some(Kind::Element { local, .. }) => local,
             _ => "",
         }
     }
@@ -551,6 +567,14 @@ mod tests {
         assert_eq!(kids[1].namespace(), Some("urn:p"));
         assert_eq!((kids[2].namespace(), kids[2].text()), (None, Some("t")));
         assert_eq!(kids[2].pos(), x.find("<d ").unwrap());
+    }
+
+    #[test]
+    fn line_ends_and_attribute_values_are_normalised() {
+        let t = Tree::parse("<a v=\"x\ty&#38;\">1\r\n2\r3</a>", &lim()).unwrap();
+        let a = t.root_element();
+        assert_eq!(a.attribute("v"), Some("x y&"));
+        assert_eq!(a.text(), Some("1\n2\n3"));
     }
 
     #[test]
