@@ -638,6 +638,47 @@ mod tests {
         ));
     }
 
+    /// Differential check against roxmltree on every XML fixture: same accept/refuse
+    /// decision, same root element, same element count and local names in order.
+    #[test]
+    fn agrees_with_roxmltree_on_fixtures() {
+        let mut stack = vec![std::path::PathBuf::from("fixtures/location")];
+        let mut checked = 0;
+        while let Some(dir) = stack.pop() {
+            for e in std::fs::read_dir(&dir).unwrap() {
+                let path = e.unwrap().path();
+                if path.is_dir() {
+                    stack.push(path);
+                    continue;
+                }
+                if path.extension().and_then(|x| x.to_str()) != Some("xml") {
+                    continue;
+                }
+                let text = std::fs::read_to_string(&path).unwrap();
+                let ours = Tree::parse(&text, &lim());
+                let theirs = super::super::xml::parse_bounded(&text, &lim());
+                assert_eq!(ours.is_ok(), theirs.is_ok(), "{path:?}");
+                if let (Ok(t), Ok(d)) = (ours, theirs) {
+                    let mut names = Vec::new();
+                    let mut todo = vec![t.root_element()];
+                    while let Some(n) = todo.pop() {
+                        names.push((n.name(), n.namespace()));
+                        let kids: Vec<_> = n.children().filter(Node::is_element).collect();
+                        todo.extend(kids.into_iter().rev());
+                    }
+                    let want: Vec<_> = d
+                        .descendants()
+                        .filter(roxmltree::Node::is_element)
+                        .map(|n| (n.tag_name().name(), n.tag_name().namespace()))
+                        .collect();
+                    assert_eq!(names, want, "{path:?}");
+                }
+                checked += 1;
+            }
+        }
+        assert!(checked >= 40, "{checked}");
+    }
+
     #[test]
     fn skips_bom() {
         let t = Tree::parse("\u{feff}<r>1</r>", &lim()).unwrap();
