@@ -1,7 +1,8 @@
 //! Classification and location of a 2 KB 999 INVITE carrying a Circle PIDF-LO
 //! (DESIGN.md §4, §5): `classify` + `locate` on an already-parsed message, against the
 //! alternatives in the same run — the SIP parse that precedes it, and a bare roxmltree
-//! parse of the same PIDF-LO with no extraction (the floor for any XML-based locate).
+//! parse of the same PIDF-LO with no extraction (the DOM build the previous, roxmltree-
+//! based `Pidf::parse` paid before walking; `Pidf::parse` now walks a quick-xml arena).
 //!
 //! Run: `cargo bench --bench locate -- --measurement-time 3`
 

@@ -19,6 +19,7 @@
 //! | module | what |
 //! | --- | --- |
 //! | [`xml`] | bounded XML (size, depth, node count, no DTD/entities) |
+//! | [`xmltree`] | compact quick-xml element tree for the PIDF-LO hot path, same bounds |
 //! | [`multipart`] | `multipart/mixed` bodies, `cid:` matching |
 //! | [`pidf`] | PIDF-LO locations and RFC 5491 shapes |
 //! | [`additional_data`] | RFC 7852 blocks, CAP, vCard |
@@ -41,3 +42,4 @@ pub mod pidf;
 pub mod summary;
 pub mod time;
 pub mod xml;
+pub mod xmltree;

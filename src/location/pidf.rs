@@ -14,12 +14,14 @@
 //! is a typed [`PidfError`]: it is recorded in [`Pidf::errors`] and the document's other
 //! locations are kept; the document is an error only when nothing usable remains.
 
-use roxmltree::Node;
+use std::cell::OnceCell;
+
 use serde::Serialize;
 
 use super::additional_data::ProvidedBy;
 use super::time::parse_rfc3339_ms;
-use super::xml::{child, parse_bounded, text_of, XmlError, XmlLimits};
+use super::xml::{parse_bounded, XmlError, XmlLimits};
+use super::xmltree::{child, text_of, Node, Tree};
 
 /// RFC 3863 PIDF namespace.
 pub const NS_PIDF: &str = "urn:ietf:params:xml:ns:pidf";
@@ -367,12 +369,10 @@ impl Pidf {
     /// # Errors
     /// As [`Pidf::parse`].
     pub fn parse_with_limits(xml: &str, limits: &XmlLimits) -> Result<Pidf, PidfError> {
-        let doc = parse_bounded(xml, limits)?;
+        let doc = Tree::parse(xml, limits)?;
         let root = doc.root_element();
-        if root.tag_name().name() != "presence" {
-            return Err(PidfError::NotPidf(
-                root.tag_name().name().chars().take(64).collect(),
-            ));
+        if root.name() != "presence" {
+            return Err(PidfError::NotPidf(root.name().chars().take(64).collect()));
         }
         let mut pidf = Pidf {
             entity: root.attribute("entity").map(str::to_owned),
@@ -380,14 +380,19 @@ impl Pidf {
             errors: Vec::new(),
         };
         let mut saw_location_info = false;
+        let ctx = Ctx {
+            text: xml.strip_prefix('\u{feff}').unwrap_or(xml),
+            limits,
+            dom: OnceCell::new(),
+        };
         for holder in root.children().filter(Node::is_element) {
-            let kind = match holder.tag_name().name() {
+            let kind = match holder.name() {
                 "tuple" => Holder::Tuple,
                 "device" => Holder::Device,
                 "person" => Holder::Person,
                 _ => continue,
             };
-            read_holder(holder, kind, &mut pidf, &mut saw_location_info);
+            read_holder(&ctx, holder, kind, &mut pidf, &mut saw_location_info);
         }
         if !pidf.locations.is_empty() {
             return Ok(pidf);
@@ -406,7 +411,38 @@ impl Pidf {
     }
 }
 
-fn read_holder(holder: Node<'_, '_>, kind: Holder, pidf: &mut Pidf, saw: &mut bool) {
+/// What the walk needs besides the tree: the text and a roxmltree DOM of it, built only
+/// when a `<provided-by>` (RFC 7852 §5: whole additional-data blocks, read by
+/// [`ProvidedBy::from_node`]) is present — never for a plain location.
+struct Ctx<'a, 'l> {
+    text: &'a str,
+    limits: &'l XmlLimits,
+    dom: OnceCell<Option<roxmltree::Document<'a>>>,
+}
+
+impl Ctx<'_, '_> {
+    /// The `<provided-by>` whose start tag is at byte `pos`, read from the DOM.
+    fn provided_by_at(&self, pos: usize) -> ProvidedBy {
+        let dom = self
+            .dom
+            .get_or_init(|| parse_bounded(self.text, self.limits).ok());
+        dom.as_ref()
+            .and_then(|d| {
+                d.descendants()
+                    .find(|n| n.is_element() && n.range().start == pos)
+            })
+            .map(ProvidedBy::from_node)
+            .unwrap_or_default()
+    }
+}
+
+fn read_holder(
+    ctx: &Ctx<'_, '_>,
+    holder: Node<'_, '_>,
+    kind: Holder,
+    pidf: &mut Pidf,
+    saw: &mut bool,
+) {
     let mut timestamp_ms = None;
     if let Some(ts) = child(holder, "timestamp") {
         let t = ts.text().unwrap_or("").trim();
@@ -420,11 +456,11 @@ fn read_holder(holder: Node<'_, '_>, kind: Holder, pidf: &mut Pidf, saw: &mut bo
     // geopriv sits under <status> for a tuple (RFC 4119) and directly under device/person
     // (RFC 5491 §3.4); some senders put a <status> under device too.
     let geoprivs = holder.children().filter(Node::is_element).flat_map(|c| {
-        let direct = (c.tag_name().name() == "geopriv").then_some(c);
-        let nested = (c.tag_name().name() == "status")
+        let direct = (c.name() == "geopriv").then_some(c);
+        let nested = (c.name() == "status")
             .then(|| {
                 c.children()
-                    .filter(|g| g.is_element() && g.tag_name().name() == "geopriv")
+                    .filter(|g| g.is_element() && g.name() == "geopriv")
             })
             .into_iter()
             .flatten();
@@ -440,7 +476,7 @@ fn read_holder(holder: Node<'_, '_>, kind: Holder, pidf: &mut Pidf, saw: &mut bo
                 "no" | "false" | "0" => Some(false),
                 _ => None,
             });
-        let provided_by = child(gp, "provided-by").map(ProvidedBy::from_node);
+        let provided_by = child(gp, "provided-by").map(|pb| ctx.provided_by_at(pb.pos()));
         let base = Location {
             holder: kind,
             holder_id: holder.attribute("id").map(str::to_owned),
@@ -454,7 +490,7 @@ fn read_holder(holder: Node<'_, '_>, kind: Holder, pidf: &mut Pidf, saw: &mut bo
         };
         for li in gp
             .children()
-            .filter(|c| c.is_element() && c.tag_name().name() == "location-info")
+            .filter(|c| c.is_element() && c.name() == "location-info")
             .take(MAX_LOCATIONS)
         {
             *saw = true;
@@ -470,14 +506,14 @@ fn read_location_info(li: Node<'_, '_>, base: &Location, pidf: &mut Pidf) {
     let mut failed = false;
     let elements = li.children().filter(Node::is_element).flat_map(|c| {
         // RFC 4119 GML 3.0 wraps the geometry in <gml:location>.
-        if c.tag_name().name() == "location" {
+        if c.name() == "location" {
             either_children(c)
         } else {
             vec![c]
         }
     });
     for el in elements.take(64) {
-        let name = el.tag_name().name();
+        let name = el.name();
         match name {
             "civicAddress" => civic = Some(read_civic(el)),
             "confidence" => {
@@ -498,7 +534,7 @@ fn read_location_info(li: Node<'_, '_>, base: &Location, pidf: &mut Pidf) {
                     pidf.errors.push(e);
                 }
             },
-            _ if is_geometry_ns(el.tag_name().namespace()) => {
+            _ if is_geometry_ns(el.namespace()) => {
                 failed = true;
                 pidf.errors
                     .push(PidfError::UnknownShape(name.chars().take(64).collect()));
@@ -545,18 +581,16 @@ fn is_geometry_ns(ns: Option<&str>) -> bool {
 }
 
 fn read_civic(el: Node<'_, '_>) -> CivicAddress {
-    let lang = el
-        .attribute(("http://www.w3.org/XML/1998/namespace", "lang"))
-        .map(str::to_owned);
+    let lang = el.attr_by_qname("xml:lang").map(str::to_owned);
     let fields = el
         .children()
         .filter(Node::is_element)
         .take(MAX_CIVIC_FIELDS)
         .filter_map(|f| {
             let value = text_of(f)?.to_owned();
-            let ns = f.tag_name().namespace();
+            let ns = f.namespace();
             Some(CivicField {
-                name: f.tag_name().name().to_owned(),
+                name: f.name().to_owned(),
                 value,
                 extension_ns: if ns == Some(NS_CIVIC) || ns.is_none() {
                     None
@@ -592,9 +626,7 @@ fn one<'a, 'i>(
     shape: &'static str,
     name: &'static str,
 ) -> Result<Node<'a, 'i>, PidfError> {
-    let mut it = el
-        .children()
-        .filter(|c| c.is_element() && c.tag_name().name() == name);
+    let mut it = el.children().filter(|c| c.is_element() && c.name() == name);
     let first = it.next().ok_or(PidfError::MissingElement {
         shape,
         element: name,
@@ -695,7 +727,7 @@ fn read_ring(poly: Node<'_, '_>, dims: Option<usize>) -> Result<Vec<Pos>, PidfEr
     let mut pts = Vec::new();
     if let Some(list) = ring
         .children()
-        .find(|c| c.is_element() && c.tag_name().name() == "posList")
+        .find(|c| c.is_element() && c.name() == "posList")
     {
         // Text may be split by comments: concatenate all text descendants.
         let mut nums = Vec::new();
@@ -720,7 +752,7 @@ fn read_ring(poly: Node<'_, '_>, dims: Option<usize>) -> Result<Vec<Pos>, PidfEr
     } else {
         for p in ring
             .children()
-            .filter(|c| c.is_element() && c.tag_name().name() == "pos")
+            .filter(|c| c.is_element() && c.name() == "pos")
         {
             if pts.len() == MAX_POLYGON_POINTS {
                 return Err(PidfError::BadPolygon(pts.len() + 1));
@@ -773,12 +805,12 @@ fn read_coordinates(el: Node<'_, '_>) -> Result<Pos, PidfError> {
 
 fn read_shape(el: Node<'_, '_>, inherited_dims: Option<usize>) -> Result<Shape, PidfError> {
     let dims = srs_dims(el, inherited_dims)?;
-    let name = el.tag_name().name();
+    let name = el.name();
     Ok(match name {
         "Point" => {
             let pos = match el
                 .children()
-                .find(|c| c.is_element() && c.tag_name().name() == "coordinates")
+                .find(|c| c.is_element() && c.name() == "coordinates")
             {
                 Some(c) => read_coordinates(c)?,
                 None => read_pos(one(el, "Point", "pos")?)?,
