@@ -12,8 +12,9 @@
 //! response at least every minute while a call waits), §10.3 (registration expiry),
 //! §22.4 (the digest realm); RFC 4632 / RFC 4291 §2.3 (CIDR prefixes).
 //!
-//! The `[queue]` and `[classification]` sections belong to the queue and classification
-//! modules; this file only reserves them (see [`Config::queue`]).
+//! The `[queue]` and `[classification]` sections are the queue and classification modules'
+//! own structs ([`QueueConfig`], [`ClassifyConfig`]), read with `deny_unknown_fields` and
+//! validated here like every other section.
 
 use std::collections::HashSet;
 use std::fmt;
@@ -23,6 +24,8 @@ use std::str::FromStr;
 
 use serde::Deserialize;
 
+use crate::call::ClassifyConfig;
+use crate::queue::{QueueConfig, QueueConfigError};
 use crate::sip::digest::Credentials;
 use crate::sip::transaction::TimerConfig;
 
@@ -66,17 +69,12 @@ pub struct Config {
     pub users: Vec<User>,
     /// `data_dir`: where the call journal lives; `None` keeps everything in memory.
     pub data_dir: Option<PathBuf>,
-    /// `[queue]`, kept as a raw table.
-    ///
-    /// LEAD: when merging the `queue` branch, replace this with
-    /// `crate::queue::QueueConfig` (in `RawConfig` too, with `#[serde(default)]`) and call
-    /// its `validate()` in `Config::from_raw`, mapping its error to `ConfigError`.
-    pub queue: Option<toml::Table>,
-    /// `[classification]`, kept as a raw table.
-    ///
-    /// LEAD: replace with the classification module's config struct when merging the
-    /// `location` branch, as for [`Config::queue`].
-    pub classification: Option<toml::Table>,
+    /// `[queue]`: routing policy (ring-no-answer, wrap-up, limits, overflow), checked by
+    /// [`QueueConfig::validate`]; the defaults when absent.
+    pub queue: QueueConfig,
+    /// `[classification]`: emergency / non-emergency / admin numbers and the policy for
+    /// unknown numbers; the defaults when absent.
+    pub classification: ClassifyConfig,
 }
 
 /// `[sip]`: SIP transports, carriers, registrar and timers.
@@ -467,6 +465,12 @@ pub enum Problem {
     /// A string with a control character (e.g. a newline), which would corrupt headers.
     #[error("contains a control character")]
     ControlCharacter,
+    /// `[queue]` settings that cannot work.
+    #[error("{0}")]
+    Queue(QueueConfigError),
+    /// A classification number that is not 1–15 digits (E.164 length).
+    #[error("'{0}' must be 1-15 digits")]
+    BadNumber(String),
 }
 
 fn clip(s: &str) -> String {
@@ -491,9 +495,9 @@ struct RawConfig {
     #[serde(default)]
     data_dir: Option<PathBuf>,
     #[serde(default)]
-    queue: Option<toml::Table>,
+    queue: QueueConfig,
     #[serde(default)]
-    classification: Option<toml::Table>,
+    classification: ClassifyConfig,
 }
 
 #[derive(Debug, Deserialize)]
@@ -581,8 +585,8 @@ impl Default for Config {
             seats: Vec::new(),
             users: Vec::new(),
             data_dir: None,
-            queue: None,
-            classification: None,
+            queue: QueueConfig::default(),
+            classification: ClassifyConfig::default(),
         }
     }
 }
@@ -680,6 +684,7 @@ impl Config {
 
     fn from_raw(raw: RawConfig) -> Result<Self, ConfigError> {
         // [sip]
+        Self::check_policy(&raw)?;
         let s = raw.sip;
         if s.listen.is_empty() {
             return Err(ConfigError::invalid("sip.listen", Problem::Empty));
@@ -884,6 +889,53 @@ impl Config {
         })
     }
 
+    /// Checks `[queue]` ([`QueueConfig::validate`]) and `[classification]` (numbers are
+    /// digits, 1–15 of them, E.164 length; no number in two lists).
+    fn check_policy(raw: &RawConfig) -> Result<(), ConfigError> {
+        raw.queue.validate().map_err(|e| {
+            let key = match &e {
+                QueueConfigError::ZeroRingTimeout => "queue.ring_timeout_ms".to_owned(),
+                QueueConfigError::OverflowWithoutUri(class) => {
+                    format!("queue.{class}_limit.overflow_uri")
+                }
+                QueueConfigError::BadUri(_) => "queue".to_owned(),
+                QueueConfigError::RuleWithoutTarget => {
+                    "queue.emergency_overflow.target_uri".to_owned()
+                }
+            };
+            ConfigError::invalid(key, Problem::Queue(e))
+        })?;
+        let c = &raw.classification;
+        let mut seen: Vec<(&str, String)> = Vec::new();
+        for (list, numbers) in [
+            ("classification.emergency_numbers", &c.emergency_numbers),
+            (
+                "classification.non_emergency_numbers",
+                &c.non_emergency_numbers,
+            ),
+            ("classification.admin_numbers", &c.admin_numbers),
+        ] {
+            count(list, numbers.len(), MAX_SKILLS)?;
+            for (i, n) in numbers.iter().enumerate() {
+                let key = format!("{list}[{i}]");
+                if n.is_empty() || n.len() > 15 || !n.bytes().all(|b| b.is_ascii_digit()) {
+                    return Err(ConfigError::invalid(key, Problem::BadNumber(clip(n))));
+                }
+                if let Some((_, first)) = seen.iter().find(|(v, _)| v == n) {
+                    return Err(ConfigError::invalid(
+                        key,
+                        Problem::Duplicate {
+                            value: n.clone(),
+                            first: first.clone(),
+                        },
+                    ));
+                }
+                seen.push((n.as_str(), key));
+            }
+        }
+        Ok(())
+    }
+
     /// `true` if `source` may send INVITEs: it lies in one of `sip.carriers`.
     pub fn is_carrier(&self, source: IpAddr) -> bool {
         self.sip.carriers.iter().any(|c| c.contains(source))
@@ -919,8 +971,9 @@ impl Config {
 /// and for inline tables the inner key. Syntax errors stay [`ConfigError::Toml`].
 fn locate(text: &str, err: toml::de::Error) -> ConfigError {
     let unknown = err.message().starts_with("unknown field");
-    let typed =
-        err.message().starts_with("invalid type") || err.message().starts_with("invalid value");
+    let typed = err.message().starts_with("invalid type")
+        || err.message().starts_with("invalid value")
+        || err.message().starts_with("unknown variant");
     let Some(span) = err.span() else {
         return ConfigError::Toml(err);
     };

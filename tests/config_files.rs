@@ -53,8 +53,16 @@ fn example_file_parses_and_validates() {
         c.data_dir.as_deref(),
         Some(Path::new("/var/lib/answerpoint"))
     );
-    let queue = c.queue.as_ref().unwrap();
-    assert_eq!(queue["ring_timeout_ms"].as_integer(), Some(12_000));
+    assert_eq!(c.queue.ring_timeout_ms, 12_000);
+    assert_eq!(c.queue.max_consecutive_misses, 2);
+    assert_eq!(c.queue.wrap_up_s.admin, 5);
+    assert_eq!(c.queue.non_emergency_limit.retry_after_s, 60);
+    assert_eq!(c.classification.emergency_numbers, ["999", "112"]);
+    assert_eq!(c.classification.non_emergency_numbers, ["101"]);
+    assert_eq!(
+        c.classification.unknown,
+        answerpoint::call::UnknownPolicy::Reject
+    );
     // Passwords never appear in debug output.
     assert!(!format!("{c:?}").contains("change-me"));
 }
@@ -86,6 +94,26 @@ fn bad_files_name_the_key() {
         (
             "bad-cidr.toml",
             "sip.carriers[0]: '10.0.0.0/33': prefix length 33 is over 32",
+        ),
+        (
+            "queue-negative-ring-timeout.toml",
+            "queue.ring_timeout_ms: invalid value: integer `-1`, expected u64 (line 3)",
+        ),
+        (
+            "queue-zero-ring-timeout.toml",
+            "queue.ring_timeout_ms: queue.ring_timeout_ms must be > 0",
+        ),
+        (
+            "queue-unknown-key.toml",
+            "queue.ring_timeout: unknown field `ring_timeout`, expected one of `ring_timeout_ms`",
+        ),
+        (
+            "classification-unknown-policy.toml",
+            "classification.unknown: unknown variant `accept`, expected `reject` or `admin` (line 3)",
+        ),
+        (
+            "classification-duplicate-number.toml",
+            "classification.non_emergency_numbers[1]: '999' duplicates classification.emergency_numbers[0]",
         ),
     ];
     for (file, want) in cases {
@@ -290,6 +318,26 @@ fn check_config_command() {
         stderr.contains("sip.listen[1]: unknown transport 'sctp' (expected udp or tcp)"),
         "{stderr}"
     );
+    for (file, want) in [
+        (
+            "queue-unknown-key.toml",
+            "queue.ring_timeout: unknown field",
+        ),
+        (
+            "queue-negative-ring-timeout.toml",
+            "queue.ring_timeout_ms: invalid value",
+        ),
+        (
+            "classification-unknown-policy.toml",
+            "classification.unknown: unknown variant",
+        ),
+    ] {
+        let path = format!("{}/fixtures/config/bad/{file}", env!("CARGO_MANIFEST_DIR"));
+        let (code, stdout, stderr) = check_config(&path);
+        assert_eq!(code, 1, "{file}");
+        assert!(stdout.is_empty(), "{file}");
+        assert!(stderr.contains(want), "{file}: {stderr}");
+    }
     let (code, _, stderr) = check_config("/nonexistent/answerpoint.toml");
     assert_eq!(code, 1);
     assert!(

@@ -97,15 +97,10 @@ impl Engine {
             max_headers: config.limits.max_headers,
             ..sip::Limits::default()
         };
-        let qcfg = queue_config(config);
-        let router = Router::new(qcfg.clone())
-            .or_else(|_| Router::new(QueueConfig::default()))
-            .unwrap_or_else(|_| fallback_router());
-        let classify = config
-            .classification
-            .clone()
-            .and_then(|t| toml::Value::Table(t).try_into::<ClassifyConfig>().ok())
-            .unwrap_or_default();
+        let qcfg = config.queue.clone();
+        // `Config` has validated `[queue]` (Config::from_toml_str), so this succeeds.
+        let router = Router::new(qcfg.clone()).unwrap_or_else(|_| fallback_router());
+        let classify = config.classification.clone();
         let seed: u64 = rand::random();
         let secret: [u8; 32] = rand::random();
         let mut engine = Engine {

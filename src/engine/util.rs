@@ -7,9 +7,7 @@ use std::net::{IpAddr, SocketAddr};
 use std::sync::Arc;
 
 use super::Transport;
-use crate::config::Config;
 use crate::location::multipart::{MediaType, Multipart, MultipartLimits};
-use crate::queue::QueueConfig;
 use crate::sip::header::Via;
 use crate::sip::{HeaderName, Host, Message, Uri};
 
@@ -277,16 +275,6 @@ pub(crate) fn uri_of(value: &str) -> &str {
 pub(crate) const ALLOW: &str = "INVITE, ACK, CANCEL, BYE, OPTIONS, REGISTER, PRACK, UPDATE, INFO";
 /// Option tags we support (RFC 3262 100rel, RFC 4028 timer).
 pub(crate) const SUPPORTED: &str = "100rel, timer";
-
-/// The `[queue]` table as a [`QueueConfig`]; the default if absent or invalid.
-pub(crate) fn queue_config(config: &Config) -> QueueConfig {
-    config
-        .queue
-        .clone()
-        .and_then(|t| toml::Value::Table(t).try_into::<QueueConfig>().ok())
-        .filter(|q| q.validate().is_ok())
-        .unwrap_or_default()
-}
 
 /// Where a response goes (RFC 3261 §18.2.2, RFC 3581 §4): over a stream, back on the
 /// connection (the source); over UDP, to the source address (the `received` address) at
