@@ -7,7 +7,7 @@
 //! algorithm other than MD5, and the engine always challenges with SHA-256 and MD5
 //! (RFC 8760). With an MD5-only challenge this test passes (checked by hand). A 999 is not
 //! used because baresip 1.0 answers a multipart/mixed (SDP + PIDF-LO) offer with 500.
-//! Details: /work/notes/runtime-findings.md.
+//! Fix: a `sip.digest_algorithms` config option and a per-handler SDP-only offer (issue 5).
 //! baresip runs headless from a scratch config directory: no sound card (a sine source,
 //! no player), UDP only, loopback only. Requires baresip and SIPp.
 

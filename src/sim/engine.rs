@@ -139,7 +139,10 @@ impl Sim<'_> {
         }
         let rate = self.scenario.classes[class].arrival_rate_per_s;
         let gap = Exp::new(rate).map_or(1.0 / rate, |d| d.sample(&mut self.rng));
-        self.schedule(self.now_ns + ns(gap), SimEvent::Arrival(class));
+        self.schedule(
+            self.now_ns.saturating_add(ns(gap)),
+            SimEvent::Arrival(class),
+        );
     }
 
     fn step(&mut self, event: SimEvent) {
@@ -172,7 +175,7 @@ impl Sim<'_> {
                     self.stats[class].calls += 1;
                 }
                 if let Some(p) = patience {
-                    self.schedule(self.now_ns + ns(p), SimEvent::Abandon(call));
+                    self.schedule(self.now_ns.saturating_add(ns(p)), SimEvent::Abandon(call));
                 }
                 self.feed(Event::CallArrived(new));
                 self.schedule_arrival(class);
@@ -198,7 +201,10 @@ impl Sim<'_> {
                             self.stats[c.class].waits_ns.push(wait);
                         }
                         let handle = self.scenario.classes[c.class].handle.sample(&mut self.rng);
-                        self.schedule(self.now_ns + ns(handle), SimEvent::Hangup(call));
+                        self.schedule(
+                            self.now_ns.saturating_add(ns(handle)),
+                            SimEvent::Hangup(call),
+                        );
                     }
                     self.drain();
                 }
@@ -251,7 +257,10 @@ impl Sim<'_> {
                         continue; // rings out; the router's ring-no-answer timer fires
                     }
                     let delay = group.answer_delay.map_or(0.0, |d| d.sample(&mut self.rng));
-                    self.schedule(self.now_ns + ns(delay), SimEvent::Answer(call, handler));
+                    self.schedule(
+                        self.now_ns.saturating_add(ns(delay)),
+                        SimEvent::Answer(call, handler),
+                    );
                 }
                 Action::Reject { call, .. } => {
                     if let Some(c) = self.calls.remove(&call) {
