@@ -55,6 +55,23 @@ Call-ID: opt1@c\r\nCSeq: 7 OPTIONS\r\nContent-Length: 0\r\n\r\n";
             .replace("opt1", "opt2"),
     );
     net.response(CARRIER, 200);
+    // An option tag we do not support in Require gets 420 with Unsupported (§8.2.2.3);
+    // a supported one is answered 200.
+    net.send(
+        CARRIER,
+        &text
+            .replace("opt1", "opt3")
+            .replace("Content-Length: 0", "Require: foo\r\nContent-Length: 0"),
+    );
+    let r = net.response(CARRIER, 420);
+    assert_eq!(r.header("Unsupported"), Some("foo"));
+    net.send(
+        CARRIER,
+        &text
+            .replace("opt1", "opt4")
+            .replace("Content-Length: 0", "Require: timer\r\nContent-Length: 0"),
+    );
+    net.response(CARRIER, 200);
 }
 
 #[test]

@@ -452,6 +452,19 @@ impl Engine {
         let to_tag = req.to().and_then(|t| t.tag().map(str::to_owned));
         // Carrier keepalive: answered without any state (RFC 3261 §11.2).
         if is_options && to_tag.is_none() {
+            // RFC 3261 §8.2.2.3: an option tag we do not support in Require gets 420.
+            let unsupported =
+                crate::sip::validate::unsupported_requires(&req, &["100rel", "timer"]).join(", ");
+            if !unsupported.is_empty() {
+                self.reply_stateless(
+                    rx,
+                    &req,
+                    420,
+                    "Bad Extension",
+                    &[("Unsupported", &unsupported)],
+                );
+                return;
+            }
             self.reply_stateless(
                 rx,
                 &req,
