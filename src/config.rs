@@ -91,6 +91,10 @@ pub struct SipConfig {
     pub queued_keepalive_s: u32,
     /// `nonce_lifetime_s`: how long a digest nonce stays fresh, s. 10–86,400, default 300.
     pub nonce_lifetime_s: u64,
+    /// `digest_algorithms`: digest algorithms offered to REGISTER, in order (RFC 8760 §2.4).
+    /// `"SHA-256"` and/or `"MD5"`; default both, SHA-256 first. `["MD5"]` for legacy
+    /// softphones (baresip 1.0) that give up on any non-MD5 challenge.
+    pub digest_algorithms: Vec<crate::sip::digest::Algorithm>,
     /// `min_register_expires_s`: shortest registration accepted; shorter gets 423
     /// (RFC 3261 §10.3). Default 60.
     pub min_register_expires_s: u32,
@@ -468,6 +472,9 @@ pub enum Problem {
     /// `[queue]` settings that cannot work.
     #[error("{0}")]
     Queue(QueueConfigError),
+    /// A digest algorithm other than SHA-256 or MD5 (RFC 8760).
+    #[error("unknown digest algorithm '{0}' (expected SHA-256 or MD5)")]
+    UnknownDigestAlgorithm(String),
     /// A classification number that is not 1–15 digits (E.164 length).
     #[error("'{0}' must be 1-15 digits")]
     BadNumber(String),
@@ -508,6 +515,7 @@ struct RawSip {
     realm: String,
     queued_keepalive_s: u32,
     nonce_lifetime_s: u64,
+    digest_algorithms: Vec<String>,
     min_register_expires_s: u32,
     max_register_expires_s: u32,
     timers: TimerConfig,
@@ -521,6 +529,7 @@ impl Default for RawSip {
             realm: "answerpoint".into(),
             queued_keepalive_s: 30,
             nonce_lifetime_s: 300,
+            digest_algorithms: vec!["SHA-256".into(), "MD5".into()],
             min_register_expires_s: 60,
             max_register_expires_s: 3600,
             timers: TimerConfig::default(),
@@ -574,6 +583,10 @@ impl Default for Config {
                 realm: "answerpoint".into(),
                 queued_keepalive_s: 30,
                 nonce_lifetime_s: 300,
+                digest_algorithms: vec![
+                    crate::sip::digest::Algorithm::Sha256,
+                    crate::sip::digest::Algorithm::Md5,
+                ],
                 min_register_expires_s: 60,
                 max_register_expires_s: 3600,
                 timers: TimerConfig::default(),
@@ -742,6 +755,31 @@ impl Config {
             60,
         )?;
         range("sip.nonce_lifetime_s", s.nonce_lifetime_s, 10, 86_400)?;
+        if s.digest_algorithms.is_empty() {
+            return Err(ConfigError::invalid(
+                "sip.digest_algorithms",
+                Problem::Empty,
+            ));
+        }
+        let mut digest_algorithms = Vec::with_capacity(s.digest_algorithms.len());
+        for (i, a) in s.digest_algorithms.iter().enumerate() {
+            let alg = crate::sip::digest::Algorithm::parse(a).map_err(|_| {
+                ConfigError::invalid(
+                    format!("sip.digest_algorithms[{i}]"),
+                    Problem::UnknownDigestAlgorithm(clip(a)),
+                )
+            })?;
+            if digest_algorithms.contains(&alg) {
+                return Err(ConfigError::invalid(
+                    format!("sip.digest_algorithms[{i}]"),
+                    Problem::Duplicate {
+                        value: clip(a),
+                        first: "an earlier entry".into(),
+                    },
+                ));
+            }
+            digest_algorithms.push(alg);
+        }
         range(
             "sip.min_register_expires_s",
             u64::from(s.min_register_expires_s),
@@ -873,6 +911,7 @@ impl Config {
                 realm: s.realm,
                 queued_keepalive_s: s.queued_keepalive_s,
                 nonce_lifetime_s: s.nonce_lifetime_s,
+                digest_algorithms,
                 min_register_expires_s: s.min_register_expires_s,
                 max_register_expires_s: s.max_register_expires_s,
                 timers: t,

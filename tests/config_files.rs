@@ -353,3 +353,22 @@ proptest::proptest! {
         let _ = Config::from_toml_str(&text);
     }
 }
+
+#[test]
+fn digest_algorithms_are_validated() {
+    use answerpoint::sip::digest::Algorithm;
+    let c = Config::from_toml_str("[sip]\ndigest_algorithms = [\"md5\"]\n").unwrap();
+    assert_eq!(c.sip.digest_algorithms, vec![Algorithm::Md5]);
+    assert_eq!(
+        Config::default().sip.digest_algorithms,
+        vec![Algorithm::Sha256, Algorithm::Md5]
+    );
+    let (key, problem) = invalid("[sip]\ndigest_algorithms = [\"MD5\", \"SHA-1\"]\n");
+    assert_eq!(key, "sip.digest_algorithms[1]");
+    assert!(matches!(problem, Problem::UnknownDigestAlgorithm(ref a) if a == "SHA-1"));
+    let (key, problem) = invalid("[sip]\ndigest_algorithms = []\n");
+    assert_eq!(key, "sip.digest_algorithms");
+    assert!(matches!(problem, Problem::Empty));
+    let (key, _) = invalid("[sip]\ndigest_algorithms = [\"MD5\", \"md5\"]\n");
+    assert_eq!(key, "sip.digest_algorithms[1]");
+}

@@ -114,7 +114,8 @@ impl Engine {
             local_tcp: None,
             router,
             txns: TransactionTable::new(config.limits.max_transactions),
-            digest: DigestServer::new(&config.sip.realm, &secret, config.sip.nonce_lifetime_s),
+            digest: DigestServer::new(&config.sip.realm, &secret, config.sip.nonce_lifetime_s)
+                .with_algorithms(&config.sip.digest_algorithms),
             passwords: config
                 .users
                 .iter()

@@ -290,6 +290,7 @@ pub struct DigestServer {
     secret: Vec<u8>,
     nonce_lifetime_s: u64,
     opaque: String,
+    algorithms: Vec<Algorithm>,
 }
 
 impl std::fmt::Debug for DigestServer {
@@ -314,6 +315,7 @@ impl DigestServer {
             secret: secret.to_vec(),
             nonce_lifetime_s,
             opaque,
+            algorithms: vec![Algorithm::Sha256, Algorithm::Md5],
         }
     }
 
@@ -339,6 +341,16 @@ impl DigestServer {
         hex::encode(raw)
     }
 
+    /// Offers only `algorithms`, in this order, in [`DigestServer::challenge`] (default:
+    /// SHA-256 then MD5, RFC 8760 §2.4). Legacy phones whose digest client gives up on any
+    /// non-MD5 challenge (baresip 1.0 / libre) need `[Md5]`. An empty list keeps the default.
+    pub fn with_algorithms(mut self, algorithms: &[Algorithm]) -> Self {
+        if !algorithms.is_empty() {
+            self.algorithms = algorithms.to_vec();
+        }
+        self
+    }
+
     /// The `WWW-Authenticate` header values for a 401 (RFC 8760 §2.4: one header per
     /// algorithm, SHA-256 first, then MD5), sharing one nonce minted at `now_s`.
     /// `stale = true` after [`AuthError::Stale`] (RFC 7616 §3.3).
@@ -347,7 +359,7 @@ impl DigestServer {
     /// algorithm=SHA-256, qop="auth"` (plus `, stale=true`).
     pub fn challenge(&self, now_s: u64, random: u64, stale: bool) -> Vec<String> {
         let nonce = self.nonce(now_s, random);
-        [Algorithm::Sha256, Algorithm::Md5]
+        self.algorithms
             .iter()
             .map(|alg| {
                 let mut v = format!(
@@ -742,6 +754,26 @@ mod tests {
 
     fn server() -> DigestServer {
         DigestServer::new("answerpoint", b"0123456789abcdef0123456789abcdef", 300)
+    }
+
+    #[test]
+    fn challenge_offers_only_the_configured_algorithms() {
+        let both = server().challenge(1_000, 7, false);
+        assert_eq!(both.len(), 2);
+        assert!(both[0].contains("algorithm=SHA-256") && both[1].contains("algorithm=MD5"));
+        let md5 = server()
+            .with_algorithms(&[Algorithm::Md5])
+            .challenge(1_000, 7, false);
+        assert_eq!(md5.len(), 1);
+        assert!(md5[0].contains("algorithm=MD5"), "{}", md5[0]);
+        // An empty list keeps the default rather than offering nothing.
+        assert_eq!(
+            server()
+                .with_algorithms(&[])
+                .challenge(1_000, 7, false)
+                .len(),
+            2
+        );
     }
 
     #[test]
