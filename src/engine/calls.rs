@@ -223,7 +223,7 @@ impl Engine {
                 return;
             }
             let unsupported =
-                crate::sip::validate::unsupported_requires(req, &["100rel", "timer"]).join(", ");
+                crate::sip::validate::unsupported_requires(req, SUPPORTED_TAGS).join(", ");
             if !unsupported.is_empty() {
                 self.refuse(&inb, 420, "Bad Extension", &[("Unsupported", &unsupported)]);
                 return;
@@ -239,7 +239,7 @@ impl Engine {
             }
         } else {
             let unsupported =
-                crate::sip::validate::unsupported_requires(req, &["100rel", "timer"]).join(", ");
+                crate::sip::validate::unsupported_requires(req, SUPPORTED_TAGS).join(", ");
             if !unsupported.is_empty() {
                 self.notice(format!(
                     "emergency INVITE requires unsupported option tags [{unsupported}]; served anyway"

@@ -455,7 +455,7 @@ impl Engine {
         if is_options && to_tag.is_none() {
             // RFC 3261 §8.2.2.3: an option tag we do not support in Require gets 420.
             let unsupported =
-                crate::sip::validate::unsupported_requires(&req, &["100rel", "timer"]).join(", ");
+                crate::sip::validate::unsupported_requires(&req, SUPPORTED_TAGS).join(", ");
             if !unsupported.is_empty() {
                 self.reply_stateless(
                     rx,

@@ -275,6 +275,8 @@ pub(crate) fn uri_of(value: &str) -> &str {
 pub(crate) const ALLOW: &str = "INVITE, ACK, CANCEL, BYE, OPTIONS, REGISTER, PRACK, UPDATE, INFO";
 /// Option tags we support (RFC 3262 100rel, RFC 4028 timer).
 pub(crate) const SUPPORTED: &str = "100rel, timer";
+/// The option tags of [`SUPPORTED`], for `Require` checks (RFC 3261 §8.2.2.3).
+pub(crate) const SUPPORTED_TAGS: &[&str] = &["100rel", "timer"];
 
 /// Where a response goes (RFC 3261 §18.2.2, RFC 3581 §4): over a stream, back on the
 /// connection (the source); over UDP, to the source address (the `received` address) at
