@@ -40,6 +40,9 @@ carriers = ["127.0.0.0/8", "::1/128"]
 listen = "127.0.0.1:8080"
 "#;
 
+/// Default `shutdown_grace_s`, s.
+pub const DEFAULT_SHUTDOWN_GRACE_S: u32 = 10;
+
 /// Most `sip.listen` entries.
 pub const MAX_LISTEN: usize = 16;
 /// Most `sip.carriers` entries.
@@ -67,8 +70,15 @@ pub struct Config {
     pub seats: Vec<Seat>,
     /// `[[users]]`: softphone credentials for REGISTER.
     pub users: Vec<User>,
-    /// `data_dir`: where the call journal lives; `None` keeps everything in memory.
+    /// `data_dir`: where the call journal lives (`data_dir/journal.sqlite3`, `crate::store`).
+    /// The journal is **on exactly when this is set**: every call and the abandoned-call
+    /// list are then written to disk and recovered after a crash; `None` keeps everything
+    /// in memory.
     pub data_dir: Option<PathBuf>,
+    /// `shutdown_grace_s`: on SIGINT/SIGTERM, how long queued and ringing calls may still
+    /// be answered before every remaining one gets a final 503 (and goes on the callback
+    /// list), s. 0–300, default [`DEFAULT_SHUTDOWN_GRACE_S`].
+    pub shutdown_grace_s: u32,
     /// `[queue]`: routing policy (ring-no-answer, wrap-up, limits, overflow), checked by
     /// [`QueueConfig::validate`]; the defaults when absent.
     pub queue: QueueConfig,
@@ -104,11 +114,20 @@ pub struct SipConfig {
     pub timers: TimerConfig,
 }
 
-/// `[http]`: the HTTP API, metrics and console.
+/// `[http]`: the HTTP API, metrics and console (`crate::http`).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct HttpConfig {
     /// `listen`: address and port, e.g. `127.0.0.1:8080`.
     pub listen: SocketAddr,
+    /// `enabled`: serve the API at all (default `true`). `answerpoint run` binds `listen`
+    /// when set; the in-process [`crate::runtime::Server`] binds it only when asked.
+    pub enabled: bool,
+    /// `bearer_token`: RFC 6750 §2.1 bearer token every route then requires; required when
+    /// `listen` is not a loopback address. 16–256 characters of `A-Z a-z 0-9 - . _ ~ + /`.
+    pub bearer_token: Option<String>,
+    /// `aml_hmac_key`: shared key for the AML `hmac` parameter (ETSI TS 103 625) on
+    /// `POST /api/aml`; `None` accepts unsigned reports.
+    pub aml_hmac_key: Option<String>,
 }
 
 /// `[limits]`: caps on everything that comes from the network (DESIGN.md §2).
@@ -478,6 +497,12 @@ pub enum Problem {
     /// A classification number that is not 1–15 digits (E.164 length).
     #[error("'{0}' must be 1-15 digits")]
     BadNumber(String),
+    /// The API listens on a non-loopback address without `http.bearer_token`.
+    #[error("required because http.listen {0} is not a loopback address (RFC 6750 bearer token)")]
+    TokenRequired(SocketAddr),
+    /// A bearer token outside RFC 6750's `b64token` characters or 16–256 long.
+    #[error("must be 16-256 characters of A-Z a-z 0-9 - . _ ~ + /")]
+    BadToken,
 }
 
 fn clip(s: &str) -> String {
@@ -501,6 +526,8 @@ struct RawConfig {
     users: Vec<User>,
     #[serde(default)]
     data_dir: Option<PathBuf>,
+    #[serde(default)]
+    shutdown_grace_s: Option<u32>,
     #[serde(default)]
     queue: QueueConfig,
     #[serde(default)]
@@ -541,12 +568,18 @@ impl Default for RawSip {
 #[serde(deny_unknown_fields, default)]
 struct RawHttp {
     listen: String,
+    enabled: bool,
+    bearer_token: Option<String>,
+    aml_hmac_key: Option<String>,
 }
 
 impl Default for RawHttp {
     fn default() -> Self {
         RawHttp {
             listen: "127.0.0.1:8080".into(),
+            enabled: true,
+            bearer_token: None,
+            aml_hmac_key: None,
         }
     }
 }
@@ -593,11 +626,15 @@ impl Default for Config {
             },
             http: HttpConfig {
                 listen: SocketAddr::new(localhost, 8080),
+                enabled: true,
+                bearer_token: None,
+                aml_hmac_key: None,
             },
             limits: Limits::default(),
             seats: Vec::new(),
             users: Vec::new(),
             data_dir: None,
+            shutdown_grace_s: DEFAULT_SHUTDOWN_GRACE_S,
             queue: QueueConfig::default(),
             classification: ClassifyConfig::default(),
         }
@@ -898,6 +935,29 @@ impl Config {
             check_skills(&format!("{key}.skills"), &user.skills)?;
         }
 
+        if let Some(g) = raw.shutdown_grace_s {
+            range("shutdown_grace_s", u64::from(g), 0, 300)?;
+        }
+        if let Some(t) = &raw.http.bearer_token {
+            if !(16..=256).contains(&t.len())
+                || !t
+                    .bytes()
+                    .all(|b| b.is_ascii_alphanumeric() || b"-._~+/".contains(&b))
+            {
+                return Err(ConfigError::invalid("http.bearer_token", Problem::BadToken));
+            }
+        } else if raw.http.enabled && !http_listen.ip().is_loopback() {
+            return Err(ConfigError::invalid(
+                "http.bearer_token",
+                Problem::TokenRequired(http_listen),
+            ));
+        }
+        if let Some(k) = &raw.http.aml_hmac_key {
+            if k.is_empty() {
+                return Err(ConfigError::invalid("http.aml_hmac_key", Problem::Empty));
+            }
+        }
+
         if let Some(dir) = &raw.data_dir {
             if dir.as_os_str().is_empty() {
                 return Err(ConfigError::invalid("data_dir", Problem::Empty));
@@ -918,11 +978,15 @@ impl Config {
             },
             http: HttpConfig {
                 listen: http_listen,
+                enabled: raw.http.enabled,
+                bearer_token: raw.http.bearer_token,
+                aml_hmac_key: raw.http.aml_hmac_key,
             },
             limits: l,
             seats: raw.seats,
             users: raw.users,
             data_dir: raw.data_dir,
+            shutdown_grace_s: raw.shutdown_grace_s.unwrap_or(DEFAULT_SHUTDOWN_GRACE_S),
             queue: raw.queue,
             classification: raw.classification,
         })
@@ -1186,5 +1250,43 @@ mod tests {
             "1.2.3.4".parse::<Listen>(),
             Err(Problem::BadListen("1.2.3.4".into()))
         );
+    }
+
+    #[test]
+    fn http_api_and_journal_keys() {
+        let d = Config::default();
+        assert!(d.http.enabled);
+        assert_eq!(d.http.bearer_token, None);
+        assert_eq!(d.shutdown_grace_s, DEFAULT_SHUTDOWN_GRACE_S);
+        assert_eq!(Config::from_toml_str(DEFAULT_TOML).unwrap(), d);
+        let c = Config::from_toml_str(
+            "data_dir = \"/var/lib/answerpoint\"\nshutdown_grace_s = 3\n[http]\nlisten = \"0.0.0.0:8080\"\nbearer_token = \"0123456789abcdef-xyz\"\naml_hmac_key = \"k\"\n",
+        )
+        .unwrap();
+        assert_eq!(c.shutdown_grace_s, 3);
+        assert_eq!(c.http.bearer_token.as_deref(), Some("0123456789abcdef-xyz"));
+        assert_eq!(c.http.aml_hmac_key.as_deref(), Some("k"));
+        let key = |toml: &str| match Config::from_toml_str(toml) {
+            Err(ConfigError::Invalid { key, .. }) => key,
+            Err(ConfigError::Key { key, .. }) => key,
+            other => panic!("{other:?}"),
+        };
+        assert_eq!(
+            key("[http]\nlisten = \"0.0.0.0:8080\"\n"),
+            "http.bearer_token"
+        );
+        assert_eq!(
+            key("[http]\nbearer_token = \"short\"\n"),
+            "http.bearer_token"
+        );
+        assert_eq!(
+            key("[http]\nbearer = \"0123456789abcdef\"\n"),
+            "http.bearer"
+        );
+        assert_eq!(key("shutdown_grace_s = 301\n"), "shutdown_grace_s");
+        // A non-loopback address is fine when the API is off.
+        let off =
+            Config::from_toml_str("[http]\nenabled = false\nlisten = \"0.0.0.0:1\"\n").unwrap();
+        assert!(!off.http.enabled);
     }
 }

@@ -53,8 +53,11 @@
 //!    journal first: its [`crate::store::Recovery::open_callbacks`] are the callback
 //!    list the API shows until they are marked done (`POST /api/abandoned/{id}/done` →
 //!    engine → `JournalRecord::CallbackDoneById`).
-//! 5. **Config.** `crate::config::HttpConfig` has only `listen` today: add
-//!    `bearer_token` and `aml_hmac_key` there and fill [`ApiSettings`] from them.
+//! 5. **Config.** `[http]` carries `listen`, `enabled`, `bearer_token` and `aml_hmac_key`;
+//!    [`ApiSettings::from_config`] fills the settings from them.
+//!
+//! `crate::runtime` does all of the above (`Server::bind_http`, the engine task's
+//! observer in `runtime/observe.rs`).
 
 pub mod command;
 pub mod error;
@@ -141,11 +144,13 @@ pub enum ApiSettingsError {
 }
 
 impl ApiSettings {
-    /// Settings for `[http]` of the engine config: its `listen` address, defaults for
-    /// the rest (set `bearer_token` / `aml_hmac_key` once the config carries them).
+    /// Settings for `[http]` of the engine config: `listen`, `bearer_token`,
+    /// `aml_hmac_key` (its UTF-8 bytes); defaults for the rest.
     pub fn from_config(http: &crate::config::HttpConfig) -> ApiSettings {
         ApiSettings {
             listen: http.listen,
+            bearer_token: http.bearer_token.clone(),
+            aml_hmac_key: http.aml_hmac_key.as_ref().map(|k| k.as_bytes().to_vec()),
             ..ApiSettings::default()
         }
     }
