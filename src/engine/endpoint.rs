@@ -230,6 +230,10 @@ impl Engine {
             Command::CallbackDone { callback } => self
                 .router
                 .handle(now, crate::queue::Event::CallbackDone { callback }),
+            Command::AmlLocation(aml) => {
+                self.apply_aml_location(aml);
+                Ok(())
+            }
         };
         self.settle(now);
         result.map_err(CommandError::from)

@@ -44,8 +44,13 @@ pub use crate::config::SipTransport as Transport;
 
 mod calls;
 mod endpoint;
+mod observe;
 mod registrar;
+mod shutdown;
 mod util;
+
+pub use observe::AmlLocation;
+pub use shutdown::{Shutdown, ShutdownCall, SHUTDOWN_RETRY_AFTER_S};
 
 pub use calls::{CALL_ID_HEADER, MIN_SE_S};
 pub use endpoint::{Engine, MAX_RECENT_CALLS};

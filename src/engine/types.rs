@@ -58,6 +58,9 @@ pub enum Command {
         /// The callback entry.
         callback: CallbackId,
     },
+    /// An AML fix for a caller (ETSI TS 103 625): becomes the location of that caller's
+    /// live and recent calls when it ranks better (`engine/observe.rs`). Never refused.
+    AmlLocation(super::observe::AmlLocation),
 }
 
 /// Why a [`Command`] was refused; the engine's state is unchanged.

@@ -1,0 +1,75 @@
+//! AML correlation inside the engine (issue 6): an AML fix (ETSI TS 103 625 §6, the
+//! handset's own position sent by SMS/HTTPS during the call) received by the HTTP API is
+//! matched to the live and recently finished calls of the same caller number
+//! ([`crate::location::aml_store::caller_key`]: the last 10 digits) and becomes that call's
+//! location summary when it ranks better than what the INVITE carried (a geodetic area with
+//! a smaller radius beats a larger one; any position beats a civic-only or missing one;
+//! see `LocationSummary::rank`). The best fix per caller over the AML window is chosen by
+//! the runtime's [`crate::location::aml_store::AmlStore`] before it reaches the engine, and
+//! re-sent when a later call of that caller arrives.
+//!
+//! Reached through [`Command::AmlLocation`](super::Command::AmlLocation); nothing here
+//! reads a clock.
+
+use serde::Serialize;
+
+use super::endpoint::Engine;
+use crate::location::aml_store::caller_key;
+use crate::location::summary::LocationSummary;
+
+/// An AML location for a caller, as [`Command::AmlLocation`](super::Command::AmlLocation)
+/// carries it.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct AmlLocation {
+    /// The handset's number (AML `device_number`); matched on its last 10 digits.
+    pub caller: String,
+    /// The fix as a location summary (`source: aml`, `radius_m`, `timestamp_ms`).
+    pub location: LocationSummary,
+}
+
+// `Command` is `Eq`: AML coordinates come from a parser that refuses non-finite numbers
+// (`crate::location::aml`), so equality on them is reflexive.
+impl Eq for AmlLocation {}
+
+/// `true` when `new` should replace `old` as a call's location.
+fn better(new: &LocationSummary, old: Option<&LocationSummary>) -> bool {
+    match old {
+        None => true,
+        Some(o) => {
+            let (nc, nr, nt) = new.rank();
+            let (oc, or, ot) = o.rank();
+            (nc, nr) < (oc, or) || ((nc, nr) == (oc, or) && nt <= ot)
+        }
+    }
+}
+
+impl Engine {
+    /// Applies an AML fix to every live or recent call whose callback number (else caller)
+    /// has the same [`caller_key`]; returns how many calls took it as their location.
+    pub(crate) fn apply_aml_location(&mut self, aml: AmlLocation) -> usize {
+        let Some(key) = caller_key(&aml.caller) else {
+            return 0;
+        };
+        let matches = |callback: Option<&String>, caller: &str| {
+            caller_key(callback.map_or(caller, String::as_str)).as_deref() == Some(key.as_str())
+        };
+        let mut updated = 0;
+        for c in self.calls.values_mut() {
+            if matches(c.callback_number.as_ref(), &c.caller)
+                && better(&aml.location, c.location.as_ref())
+            {
+                c.location = Some(aml.location.clone());
+                updated += 1;
+            }
+        }
+        for v in self.recent.iter_mut() {
+            if matches(v.callback_number.as_ref(), &v.caller)
+                && better(&aml.location, v.location.as_ref())
+            {
+                v.location = Some(aml.location.clone());
+                updated += 1;
+            }
+        }
+        updated
+    }
+}
