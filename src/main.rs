@@ -22,8 +22,9 @@ struct Cli {
 
 #[derive(Subcommand)]
 enum Command {
-    /// Run the engine until Ctrl-C or SIGTERM. Prints one `listening sip <transport>:<addr>`
-    /// line per bound address on stdout once every port is bound.
+    /// Run the engine until Ctrl-C or SIGTERM (then drain: see `shutdown_grace_s`). Prints
+    /// one `listening sip <transport>:<addr>` line per bound SIP address and then
+    /// `listening http <addr>` on stdout once every port is bound.
     Run(RunArgs),
     /// Parse and validate a configuration file without binding any port; prints
     /// "config OK: …" and exits 0, or the error (naming the key) and exits 1.
@@ -78,6 +79,9 @@ struct RunArgs {
     /// Serve SIP over TCP here instead of the configured `sip.listen` (repeatable).
     #[arg(long = "sip-tcp", value_name = "ADDR:PORT")]
     sip_tcp: Vec<SocketAddr>,
+    /// Serve the HTTP API here instead of `http.listen` (port 0 picks a free port).
+    #[arg(long = "http", value_name = "ADDR:PORT")]
+    http: Option<SocketAddr>,
 }
 
 fn main() {
@@ -149,8 +153,12 @@ fn run(args: RunArgs) {
             std::process::exit(3);
         }
     };
+    let http_listen = config
+        .http
+        .enabled
+        .then_some(args.http.unwrap_or(config.http.listen));
     rt.block_on(async move {
-        let server = match answerpoint::runtime::Server::bind(config).await {
+        let mut server = match answerpoint::runtime::Server::bind(config).await {
             Ok(s) => s,
             Err(e) => {
                 eprintln!("answerpoint: {e}");
@@ -165,8 +173,25 @@ fn run(args: RunArgs) {
                 std::process::exit(3);
             }
         };
+        let http = match http_listen {
+            Some(addr) => match server.bind_http(addr).await {
+                Ok(bound) => Some(bound),
+                Err(e) => {
+                    eprintln!("answerpoint: {e}");
+                    eprintln!(
+                        "answerpoint: choose another address with http.listen or --http, or \
+                         set http.enabled = false"
+                    );
+                    std::process::exit(3);
+                }
+            },
+            None => None,
+        };
         for l in server.local_addrs() {
             println!("listening sip {l}");
+        }
+        if let Some(addr) = http {
+            println!("listening http {addr}");
         }
         use std::io::Write;
         let _ = std::io::stdout().flush();

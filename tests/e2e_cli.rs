@@ -59,6 +59,7 @@ contact = "sip:seat-1@127.0.0.1:{seat_port}"
         .arg("--config")
         .arg(&config)
         .args(["--sip-udp", "127.0.0.1:0", "--sip-tcp", "127.0.0.1:0"])
+        .args(["--http", "127.0.0.1:0"])
         .stdin(Stdio::null())
         .stdout(Stdio::piped())
         .stderr(stderr)

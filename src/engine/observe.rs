@@ -44,6 +44,31 @@ fn better(new: &LocationSummary, old: Option<&LocationSummary>) -> bool {
 }
 
 impl Engine {
+    /// The view of call `id` (live, or recently finished and not yet purged): what the
+    /// journal and `GET /api/calls` record. O(1) for live calls.
+    pub fn call_view(&self, id: u64) -> Option<super::CallView> {
+        match self.calls.get(&id) {
+            Some(c) => Some(c.view(self)),
+            None => self.recent.iter().rev().find(|v| v.id == id).cloned(),
+        }
+    }
+
+    /// The time of the engine's last input (`handle_received` / `handle_timeout` /
+    /// `handle_command`): the freshest "now" the engine knows.
+    pub fn last_input(&self) -> std::time::Instant {
+        self.last_now
+    }
+
+    /// The SIP Call-IDs of call `id`: the carrier leg's and each handler leg's (ours, in
+    /// offer order), for the per-call log span. `None` once the call is purged.
+    pub fn call_leg_ids(&self, id: u64) -> Option<(String, Vec<String>)> {
+        let c = self.calls.get(&id)?;
+        Some((
+            c.carrier.call_id.clone(),
+            c.legs.iter().map(|l| l.call_id.clone()).collect(),
+        ))
+    }
+
     /// Applies an AML fix to every live or recent call whose callback number (else caller)
     /// has the same [`caller_key`]; returns how many calls took it as their location.
     pub(crate) fn apply_aml_location(&mut self, aml: AmlLocation) -> usize {

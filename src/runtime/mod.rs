@@ -25,9 +25,30 @@
 //! [`shutdown_signal`] for Ctrl-C / SIGTERM) and drains: listeners stop, queued TCP writes
 //! are flushed for up to [`SHUTDOWN_FLUSH`]. A [`Handle`] asks the running engine for a
 //! [`Snapshot`] or applies a supervisor [`Command`].
+//!
+//! # Observability, API and journal (issue 6)
+//! [`Server::bind`] opens the call journal when `data_dir` is set — **before** any call is
+//! taken — so calls left waiting by a dead process are on the callback list from the first
+//! moment. [`Server::bind_http`] binds the HTTP API (`crate::http`) on `http.listen` (or
+//! another address); `answerpoint run` calls it, in-process tests usually do not. The engine
+//! task feeds every engine event to an [`Observer`] (KPIs, metrics, journal, event stream,
+//! per-call `tracing` span), publishes the API's views at most every 100 ms, and answers API
+//! commands between two inputs.
+//!
+//! # Graceful shutdown
+//! When the shutdown future completes the engine task does not stop at once: it calls
+//! [`Engine::begin_shutdown`] and keeps serving for up to `shutdown_grace_s` so queued and
+//! ringing calls can still be answered, refusing new non-emergency calls with 503. Then every
+//! remaining call gets 503 + Retry-After and goes on the callback list (journaled with its
+//! number and location, one log line each), the task waits up to [`SHUTDOWN_FLUSH`] for the
+//! carrier's ACKs, and the journal is flushed before [`Server::run`] returns
+//! (`engine/shutdown.rs` has the SIP reasoning).
 
+mod observe;
 mod tcp;
 mod udp;
+
+pub use observe::{Observer, JOURNAL_ID_BASE, PUBLISH_INTERVAL};
 
 use std::collections::HashMap;
 use std::future::Future;
@@ -38,12 +59,12 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use tokio::net::{TcpListener, UdpSocket};
-use tokio::sync::{mpsc, oneshot, watch, Semaphore};
+use tokio::sync::{broadcast, mpsc, oneshot, watch, Semaphore};
 
 use crate::config::{Config, Listen, SipTransport};
-use crate::engine::{
-    Command, CommandError, Engine, EngineEvent, Received, Snapshot, Transmit, Transport,
-};
+use crate::engine::{Command, CommandError, Engine, Received, Snapshot, Transmit, Transport};
+use crate::http::{ApiRequest, ApiSettings, EngineHandle, SharedViews, StreamEvent};
+use crate::store::{CallbackRow, Journal, JournalConfig, Recovery};
 
 /// Depth of the queue from the transport tasks to the engine task, messages. When it is
 /// full, UDP datagrams are dropped (and counted in [`RuntimeStats::udp_dropped_queue_full`])
@@ -53,8 +74,13 @@ pub const INPUT_QUEUE_DEPTH: usize = 8192;
 const CONTROL_QUEUE_DEPTH: usize = 64;
 /// Most inputs taken from the queue before the engine's outputs are flushed.
 const INPUT_BATCH: usize = 64;
-/// How long shutdown waits for TCP connections to write what is queued and close.
+/// How long shutdown waits for TCP connections to write what is queued and close, for the
+/// carrier's ACKs of the final 503s, and for the journal's last commit (each).
 pub const SHUTDOWN_FLUSH: Duration = Duration::from_secs(2);
+/// Depth of the API command queue (`crate::http::EngineHandle`).
+const API_QUEUE_DEPTH: usize = 64;
+/// How far a slow event-stream client may lag before it misses events.
+const EVENT_STREAM_DEPTH: usize = 4096;
 
 /// Why the runtime could not start or answer.
 #[derive(Debug, thiserror::Error)]
@@ -71,6 +97,24 @@ pub enum RuntimeError {
     /// The engine task has ended (shutdown), so a [`Handle`] request cannot be served.
     #[error("the engine task has stopped")]
     Stopped,
+    /// The call journal in `data_dir` could not be opened or recovered.
+    #[error("cannot open the call journal: {0}")]
+    Journal(#[from] crate::store::StoreError),
+    /// The HTTP API address could not be bound.
+    #[error("cannot bind HTTP {addr}: {source}")]
+    BindHttp {
+        /// The address.
+        addr: SocketAddr,
+        /// The operating system's error.
+        #[source]
+        source: io::Error,
+    },
+    /// The `[http]` settings cannot be served (non-loopback without a token).
+    #[error("http: {0}")]
+    Http(#[from] crate::http::ApiSettingsError),
+    /// The Prometheus recorder could not be installed.
+    #[error("metrics: {0}")]
+    Metrics(String),
 }
 
 /// Counts of what the runtime dropped or refused since start; all are totals.
@@ -189,6 +233,12 @@ pub struct Server {
     control_tx: mpsc::Sender<Control>,
     control_rx: mpsc::Receiver<Control>,
     counters: Arc<Counters>,
+    views: Arc<SharedViews>,
+    events: broadcast::Sender<StreamEvent>,
+    api_handle: EngineHandle,
+    api_rx: mpsc::Receiver<ApiRequest>,
+    journal: Option<(Journal, Recovery)>,
+    http: Option<(SocketAddr, TcpListener, ApiSettings)>,
 }
 
 impl Server {
@@ -231,7 +281,42 @@ impl Server {
                 }
             }
         }
+        // The journal before any call: recovery puts calls a dead process left waiting on
+        // the callback list.
+        let journal = match &config.data_dir {
+            Some(dir) => {
+                let opened = Journal::open(
+                    &JournalConfig::new(dir),
+                    observe_unix_ms(std::time::SystemTime::now()),
+                )?;
+                for r in &opened.1.recovered {
+                    tracing::warn!(
+                        journal_id = r.id,
+                        run = r.run,
+                        call = r.call_id,
+                        caller = %r.caller,
+                        callback_number = r.callback_number.as_deref().unwrap_or(""),
+                        location = r.location_json.as_deref().unwrap_or("none"),
+                        "recovered: call was waiting when the process died; on the callback list"
+                    );
+                }
+                tracing::info!(
+                    path = %opened.0.path().display(),
+                    run = opened.0.run(),
+                    recovered = opened.1.recovered.len(),
+                    open_callbacks = opened.1.open_callbacks.len(),
+                    "journal open"
+                );
+                Some(opened)
+            }
+            None => None,
+        };
         let (control_tx, control_rx) = mpsc::channel(CONTROL_QUEUE_DEPTH);
+        let (api_handle, api_rx) =
+            EngineHandle::channel(API_QUEUE_DEPTH, ApiSettings::default().command_timeout);
+        let (events, _) = broadcast::channel(EVENT_STREAM_DEPTH);
+        let kpi = crate::kpi::Kpi::new(crate::kpi::KpiConfig::default())
+            .map_err(|e| RuntimeError::Metrics(e.to_string()))?;
         Ok(Server {
             config,
             udp,
@@ -239,7 +324,63 @@ impl Server {
             control_tx,
             control_rx,
             counters: Arc::new(Counters::default()),
+            views: Arc::new(SharedViews::new(kpi)),
+            events,
+            api_handle,
+            api_rx,
+            journal,
+            http: None,
         })
+    }
+
+    /// Binds the HTTP API on `addr` (port 0 allowed) with the `[http]` settings of the
+    /// config (token, AML key) and installs the process-wide Prometheus recorder; the API is
+    /// served while [`Server::run`] runs. Returns the bound address.
+    ///
+    /// Errors: [`RuntimeError::Http`] for a non-loopback address without a bearer token,
+    /// [`RuntimeError::BindHttp`], [`RuntimeError::Metrics`].
+    pub async fn bind_http(&mut self, addr: SocketAddr) -> Result<SocketAddr, RuntimeError> {
+        let settings = ApiSettings {
+            listen: addr,
+            ..ApiSettings::from_config(&self.config.http)
+        };
+        settings.validate()?;
+        let listener = TcpListener::bind(addr)
+            .await
+            .map_err(|source| RuntimeError::BindHttp { addr, source })?;
+        let bound = listener
+            .local_addr()
+            .map_err(|source| RuntimeError::BindHttp { addr, source })?;
+        crate::http::metrics::install().map_err(|e| RuntimeError::Metrics(e.to_string()))?;
+        self.http = Some((
+            bound,
+            listener,
+            ApiSettings {
+                listen: bound,
+                ..settings
+            },
+        ));
+        Ok(bound)
+    }
+
+    /// The HTTP API address, once [`Server::bind_http`] succeeded.
+    pub fn http_addr(&self) -> Option<SocketAddr> {
+        self.http.as_ref().map(|(a, _, _)| *a)
+    }
+
+    /// What the journal recovered at [`Server::bind`] (`None` when the journal is off).
+    pub fn recovery(&self) -> Option<&Recovery> {
+        self.journal.as_ref().map(|(_, r)| r)
+    }
+
+    /// The views the API serves and the KPI keeper (for in-process tests).
+    pub fn views(&self) -> Arc<SharedViews> {
+        self.views.clone()
+    }
+
+    /// The API's command handle (for in-process tests that skip HTTP).
+    pub fn api_handle(&self) -> EngineHandle {
+        self.api_handle.clone()
     }
 
     /// The bound addresses, in `sip.listen` order per transport (UDP first), with the
@@ -275,8 +416,46 @@ impl Server {
             control_tx,
             mut control_rx,
             counters,
+            views,
+            events,
+            api_handle,
+            mut api_rx,
+            journal,
+            http,
         } = self;
         drop(control_tx);
+        let started_wall = std::time::SystemTime::now();
+        let (journal, earlier): (Option<Journal>, Vec<CallbackRow>) = match journal {
+            Some((j, r)) => (Some(j), r.open_callbacks),
+            None => (None, Vec::new()),
+        };
+        let mut http_task = None;
+        let (http_stop_tx, http_stop_rx) = oneshot::channel::<()>();
+        if let Some((addr, listener, settings)) = http {
+            let metrics = crate::http::metrics::install().ok();
+            match crate::http::ApiState::new(
+                settings,
+                views.clone(),
+                api_handle.clone(),
+                events.clone(),
+                metrics.clone(),
+            ) {
+                Ok(state) => {
+                    let app = crate::http::router(state);
+                    tracing::info!(%addr, "http api listening");
+                    http_task = Some(tokio::spawn(crate::http::serve(
+                        listener,
+                        app,
+                        metrics,
+                        async move {
+                            let _ = http_stop_rx.await;
+                        },
+                    )));
+                }
+                Err(e) => tracing::error!(error = %e, "http api not served"),
+            }
+        }
+        drop(api_handle);
         let (input_tx, mut input_rx) = mpsc::channel::<Input>(INPUT_QUEUE_DEPTH);
         let (stop_tx, stop_rx) = watch::channel(false);
 
@@ -323,6 +502,7 @@ impl Server {
             .collect();
         tracing::info!(listen = %bound.join(" "), summary = %config.summary(), "engine started");
 
+        let observer = Observer::new(views, events, journal, earlier, started_wall);
         let mut core = Core {
             engine,
             udp,
@@ -330,21 +510,46 @@ impl Server {
             ctx,
             permits: permits.clone(),
             counters: counters.clone(),
+            observer,
         };
-        core.flush();
+        core.flush(std::time::Instant::now());
+        core.observer.maybe_publish(&core.engine, true);
 
+        let grace = Duration::from_secs(u64::from(config.shutdown_grace_s));
+        let mut sd: Option<crate::engine::Shutdown> = None;
+        let mut linger_until: Option<std::time::Instant> = None;
+        let mut publish_due: Option<std::time::Instant> = None;
         tokio::pin!(shutdown);
         loop {
-            let deadline = core.engine.poll_timeout();
+            let deadline = [
+                core.engine.poll_timeout(),
+                sd.as_ref().filter(|s| !s.is_finished()).map(|s| s.deadline),
+                linger_until,
+                publish_due
+                    .map(|due| now() + due.saturating_duration_since(std::time::Instant::now())),
+            ]
+            .into_iter()
+            .flatten()
+            .min();
             let sleep_until = deadline
                 .map(tokio::time::Instant::from_std)
                 .unwrap_or_else(|| tokio::time::Instant::now() + Duration::from_secs(3600));
             tokio::select! {
                 biased;
-                _ = &mut shutdown => break,
+                _ = &mut shutdown, if sd.is_none() => {
+                    tracing::info!(grace_s = grace.as_secs(), "shutdown signal: draining");
+                    sd = Some(core.engine.begin_shutdown(now(), grace));
+                }
                 Some(ctrl) = control_rx.recv() => core.control(ctrl),
+                Some(req) = api_rx.recv() => {
+                    let t = std::time::Instant::now();
+                    core.observer.api(&mut core.engine, now(), req);
+                    core.flush(t);
+                }
                 _ = tokio::time::sleep_until(sleep_until), if deadline.is_some() => {
+                    let t = std::time::Instant::now();
                     core.engine.handle_timeout(now());
+                    core.flush(t);
                 }
                 input = input_rx.recv() => {
                     let Some(input) = input else { break };
@@ -357,17 +562,58 @@ impl Server {
                     }
                 }
             }
-            core.flush();
+            if let Some(s) = sd.as_mut() {
+                let t = std::time::Instant::now();
+                if !s.is_finished() {
+                    let refused = core.engine.shutdown_refuse_new(now(), s);
+                    core.flush(t);
+                    core.observer.shutdown_calls(&core.engine, &refused, false);
+                    if core.engine.shutdown_unanswered() == 0 || now() >= s.deadline {
+                        let done = core.engine.finish_shutdown(now(), s);
+                        core.flush(t);
+                        core.observer.shutdown_calls(&core.engine, &done, true);
+                        tracing::info!(answered_503 = done.len(), "shutdown: grace period over");
+                        linger_until = Some(now() + SHUTDOWN_FLUSH);
+                    }
+                } else if core.engine.shutdown_awaiting_ack(s) == 0
+                    || linger_until.is_some_and(|l| now() >= l)
+                {
+                    break;
+                }
+            }
+            publish_due = core.observer.maybe_publish(&core.engine, false);
         }
 
         // Drain: stop every reader and acceptor, send what the engine still has, close
-        // every TCP connection after its queued writes.
+        // every TCP connection after its queued writes; publish the last views; flush the
+        // journal.
         tracing::info!("shutting down");
         let _ = stop_tx.send(true);
-        core.flush();
+        core.flush(std::time::Instant::now());
+        core.observer.maybe_publish(&core.engine, true);
         core.conns.clear();
         drop(input_rx);
+        let journal = core.observer.take_journal();
         drop(core);
+        if let Some(j) = journal {
+            let flushed = tokio::task::spawn_blocking(move || {
+                let ok = j.flush(SHUTDOWN_FLUSH);
+                let (written, dropped, failed) = (j.written(), j.dropped(), j.failed());
+                j.shutdown();
+                (ok, written, dropped, failed)
+            })
+            .await;
+            match flushed {
+                Ok((ok, written, dropped, failed)) => {
+                    tracing::info!(flushed = ok, written, dropped, failed, "journal closed")
+                }
+                Err(e) => tracing::error!(error = %e, "journal flush failed"),
+            }
+        }
+        let _ = http_stop_tx.send(());
+        if let Some(t) = http_task {
+            let _ = tokio::time::timeout(SHUTDOWN_FLUSH, t).await;
+        }
         let all = u32::try_from(max_tcp).unwrap_or(u32::MAX);
         if tokio::time::timeout(SHUTDOWN_FLUSH, permits.acquire_many(all))
             .await
@@ -441,6 +687,7 @@ struct Core {
     ctx: tcp::ConnContext,
     permits: Arc<Semaphore>,
     counters: Arc<Counters>,
+    observer: Observer,
 }
 
 impl Core {
@@ -453,6 +700,7 @@ impl Core {
                 bytes,
             } => {
                 tracing::trace!(?transport, %source, len = bytes.len(), "received");
+                let taken = std::time::Instant::now();
                 self.engine.handle_received(
                     now(),
                     Received {
@@ -462,6 +710,7 @@ impl Core {
                         bytes: &bytes,
                     },
                 );
+                self.flush(taken);
             }
             Input::TcpOpened { peer, id, writer } => {
                 // A newer connection from the same address replaces an older one.
@@ -481,19 +730,24 @@ impl Core {
                 let _ = reply.send(self.engine.snapshot());
             }
             Control::Command(cmd, reply) => {
+                let t = std::time::Instant::now();
                 let r = self.engine.handle_command(now(), cmd);
+                self.flush(t);
                 let _ = reply.send(r);
             }
         }
     }
 
-    /// Sends everything the engine has queued and logs its events.
-    fn flush(&mut self) {
+    /// Sends everything the engine has queued, then hands its events to the observer
+    /// (`taken`: when the engine task took the input that caused them, real time).
+    fn flush(&mut self, taken: std::time::Instant) {
         while let Some(t) = self.engine.poll_transmit() {
             self.send(t);
         }
-        while let Some(ev) = self.engine.poll_event() {
-            log_event(&ev);
+        self.observer.observe(&mut self.engine, taken);
+        // The observer may have applied an AML fix (a command): send what it produced.
+        while let Some(t) = self.engine.poll_transmit() {
+            self.send(t);
         }
     }
 
@@ -582,31 +836,8 @@ fn pick_udp_socket(
         .map(|(_, s)| s)
 }
 
-/// Writes one engine event to the log; call events inside a `call` span carrying the
-/// engine's call id.
-fn log_event(ev: &EngineEvent) {
-    match ev {
-        EngineEvent::Call(c) => {
-            let span = tracing::info_span!("call", call = c.call);
-            let _entered = span.enter();
-            tracing::info!(at_ms = c.at_ms, kind = ?c.kind, "call event");
-        }
-        EngineEvent::HandlerState {
-            handler,
-            state,
-            at_ms,
-        } => tracing::info!(%handler, %state, at_ms, "handler state"),
-        EngineEvent::Registered {
-            user,
-            contact,
-            expires_s,
-        } => tracing::info!(%user, %contact, expires_s, "registered"),
-        EngineEvent::Unregistered { user } => tracing::info!(%user, "unregistered"),
-        EngineEvent::Refused {
-            source,
-            status,
-            reason,
-        } => tracing::info!(%source, status, %reason, "request refused"),
-        EngineEvent::Notice { text } => tracing::warn!(%text, "engine notice"),
-    }
+fn observe_unix_ms(t: std::time::SystemTime) -> i64 {
+    t.duration_since(std::time::UNIX_EPOCH)
+        .map(|d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX))
+        .unwrap_or(0)
 }
