@@ -429,33 +429,7 @@ impl Server {
             Some((j, r)) => (Some(j), r.open_callbacks),
             None => (None, Vec::new()),
         };
-        let mut http_task = None;
-        let (http_stop_tx, http_stop_rx) = oneshot::channel::<()>();
-        if let Some((addr, listener, settings)) = http {
-            let metrics = crate::http::metrics::install().ok();
-            match crate::http::ApiState::new(
-                settings,
-                views.clone(),
-                api_handle.clone(),
-                events.clone(),
-                metrics.clone(),
-            ) {
-                Ok(state) => {
-                    let app = crate::http::router(state);
-                    tracing::info!(%addr, "http api listening");
-                    http_task = Some(tokio::spawn(crate::http::serve(
-                        listener,
-                        app,
-                        metrics,
-                        async move {
-                            let _ = http_stop_rx.await;
-                        },
-                    )));
-                }
-                Err(e) => tracing::error!(error = %e, "http api not served"),
-            }
-        }
-        drop(api_handle);
+        let (views_for_http, events_for_http) = (views.clone(), events.clone());
         let (input_tx, mut input_rx) = mpsc::channel::<Input>(INPUT_QUEUE_DEPTH);
         let (stop_tx, stop_rx) = watch::channel(false);
 
@@ -514,6 +488,34 @@ impl Server {
         };
         core.flush(std::time::Instant::now());
         core.observer.maybe_publish(&core.engine, true);
+        // Serve HTTP only now that the first views are published (connections that came
+        // earlier waited in the listen backlog): no request sees empty views.
+        let mut http_task = None;
+        let (http_stop_tx, http_stop_rx) = oneshot::channel::<()>();
+        if let Some((addr, listener, settings)) = http {
+            let metrics = crate::http::metrics::install().ok();
+            match crate::http::ApiState::new(
+                settings,
+                views_for_http,
+                api_handle,
+                events_for_http,
+                metrics.clone(),
+            ) {
+                Ok(state) => {
+                    let app = crate::http::router(state);
+                    tracing::info!(%addr, "http api listening");
+                    http_task = Some(tokio::spawn(crate::http::serve(
+                        listener,
+                        app,
+                        metrics,
+                        async move {
+                            let _ = http_stop_rx.await;
+                        },
+                    )));
+                }
+                Err(e) => tracing::error!(error = %e, "http api not served"),
+            }
+        }
 
         let grace = Duration::from_secs(u64::from(config.shutdown_grace_s));
         let mut sd: Option<crate::engine::Shutdown> = None;
