@@ -78,7 +78,7 @@ fn grace_period_answers_what_it_can_then_503s_the_rest_onto_the_callback_list() 
     // A handler logs in and answers the oldest 999 during the grace period.
     set_state(&mut net, "seat1", RequestedState::Available);
     let inv = net.request(SEAT1, "INVITE").msg;
-    assert_eq!(inv.call_id().is_some(), true);
+    assert!(inv.call_id().is_some());
     let ok = handler_response(&inv, 200, "OK", "h1", "sip:h@127.0.0.1:5080");
     net.send_msg(SEAT1, &ok);
     let ok_to_carrier = net.response(CARRIER, 200);

@@ -85,6 +85,9 @@ pub struct Observer {
     dirty: bool,
     last_publish: Option<Instant>,
     journal_dropped_seen: u64,
+    /// Calls whose record changed during the current `observe` (journaled once each at its
+    /// end), with the time they were abandoned if they went on the callback list.
+    touched: Vec<(u64, Option<u64>)>,
 }
 
 impl std::fmt::Debug for Observer {
@@ -128,6 +131,7 @@ impl Observer {
             dirty: true,
             last_publish: None,
             journal_dropped_seen: 0,
+            touched: Vec::new(),
         }
     }
 
@@ -152,6 +156,21 @@ impl Observer {
         while let Some(ev) = engine.poll_event() {
             self.event(engine, &ev, taken, &mut arrived_now);
         }
+        // One journal record per call per input, in its state after the input (an
+        // arrival that is queued and offered at once is one record, not three).
+        let touched = std::mem::take(&mut self.touched);
+        if self.journal.is_some() {
+            for &(id, abandoned_ms) in &touched {
+                if let Some(v) = engine.call_view(id) {
+                    self.journal_call(&v);
+                    if let Some(at_ms) = abandoned_ms {
+                        self.journal_callback(&v, at_ms);
+                    }
+                }
+            }
+        }
+        self.touched = touched;
+        self.touched.clear();
         // A caller whose AML fix came before the INVITE: apply it now.
         for (id, caller) in arrived_now {
             if let Some(loc) = self.aml_location(engine_now(engine), &caller) {
@@ -304,11 +323,10 @@ impl Observer {
             CallEventKind::Arrived { .. } | CallEventKind::Queued => {}
         }
         let ended = matches!(c.kind, CallEventKind::Ended { .. });
-        if let Some(view) = engine.call_view(c.call) {
-            self.journal_call(&view);
-            if callback {
-                self.journal_callback(&view, c.at_ms);
-            }
+        let abandoned_ms = callback.then_some(c.at_ms);
+        match self.touched.iter_mut().find(|(id, _)| *id == c.call) {
+            Some(t) => t.1 = t.1.or(abandoned_ms),
+            None => self.touched.push((c.call, abandoned_ms)),
         }
         if ended {
             self.live.remove(&c.call);
