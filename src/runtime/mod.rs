@@ -577,8 +577,12 @@ impl Server {
                         tracing::info!(answered_503 = done.len(), "shutdown: grace period over");
                         linger_until = Some(now() + SHUTDOWN_FLUSH);
                     }
-                } else if core.engine.shutdown_awaiting_ack(s) == 0
-                    || linger_until.is_some_and(|l| now() >= l)
+                }
+                // After the final answers: wait for the carrier's ACKs (the 503s are
+                // retransmitted until then), at most SHUTDOWN_FLUSH.
+                if s.is_finished()
+                    && (core.engine.shutdown_awaiting_ack(s) == 0
+                        || linger_until.is_some_and(|l| now() >= l))
                 {
                     break;
                 }
