@@ -239,6 +239,9 @@ struct World<'s> {
     p: Peers,
     engine: SocketAddr,
     rng: StdRng,
+    /// Caller patience draws, in arrival order: independent of network timing, so the
+    /// same seed gives the same patience to the same call.
+    patience_rng: StdRng,
     calls: Vec<Call>,
     by_call_id: HashMap<String, usize>,
     handlers: Vec<Sim>,
@@ -296,6 +299,7 @@ impl<'s> World<'s> {
             sc,
             engine,
             rng: StdRng::seed_from_u64(sc.seed),
+            patience_rng: StdRng::seed_from_u64(sc.seed ^ 0x9e37_79b9_7f4a_7c15),
             calls: Vec::new(),
             by_call_id: HashMap::new(),
             handlers,
@@ -600,7 +604,7 @@ impl<'s> World<'s> {
         self.send_retx(RetxKey::Invite(n), false, bytes, engine)
             .await;
         if let Some(p) = self.sc.classes.get(class).patience {
-            let s = p.sample(&mut self.rng);
+            let s = p.sample(&mut self.patience_rng);
             let wait = self.real(s);
             self.at(now + wait, Timer::Patience(n));
         }

@@ -217,9 +217,8 @@ pub fn build(scenario: &LoadScenario, data: &RunData, engine_cpu_s: Option<f64>)
             r.sent += 1;
             let arrived = KPI_EPOCH_UNIX_MS + (c.arrival_s * 1000.0) as u64;
             run.call_arrived(class, arrived);
-            let pk = per_phase.get_mut(c.phase);
-            let mut pk = pk;
-            if let Some(k) = pk.as_deref_mut() {
+            let mut pk = per_phase.get_mut(c.phase);
+            if let Some(k) = pk.as_mut() {
                 k.call_arrived(class, arrived);
             }
             match c.outcome {
@@ -228,14 +227,14 @@ pub fn build(scenario: &LoadScenario, data: &RunData, engine_cpu_s: Option<f64>)
                     let ms = c.answer_us.unwrap_or(0) as f64 * scale / 1000.0;
                     let ms = ms.round() as u64;
                     run.call_answered(class, arrived, ms);
-                    if let Some(k) = pk.as_deref_mut() {
+                    if let Some(k) = pk.as_mut() {
                         k.call_answered(class, arrived, ms);
                     }
                 }
                 Some(Outcome::Abandoned) => {
                     r.abandoned += 1;
                     run.call_abandoned(class, arrived);
-                    if let Some(k) = pk.as_deref_mut() {
+                    if let Some(k) = pk.as_mut() {
                         k.call_abandoned(class, arrived);
                     }
                 }
