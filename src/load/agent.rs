@@ -65,7 +65,7 @@ pub struct CallResult {
     pub phase: usize,
     /// Scenario time of arrival, s.
     pub arrival_s: f64,
-    /// None: lost (no final outcome, or answered and never hung up).
+    /// None: no final outcome (lost).
     pub outcome: Option<Outcome>,
     /// Carrier INVITE sent → 200 OK received, real µs.
     pub answer_us: Option<u64>,
@@ -73,7 +73,8 @@ pub struct CallResult {
     pub first_offer_us: Option<u64>,
     /// Whether a free handler was known to exist when the INVITE was sent.
     pub immediate: bool,
-    /// Whether the call finished cleanly (final non-2xx, or BYE completed).
+    /// Whether the call finished cleanly (final non-2xx, or BYE completed); an answered
+    /// call that never finished counts as lost too.
     pub finished: bool,
 }
 
@@ -94,6 +95,9 @@ pub struct RunData {
     pub handlers_registered: u32,
     /// Datagrams the peers could not parse.
     pub unparsable: u64,
+    /// For answered calls that never finished: the handler leg's last state
+    /// (`ringing`, `answered`, `bye-sent`, `ended`, `no-leg`) → count. Diagnostics.
+    pub unfinished_leg_states: std::collections::BTreeMap<String, u64>,
 }
 
 /// Optional observer of progress: called about 5 times a real second with
@@ -413,8 +417,8 @@ impl<'s> World<'s> {
                     cb(el, total_s, self.calls.len() as u64, self.finished_calls);
                 }
             }
-            let all_done =
-                next >= arrivals.len() && self.calls.iter().all(|c| c.state == CState::Ended);
+            // `finished_calls` counts calls in state Ended: O(1) per datagram.
+            let all_done = next >= arrivals.len() && self.finished_calls == self.calls.len() as u64;
             if all_done || (next >= arrivals.len() && now >= drain_deadline) {
                 break;
             }
@@ -443,7 +447,7 @@ impl<'s> World<'s> {
             self.hang_up(&leg).await;
         }
         let grace = Instant::now() + CUTOFF_GRACE;
-        while Instant::now() < grace && self.calls.iter().any(|c| c.state != CState::Ended) {
+        while Instant::now() < grace && self.finished_calls < self.calls.len() as u64 {
             self.step(&mut cbuf, &mut hbuf, Some(grace)).await;
         }
         let real_duration = self.start.elapsed();
@@ -456,6 +460,25 @@ impl<'s> World<'s> {
             );
         }
 
+        let mut leg_of: HashMap<usize, LState> = HashMap::new();
+        for l in self.legs.values() {
+            if let Some(n) = l.call {
+                leg_of.insert(n, l.state);
+            }
+        }
+        let mut unfinished_leg_states = std::collections::BTreeMap::new();
+        for (n, c) in self.calls.iter().enumerate() {
+            if c.outcome == Some(Outcome::Answered) && !c.finished {
+                let k = match leg_of.get(&n) {
+                    Some(LState::Ringing) => "ringing",
+                    Some(LState::Answered) => "answered",
+                    Some(LState::Bye) => "bye-sent",
+                    Some(LState::Ended) => "ended",
+                    None => "no-leg",
+                };
+                *unfinished_leg_states.entry(k.to_owned()).or_insert(0u64) += 1;
+            }
+        }
         let calls = self
             .calls
             .iter()
@@ -482,6 +505,7 @@ impl<'s> World<'s> {
             handlers_failed: self.handlers_failed,
             handlers_registered: handlers_registered as u32,
             unparsable: self.unparsable,
+            unfinished_leg_states,
         }
     }
 
@@ -696,7 +720,11 @@ impl<'s> World<'s> {
                 self.waiting_unoffered = self.waiting_unoffered.saturating_sub(1);
             }
             let call = &mut self.calls[n];
-            call.state = CState::Answered;
+            // Only Calling → Answered: when the first 200 was lost, the engine's BYE can
+            // arrive (and end the call) before the retransmitted 200 does.
+            if call.state == CState::Calling {
+                call.state = CState::Answered;
+            }
             let target = msg
                 .contacts()
                 .find_map(|c| c.addr().map(|a| a.uri.as_str().to_owned()))

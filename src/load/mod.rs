@@ -167,13 +167,19 @@ pub async fn run_with_child(
     let toml = scenario.engine_config_toml(peers.handler_addr());
     let engine = EngineChild::start(exe, &toml, dir).await?;
     let cpu0 = engine.cpu_s();
+    let own0 = process_cpu_s(std::process::id());
     let data = peers.run(scenario, engine.addr, progress).await;
+    let own = process_cpu_s(std::process::id())
+        .zip(own0)
+        .map(|(b, a)| b - a);
     let cpu = match (cpu0, engine.cpu_s()) {
         (Some(a), Some(b)) => Some(b - a),
         _ => None,
     };
     engine.stop().await;
-    Ok(report::build(scenario, &data, cpu))
+    let mut report = report::build(scenario, &data, cpu);
+    report.harness_cpu_s = own;
+    Ok(report)
 }
 
 /// Runs `scenario` against an engine already listening on UDP `engine` whose

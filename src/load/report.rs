@@ -41,8 +41,11 @@ pub struct ClassResult {
     pub rejected_by_code: BTreeMap<u16, u64>,
     /// Calls still waiting at the end of the run, cancelled by the harness.
     pub cut_off: u64,
-    /// Calls sent and never finished (no final outcome). Must be 0.
+    /// Calls sent and never finished: no final outcome, or answered and the BYE never
+    /// completed (those are also counted in `answered` and `answered_unfinished`). Must be 0.
     pub lost: u64,
+    /// Answered calls whose BYE never completed (part of `lost`).
+    pub answered_unfinished: u64,
     /// Answer-time KPIs as in `/api/kpi` (scenario time, over answered calls).
     pub kpi: ClassKpi,
 }
@@ -156,6 +159,9 @@ pub struct EngineCpu {
 /// The whole report (`answerpoint load --json FILE` writes it).
 #[derive(Debug, Clone, Serialize)]
 pub struct LoadReport {
+    /// CPU used by the harness itself (carriers + handlers) over the run, s, when known:
+    /// a harness short of CPU inflates the measured latencies.
+    pub harness_cpu_s: Option<f64>,
     /// Scenario name.
     pub scenario: String,
     /// Scenario seconds per real second.
@@ -172,6 +178,8 @@ pub struct LoadReport {
     pub engine_wrap_up_real_s: (u32, u32),
     /// Datagrams the peers could not parse.
     pub unparsable: u64,
+    /// Answered calls that never finished, by the handler leg's last state (diagnostics).
+    pub unfinished_leg_states: BTreeMap<String, u64>,
     /// Per class.
     pub classes: Vec<ClassResult>,
     /// Per phase.
@@ -211,6 +219,7 @@ pub fn build(scenario: &LoadScenario, data: &RunData, engine_cpu_s: Option<f64>)
             rejected_by_code: BTreeMap::new(),
             cut_off: 0,
             lost: 0,
+            answered_unfinished: 0,
             kpi: run.report().run.class(class).clone(),
         };
         for c in data.calls.iter().filter(|c| c.class == class) {
@@ -224,6 +233,10 @@ pub fn build(scenario: &LoadScenario, data: &RunData, engine_cpu_s: Option<f64>)
             match c.outcome {
                 Some(Outcome::Answered) => {
                     r.answered += 1;
+                    if !c.finished {
+                        r.answered_unfinished += 1;
+                        r.lost += 1;
+                    }
                     let ms = c.answer_us.unwrap_or(0) as f64 * scale / 1000.0;
                     let ms = ms.round() as u64;
                     run.call_answered(class, arrived, ms);
@@ -337,6 +350,7 @@ pub fn build(scenario: &LoadScenario, data: &RunData, engine_cpu_s: Option<f64>)
     }
     let pass = verdicts.iter().all(|v| v.pass);
     LoadReport {
+        harness_cpu_s: None,
         scenario: scenario.name.clone(),
         time_scale: scale,
         seed: scenario.seed,
@@ -345,6 +359,7 @@ pub fn build(scenario: &LoadScenario, data: &RunData, engine_cpu_s: Option<f64>)
         handlers_failed: data.handlers_failed,
         engine_wrap_up_real_s: (wu_e, wu_n),
         unparsable: data.unparsable,
+        unfinished_leg_states: data.unfinished_leg_states.clone(),
         classes: res,
         phases,
         engine_latency,
@@ -470,6 +485,13 @@ impl LoadReport {
                 opt_pct(k.home_office_10s_to_60s_pct),
                 opt_pct(k.home_office_60s_and_over_pct),
             );
+            if c.answered_unfinished > 0 {
+                let _ = writeln!(
+                    s,
+                    "{:<14} answered but never finished (BYE): {} (handler legs: {:?})",
+                    "", c.answered_unfinished, self.unfinished_leg_states
+                );
+            }
             if !c.rejected_by_code.is_empty() {
                 let _ = writeln!(s, "{:<14} rejected by code {:?}", "", c.rejected_by_code);
             }
@@ -516,6 +538,9 @@ impl LoadReport {
             "engine latency (INVITE sent → handler INVITE received, free handler, real µs): n={} p50 {} p90 {} p99 {} p99.9 {} max {}",
             l.samples, l.p50_us, l.p90_us, l.p99_us, l.p999_us, l.max_us
         );
+        if let Some(h) = self.harness_cpu_s {
+            let _ = writeln!(s, "harness CPU {h:.2} s");
+        }
         if let Some(cpu) = &self.engine_cpu {
             let _ = writeln!(
                 s,
