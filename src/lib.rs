@@ -17,6 +17,7 @@
 //! | [`sim`] | discrete-event simulation in virtual time driving the [`queue`] core | sans-IO |
 //! | [`kpi`] | answer-time KPIs per class, per 15-minute interval and per run (hdrhistogram) | sans-IO |
 //! | [`store`] | call journal: SQLite (WAL) written by one thread off the call path; crash recovery | file I/O, thread |
+//! | [`load`] | load harness: simulated carriers and handlers over loopback SIP, scenarios, report | tokio, child process |
 //! | [`http`] | axum: `/metrics` (Prometheus), JSON API, Server-Sent Events, AML ingest | tokio |
 //!
 //! Everything that decides takes `now` and an input and returns outputs; sockets and
@@ -27,6 +28,7 @@ pub mod config;
 pub mod engine;
 pub mod http;
 pub mod kpi;
+pub mod load;
 pub mod location;
 pub mod queue;
 pub mod runtime;

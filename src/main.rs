@@ -34,6 +34,29 @@ enum Command {
     },
     /// Simulate the queue core in virtual time (M/M/c by default, or a TOML scenario).
     Simulate(SimulateArgs),
+    /// Run a load scenario (load-scripts/*.toml) against a fresh engine child process over
+    /// loopback SIP; prints the report and exits 1 when a target is missed.
+    Load(LoadArgs),
+}
+
+/// `answerpoint load`: simulated carriers and handlers against the real engine.
+#[derive(Args)]
+struct LoadArgs {
+    /// The TOML load scenario.
+    #[arg(long, value_name = "FILE")]
+    scenario: PathBuf,
+    /// Also write the report as JSON here.
+    #[arg(long, value_name = "FILE")]
+    json: Option<PathBuf>,
+    /// Override the scenario's time scale (scenario s per real s).
+    #[arg(long)]
+    time_scale: Option<f64>,
+    /// Override the scenario's seed.
+    #[arg(long)]
+    seed: Option<u64>,
+    /// Directory for the generated engine config and log [default: $TMPDIR/answerpoint-load-PID].
+    #[arg(long, value_name = "DIR")]
+    dir: Option<PathBuf>,
 }
 
 /// `answerpoint simulate`: flags describe an M/M/c system (one emergency class,
@@ -90,6 +113,14 @@ fn main() {
         None => run(RunArgs::default()),
         Some(Command::Run(args)) => run(args),
         Some(Command::CheckConfig { file }) => check_config(&file),
+        Some(Command::Load(args)) => match load(&args) {
+            Ok(true) => {}
+            Ok(false) => std::process::exit(1),
+            Err(e) => {
+                eprintln!("answerpoint load: {e}");
+                std::process::exit(2);
+            }
+        },
         Some(Command::Simulate(args)) => {
             if let Err(e) = simulate(&args) {
                 eprintln!("answerpoint simulate: {e}");
@@ -312,4 +343,49 @@ fn simulate(args: &SimulateArgs) -> Result<(), Box<dyn std::error::Error>> {
         }
     }
     Ok(())
+}
+
+/// Runs a load scenario; Ok(true) when every target is met.
+fn load(args: &LoadArgs) -> Result<bool, Box<dyn std::error::Error>> {
+    use answerpoint::load::{self, LoadScenario};
+    use std::io::IsTerminal;
+
+    let mut scenario = LoadScenario::from_toml(&std::fs::read_to_string(&args.scenario)?)?;
+    if let Some(t) = args.time_scale {
+        scenario.time_scale = t;
+    }
+    if let Some(s) = args.seed {
+        scenario.seed = s;
+    }
+    scenario.check()?;
+    let exe = std::env::current_exe()?;
+    let dir = args.dir.clone().unwrap_or_else(load::default_run_dir);
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()?;
+    let bar = std::io::stderr().is_terminal().then(|| {
+        let b = indicatif::ProgressBar::new(1000);
+        b.set_style(
+            indicatif::ProgressStyle::with_template("{spinner} [{elapsed_precise}] {bar:40} {msg}")
+                .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar()),
+        );
+        b
+    });
+    let mut tick = |el: f64, total: f64, sent: u64, done: u64| {
+        if let Some(b) = &bar {
+            b.set_position(((el / total.max(1e-9)).min(1.0) * 1000.0) as u64);
+            b.set_message(format!(
+                "{el:.0}/{total:.0} scenario s, {sent} calls, {done} finished"
+            ));
+        }
+    };
+    let report = rt.block_on(load::run_with_child(&scenario, &exe, &dir, Some(&mut tick)))?;
+    if let Some(b) = &bar {
+        b.finish_and_clear();
+    }
+    print!("{}", report.summary());
+    if let Some(path) = &args.json {
+        std::fs::write(path, serde_json::to_string_pretty(&report)?)?;
+    }
+    Ok(report.pass)
 }

@@ -1,0 +1,201 @@
+//! Load harness (issue 7, DESIGN.md §7 targets): `answerpoint load --scenario FILE` runs a
+//! [`LoadScenario`] against the real engine over real SIP on loopback UDP (RFC 3261) and
+//! judges it against the scenario's targets. I/O module (tokio sockets, clock reads, child
+//! process); the engine it measures stays sans-IO.
+//!
+//! Flow: [`Peers::bind`] binds the simulated carrier and handler sockets; the scenario
+//! generates the engine configuration ([`LoadScenario::engine_config_toml`]: seats and
+//! digest users matching the simulated handlers, `[queue]` scaled to real time); the engine
+//! runs either as a child process (`answerpoint run --config <generated>`, see
+//! [`EngineChild`], so its CPU time can be read from `/proc/<pid>/stat`) or in-process
+//! (tests: [`crate::runtime::Server`] on the same config); [`Peers::run`] places every
+//! call and follows it; [`report::build`] turns the observations into a [`LoadReport`].
+//!
+//! ```no_run
+//! # async fn demo() -> Result<(), Box<dyn std::error::Error>> {
+//! use answerpoint::load::{self, LoadScenario};
+//! let scenario = LoadScenario::from_toml(&std::fs::read_to_string("load-scripts/steady.toml")?)?;
+//! let report = load::run_with_child(&scenario, std::path::Path::new("target/release/answerpoint"),
+//!     std::path::Path::new("/tmp/load"), None).await?;
+//! println!("{}", report.summary());
+//! # Ok(()) }
+//! ```
+
+pub mod agent;
+pub mod report;
+pub mod scenario;
+
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use tokio::io::{AsyncBufReadExt, BufReader};
+use tokio::process::{Child, Command};
+
+pub use agent::{Peers, Progress, RunData};
+pub use report::LoadReport;
+pub use scenario::{LoadScenario, LoadScenarioError};
+
+/// Linux `USER_HZ`: the unit of the CPU times in `/proc/<pid>/stat` (fixed at 100 by the
+/// kernel's user-space ABI on every mainstream architecture).
+pub const USER_HZ: f64 = 100.0;
+
+/// Why a load run could not run (a missed target is not an error: see
+/// [`LoadReport::pass`]).
+#[derive(Debug, thiserror::Error)]
+pub enum LoadError {
+    /// A socket, file or process operation failed.
+    #[error("{what}: {source}")]
+    Io {
+        /// What was being done.
+        what: String,
+        /// The operating system's error.
+        #[source]
+        source: std::io::Error,
+    },
+    /// The engine child did not print its UDP listen address in time.
+    #[error("the engine did not start: {0}")]
+    EngineStart(String),
+}
+
+fn io(what: impl Into<String>) -> impl FnOnce(std::io::Error) -> LoadError {
+    let what = what.into();
+    move |source| LoadError::Io { what, source }
+}
+
+/// User + system CPU time of process `pid`, s (fields 14 and 15 of `/proc/<pid>/stat`,
+/// proc(5)), or None when unreadable.
+pub fn process_cpu_s(pid: u32) -> Option<f64> {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    // The command name (field 2) is in parentheses and may hold spaces: split after it.
+    let rest = stat.rsplit_once(')')?.1;
+    let fields: Vec<&str> = rest.split_whitespace().collect();
+    // rest starts at field 3 (state): utime is field 14 → index 11, stime → index 12.
+    let utime: f64 = fields.get(11)?.parse().ok()?;
+    let stime: f64 = fields.get(12)?.parse().ok()?;
+    Some((utime + stime) / USER_HZ)
+}
+
+/// An engine started as a child process (`answerpoint run --config FILE`).
+pub struct EngineChild {
+    child: Child,
+    /// Its SIP UDP address (from its `listening sip udp:…` line).
+    pub addr: SocketAddr,
+    /// Its process id.
+    pub pid: u32,
+}
+
+impl EngineChild {
+    /// Writes `config_toml` to `dir/engine.toml` and starts `exe run --config` on it,
+    /// waiting up to 10 s for the `listening sip udp:ADDR` line. The child's stderr goes
+    /// to `dir/engine.log`.
+    ///
+    /// # Errors
+    /// [`LoadError::Io`] when the file or process cannot be created,
+    /// [`LoadError::EngineStart`] when no UDP listen line arrives.
+    pub async fn start(
+        exe: &Path,
+        config_toml: &str,
+        dir: &Path,
+    ) -> Result<EngineChild, LoadError> {
+        std::fs::create_dir_all(dir).map_err(io(format!("create {}", dir.display())))?;
+        let cfg = dir.join("engine.toml");
+        std::fs::write(&cfg, config_toml).map_err(io(format!("write {}", cfg.display())))?;
+        let log = std::fs::File::create(dir.join("engine.log")).map_err(io("create engine.log"))?;
+        let mut child = Command::new(exe)
+            .arg("run")
+            .arg("--config")
+            .arg(&cfg)
+            .env("RUST_LOG", "warn")
+            .stdout(std::process::Stdio::piped())
+            .stderr(log)
+            .kill_on_drop(true)
+            .spawn()
+            .map_err(io(format!("start {}", exe.display())))?;
+        let pid = child.id().unwrap_or(0);
+        let stdout = child
+            .stdout
+            .take()
+            .ok_or_else(|| LoadError::EngineStart("no stdout".into()))?;
+        let mut lines = BufReader::new(stdout).lines();
+        let found = tokio::time::timeout(Duration::from_secs(10), async {
+            while let Ok(Some(line)) = lines.next_line().await {
+                if let Some(a) = line.strip_prefix("listening sip udp:") {
+                    return a.trim().parse::<SocketAddr>().ok();
+                }
+            }
+            None
+        })
+        .await;
+        match found {
+            Ok(Some(addr)) => {
+                // Keep draining stdout so the child never blocks on a full pipe.
+                tokio::spawn(async move { while let Ok(Some(_)) = lines.next_line().await {} });
+                Ok(EngineChild { child, addr, pid })
+            }
+            _ => {
+                let _ = child.kill().await;
+                let log = std::fs::read_to_string(dir.join("engine.log")).unwrap_or_default();
+                Err(LoadError::EngineStart(log))
+            }
+        }
+    }
+
+    /// CPU time used so far, s.
+    pub fn cpu_s(&self) -> Option<f64> {
+        process_cpu_s(self.pid)
+    }
+
+    /// Stops the engine (SIGKILL; the run is over, nothing of its state is needed).
+    pub async fn stop(mut self) {
+        let _ = self.child.kill().await;
+    }
+}
+
+/// Runs `scenario` against a fresh engine child process started from `exe` (normally
+/// `std::env::current_exe()`), with its files in `dir`; reports the engine's CPU time.
+///
+/// # Errors
+/// [`LoadError`] when sockets, files or the engine cannot be set up.
+pub async fn run_with_child(
+    scenario: &LoadScenario,
+    exe: &Path,
+    dir: &Path,
+    progress: Option<Progress<'_>>,
+) -> Result<LoadReport, LoadError> {
+    let peers = Peers::bind().await.map_err(io("bind the peers' sockets"))?;
+    let toml = scenario.engine_config_toml(peers.handler_addr());
+    let engine = EngineChild::start(exe, &toml, dir).await?;
+    let cpu0 = engine.cpu_s();
+    let own0 = process_cpu_s(std::process::id());
+    let data = peers.run(scenario, engine.addr, progress).await;
+    let own = process_cpu_s(std::process::id())
+        .zip(own0)
+        .map(|(b, a)| b - a);
+    let cpu = match (cpu0, engine.cpu_s()) {
+        (Some(a), Some(b)) => Some(b - a),
+        _ => None,
+    };
+    engine.stop().await;
+    let mut report = report::build(scenario, &data, cpu);
+    report.harness_cpu_s = own;
+    Ok(report)
+}
+
+/// Runs `scenario` against an engine already listening on UDP `engine` whose
+/// configuration came from [`LoadScenario::engine_config_toml`] for `peers`' handler
+/// address (e.g. an in-process [`crate::runtime::Server`]); no CPU figure.
+pub async fn run_against(
+    scenario: &LoadScenario,
+    peers: Peers,
+    engine: SocketAddr,
+    progress: Option<Progress<'_>>,
+) -> LoadReport {
+    let data = peers.run(scenario, engine, progress).await;
+    report::build(scenario, &data, None)
+}
+
+/// Default directory for a run's generated files: `$TMPDIR/answerpoint-load-<pid>`.
+pub fn default_run_dir() -> PathBuf {
+    std::env::temp_dir().join(format!("answerpoint-load-{}", std::process::id()))
+}
