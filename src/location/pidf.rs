@@ -370,6 +370,21 @@ impl Pidf {
     /// As [`Pidf::parse`].
     pub fn parse_with_limits(xml: &str, limits: &XmlLimits) -> Result<Pidf, PidfError> {
         let doc = Tree::parse(xml, limits)?;
+        Self::from_tree(&doc, xml, limits)
+    }
+
+    /// [`Pidf::parse_with_limits`] with the tree built by the previous, quick-xml based
+    /// builder ([`Tree::parse_quick_xml`]); the walk is the same. Kept as the reference
+    /// for the differential tests (tests/location_xml_diff.rs) and benches/locate.rs.
+    ///
+    /// # Errors
+    /// As [`Pidf::parse`].
+    pub fn parse_quick_xml(xml: &str, limits: &XmlLimits) -> Result<Pidf, PidfError> {
+        let doc = Tree::parse_quick_xml(xml, limits)?;
+        Self::from_tree(&doc, xml, limits)
+    }
+
+    fn from_tree(doc: &Tree<'_>, xml: &str, limits: &XmlLimits) -> Result<Pidf, PidfError> {
         let root = doc.root_element();
         if root.name() != "presence" {
             return Err(PidfError::NotPidf(root.name().chars().take(64).collect()));
