@@ -74,7 +74,9 @@ pub struct Tree<'a> {
 }
 
 /// A node of a [`Tree`]: an element, a text run (adjacent text, CDATA and references
-/// merged, as roxmltree does) or the document root.
+/// merged, as roxmltree does) or the document root. White-space-only text between
+/// element children (formatting, "element content" in XML 1.0 §2.10 terms) is not kept;
+/// comments and processing instructions are not kept either (they still split text runs).
 #[derive(Clone, Copy)]
 pub struct Node<'t, 'a> {
     tree: &'t Tree<'a>,
@@ -170,6 +172,10 @@ struct Builder<'a> {
     scope: Vec<(&'a str, u32)>,
     /// The last child of the current parent is a text run that later text may extend.
     text_open: bool,
+    /// White-space-only text not yet kept: dropped when a start tag follows (formatting
+    /// before an element child), kept when an end tag, text, a comment or a PI follows
+    /// (e.g. `<pos> </pos>`, `<a> <!--c-->1</a>`).
+    pending_ws: Option<(Cow<'a, str>, u64)>,
     saw_root: bool,
     /// Comments and processing instructions seen (they count towards the node cap but
     /// are not kept).
@@ -200,6 +206,7 @@ impl<'a> Builder<'a> {
             open: Vec::with_capacity(12),
             scope: Vec::with_capacity(8),
             text_open: false,
+            pending_ws: None,
             saw_root: false,
             other_nodes: 0,
             prefixed_attr: false,
@@ -233,6 +240,7 @@ impl<'a> Builder<'a> {
 
     /// A comment or processing instruction: counted, ends a text run, not kept.
     fn other(&mut self) -> Result<(), XmlError> {
+        self.flush_pending()?;
         self.count_node()?;
         self.other_nodes += 1;
         self.text_open = false;
@@ -265,6 +273,22 @@ impl<'a> Builder<'a> {
             }
             return Err(malformed("text outside the root element", pos));
         }
+        if !self.text_open && s.bytes().all(is_ws) {
+            // Formatting white space: dropped after an element child; before one it is
+            // held until the next markup decides (see `pending_ws`).
+            let parent = self.parent();
+            let after_element = self
+                .tree
+                .nodes
+                .get(parent as usize)
+                .and_then(|p| self.tree.nodes.get(p.last_child as usize))
+                .is_some_and(|l| matches!(l.kind, Kind::Element { .. }));
+            if !after_element {
+                self.pending_ws = Some((s, pos));
+            }
+            return Ok(());
+        }
+        self.flush_pending()?;
         if self.text_open {
             let parent = self.parent();
             let last = self
@@ -281,6 +305,26 @@ impl<'a> Builder<'a> {
                 return Ok(());
             }
         }
+        self.count_node()?;
+        self.append(NodeData {
+            kind: Kind::Text(s),
+            first_child: NONE,
+            last_child: NONE,
+            next_sibling: NONE,
+            attr_start: 0,
+            attr_end: 0,
+            ns: NS_NONE,
+            pos: pos as u32,
+        });
+        self.text_open = true;
+        Ok(())
+    }
+
+    /// Keeps held white space as a text node (it turned out not to be formatting).
+    fn flush_pending(&mut self) -> Result<(), XmlError> {
+        let Some((s, pos)) = self.pending_ws.take() else {
+            return Ok(());
+        };
         self.count_node()?;
         self.append(NodeData {
             kind: Kind::Text(s),
@@ -329,6 +373,7 @@ impl<'a> Builder<'a> {
             });
         }
         self.count_node()?;
+        self.pending_ws = None;
         self.saw_root = true;
         self.text_open = false;
         Ok(self.tree.attrs.len() as u32)
@@ -413,6 +458,7 @@ impl<'a> Builder<'a> {
     /// Closes the current element; its qualified name must be `name` unless `None` (an
     /// empty-element tag).
     fn end(&mut self, name: Option<&[u8]>, pos: u64) -> Result<(), XmlError> {
+        self.flush_pending()?;
         let Some((id, mark)) = self.open.pop() else {
             return Err(malformed("end tag without start tag", pos));
         };
@@ -1207,6 +1253,22 @@ mod tests {
             }
         }
         assert!(checked >= 40, "{checked}");
+    }
+
+    #[test]
+    fn formatting_white_space_is_not_kept() {
+        for (_, parse) in PARSERS {
+            let x = "<a>\n <b>1</b>\n <c> </c>\n <d> <!--k-->2</d> <e>&amp; <f/></e>\n</a>";
+            let t = parse(x, &lim()).unwrap();
+            let kids: Vec<_> = t.root_element().children().collect();
+            assert!(kids.iter().all(Node::is_element), "{x}");
+            assert_eq!(kids.len(), 4);
+            assert_eq!(kids[1].text(), Some(" "));
+            let d: Vec<_> = kids[2].children().filter_map(|n| n.text()).collect();
+            assert_eq!(d, [" ", "2"]);
+            // Text that is not only white space keeps its spaces, even before an element.
+            assert_eq!(kids[3].text(), Some("& "));
+        }
     }
 
     #[test]
