@@ -235,6 +235,24 @@ impl<'a> Multipart<'a> {
         if !mt.is_type("multipart") {
             return Err(MultipartError::NotMultipart(truncate(content_type)));
         }
+        Self::parse_typed(&mt, body, limits)
+    }
+
+    /// [`Multipart::parse`] for a Content-Type already parsed into `mt`.
+    ///
+    /// # Errors
+    /// Any [`MultipartError`].
+    pub fn parse_typed(
+        mt: &MediaType<'_>,
+        body: &'a [u8],
+        limits: &MultipartLimits,
+    ) -> Result<Multipart<'a>, MultipartError> {
+        if !mt.is_type("multipart") {
+            return Err(MultipartError::NotMultipart(truncate(&format!(
+                "{}/{}",
+                mt.type_, mt.subtype
+            ))));
+        }
         if body.len() > limits.max_body_bytes {
             return Err(MultipartError::TooLarge {
                 size: body.len(),
