@@ -131,9 +131,8 @@ fn is_ws(c: u8) -> bool {
 const C_NAME: u8 = 1; // name character: ASCII letter, digit, `_ - .`, any non-ASCII byte
 const C_COLON: u8 = 2; // `:`
 const C_TEXT_STOP: u8 = 4; // ends a plain character-data run: `<`, `&`, `\r`
-const C_VALUE_SPECIAL: u8 = 8; // needs attention in an attribute value: `< & \t \r \n " '`
 
-const CLASS: [u8; 256] = {
+static CLASS: [u8; 256] = {
     let mut t = [0u8; 256];
     let mut c = 0;
     while c < 256 {
@@ -144,13 +143,9 @@ const CLASS: [u8; 256] = {
         c += 1;
     }
     t[b':' as usize] = C_COLON;
-    t[b'<' as usize] |= C_TEXT_STOP | C_VALUE_SPECIAL;
-    t[b'&' as usize] |= C_TEXT_STOP | C_VALUE_SPECIAL;
-    t[b'\r' as usize] |= C_TEXT_STOP | C_VALUE_SPECIAL;
-    t[b'\t' as usize] |= C_VALUE_SPECIAL;
-    t[b'\n' as usize] |= C_VALUE_SPECIAL;
-    t[b'"' as usize] |= C_VALUE_SPECIAL;
-    t[b'\'' as usize] |= C_VALUE_SPECIAL;
+    t[b'<' as usize] |= C_TEXT_STOP;
+    t[b'&' as usize] |= C_TEXT_STOP;
+    t[b'\r' as usize] |= C_TEXT_STOP;
     t
 };
 
@@ -320,6 +315,22 @@ impl<'a> Builder<'a> {
         Ok(())
     }
 
+    /// `true` when `run` (plain text, no `\r`) is white space right after an element
+    /// child, which [`Builder::text`] would drop: lets the tokenizer skip the call.
+    fn skips_formatting(&self, run: Option<&[u8]>) -> bool {
+        if self.text_open
+            || self.open.is_empty()
+            || !run.is_some_and(|r| r.iter().all(|&c| is_ws(c)))
+        {
+            return false;
+        }
+        self.tree
+            .nodes
+            .get(self.parent() as usize)
+            .and_then(|p| self.tree.nodes.get(p.last_child as usize))
+            .is_some_and(|l| matches!(l.kind, Kind::Element { .. }))
+    }
+
     /// Keeps held white space as a text node (it turned out not to be formatting).
     fn flush_pending(&mut self) -> Result<(), XmlError> {
         let Some((s, pos)) = self.pending_ws.take() else {
@@ -423,6 +434,7 @@ impl<'a> Builder<'a> {
     fn finish_start(
         &mut self,
         qname: &'a str,
+        colon: usize,
         attr_start: u32,
         scope_mark: u32,
         pos: u64,
@@ -439,7 +451,13 @@ impl<'a> Builder<'a> {
                 self.resolve(p, pos)?;
             }
         }
-        let (prefix, local) = split_qname(qname);
+        let (prefix, local) = match colon {
+            0 => ("", qname),
+            c => (
+                qname.get(..c).unwrap_or(""),
+                qname.get(c + 1..).unwrap_or(qname),
+            ),
+        };
         let ns = self.resolve(prefix, pos)?;
         let id = self.append(NodeData {
             kind: Kind::Element { qname, local },
@@ -565,35 +583,33 @@ impl<'a> Scanner<'a> {
     /// A (qualified) name: name characters up to a delimiter. ASCII letters, digits,
     /// `_ - . :` and any non-ASCII character; not starting with a digit, `-` or `.`;
     /// at most one `:`, with non-empty prefix and local part (Namespaces in XML 1.0 §4).
-    fn name(&mut self) -> Result<&'a str, XmlError> {
+    /// Returns the name and the offset of its `:` (0 when unprefixed).
+    fn name(&mut self) -> Result<(&'a str, usize), XmlError> {
         let start = self.i;
-        let mut colon = None;
-        let rest = self.b.get(start..).unwrap_or_default();
+        let rest = self.rest();
         let mut n = 0;
+        let mut colon = 0;
         for &c in rest {
             let k = class(c);
             if k & C_NAME != 0 {
                 n += 1;
             } else if k & C_COLON != 0 {
-                if colon.is_some() {
-                    return Err(self.err("name with two colons"));
+                // A second colon, or one first (Namespaces in XML 1.0 §4 QName).
+                if colon != 0 || n == 0 {
+                    return Err(self.err("name with a misplaced colon"));
                 }
-                colon = Some(start + n);
+                colon = n;
                 n += 1;
             } else {
                 break;
             }
         }
-        self.i = start + n;
-        let name = self.slice(start, self.i);
-        let bad_start = matches!(
-            name.as_bytes().first(),
-            None | Some(b'0'..=b'9' | b'-' | b'.' | b':')
-        );
-        if bad_start || colon.is_some_and(|c| c + 1 == self.i) {
+        let bad_start = matches!(rest.first(), None | Some(b'0'..=b'9' | b'-' | b'.'));
+        if bad_start || n == 0 || (colon != 0 && colon + 1 == n) {
             return Err(malformed("invalid name", start as u64));
         }
-        Ok(name)
+        self.i = start + n;
+        Ok((self.slice(start, start + n), colon))
     }
 
     /// `&…;` at the cursor: the character it stands for; the cursor moves past `;`.
@@ -612,7 +628,17 @@ impl<'a> Scanner<'a> {
 
     /// Position of `pat` at or after the cursor.
     fn find(&self, pat: &[u8]) -> Option<usize> {
-        memchr::memmem::find(self.rest(), pat).map(|k| self.i + k)
+        // Patterns are 2–3 bytes and usually near: `memchr` on the first byte beats
+        // building a `memmem` searcher.
+        let first = *pat.first()?;
+        let mut from = self.i;
+        loop {
+            let k = from + memchr::memchr(first, self.b.get(from..)?)?;
+            if self.b.get(k..).is_some_and(|r| r.starts_with(pat)) {
+                return Some(k);
+            }
+            from = k + 1;
+        }
     }
 
     /// Attribute value between quotes (cursor on the opening quote), normalised per
@@ -625,29 +651,26 @@ impl<'a> Scanner<'a> {
         };
         self.i += 1;
         let start = self.i;
+        let end = memchr::memchr(quote, self.rest())
+            .map(|k| start + k)
+            .ok_or_else(|| self.err("unterminated attribute value"))?;
+        let raw = self.b.get(start..end).unwrap_or_default();
         let mut plain = true;
-        loop {
-            let run = self
-                .rest()
-                .iter()
-                .position(|&c| class(c) & C_VALUE_SPECIAL != 0);
-            self.i += run.unwrap_or(self.rest().len());
-            match self.peek() {
-                None => return Err(self.err("unterminated attribute value")),
-                Some(c) if c == quote => break,
-                Some(b'<') => return Err(self.err("'<' in attribute value")),
-                Some(b'&' | b'\t' | b'\r' | b'\n') => plain = false,
-                Some(_) => {}
+        if let Some(k) = memchr::memchr2(b'<', b'&', raw) {
+            let tail = raw.get(k..).unwrap_or_default();
+            if memchr::memchr(b'<', tail).is_some() {
+                return Err(self.err("'<' in attribute value"));
             }
-            self.i += 1;
+            plain = false;
         }
-        let end = self.i;
-        self.i += 1;
+        plain = plain && memchr::memchr3(b'\t', b'\r', b'\n', raw).is_none();
+        self.i = end + 1;
         if plain {
             return Ok(Cow::Borrowed(self.slice(start, end)));
         }
         let raw = self.slice(start, end);
         let mut out = String::with_capacity(raw.len());
+        // Re-scan with a cursor bounded at the closing quote.
         let mut sub = Scanner {
             text: self.text,
             b: self.b.get(..end).unwrap_or_default(),
@@ -717,7 +740,9 @@ impl<'a> Tree<'a> {
                     break;
                 }
             }
-            if s.i > start {
+            if s.i > start && !has_cr && b.skips_formatting(s.b.get(start..s.i)) {
+                // Formatting white space after an element child: not kept.
+            } else if s.i > start {
                 let t = s.slice(start, s.i);
                 let t = if has_cr {
                     Cow::Owned(normalize_eol(t))
@@ -757,7 +782,7 @@ impl<'a> Tree<'a> {
                 }
                 (Some(_), Some(b'?')) => {
                     s.i += 2;
-                    let target = s.name()?;
+                    let (target, _) = s.name()?;
                     let end = s.find(b"?>").ok_or_else(|| s.err("unterminated PI"))?;
                     s.i = end + 2;
                     if target.eq_ignore_ascii_case("xml") {
@@ -801,7 +826,7 @@ impl<'a> Tree<'a> {
                 }
                 (Some(_), _) => {
                     s.i += 1;
-                    let qname = s.name()?;
+                    let (qname, colon) = s.name()?;
                     let attr_start = b.begin_element(pos)?;
                     let scope_mark = b.scope.len() as u32;
                     let empty = loop {
@@ -823,7 +848,7 @@ impl<'a> Tree<'a> {
                                 return Err(s.err("attributes not separated by white space"))
                             }
                             Some(_) => {
-                                let name = s.name()?;
+                                let (name, _) = s.name()?;
                                 s.skip_ws();
                                 if s.peek() != Some(b'=') {
                                     return Err(s.err("attribute without '='"));
@@ -835,7 +860,7 @@ impl<'a> Tree<'a> {
                             }
                         }
                     };
-                    b.finish_start(qname, attr_start, scope_mark, pos)?;
+                    b.finish_start(qname, colon, attr_start, scope_mark, pos)?;
                     if empty {
                         b.end(None, pos)?;
                     }
@@ -1101,7 +1126,8 @@ fn quick_xml_start<'a>(
         };
         b.attribute(attr_start, key, value, pos)?;
     }
-    b.finish_start(qname, attr_start, scope_mark, pos)
+    let colon = qname.bytes().position(|c| c == b':').unwrap_or(0);
+    b.finish_start(qname, colon, attr_start, scope_mark, pos)
 }
 
 #[cfg(test)]
