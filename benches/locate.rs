@@ -1,8 +1,9 @@
 //! Classification and location of a 2 KB 999 INVITE carrying a Circle PIDF-LO
 //! (DESIGN.md §4, §5): `classify` + `locate` on an already-parsed message, against the
-//! alternatives in the same run — the SIP parse that precedes it, and a bare roxmltree
-//! parse of the same PIDF-LO with no extraction (the DOM build the previous, roxmltree-
-//! based `Pidf::parse` paid before walking; `Pidf::parse` now walks a quick-xml arena).
+//! alternatives in the same run — the SIP parse that precedes it, `Pidf::parse` (hand-
+//! written tokenizer) against `Pidf::parse_quick_xml` (the same walk over the previous
+//! quick-xml built tree), and a bare roxmltree parse of the same PIDF-LO with no
+//! extraction (the DOM build the first, roxmltree-based `Pidf::parse` paid before walking).
 //!
 //! Run: `cargo bench --bench locate -- --measurement-time 3`
 
@@ -84,6 +85,15 @@ fn bench(c: &mut Criterion) {
     g.bench_function("PIDF-LO parse only (Pidf::parse)", |b| {
         b.iter(|| black_box(answerpoint::location::pidf::Pidf::parse(black_box(PIDF))))
     });
+    let lim = answerpoint::location::xml::XmlLimits::default();
+    g.bench_function("alt: PIDF-LO parse, previous quick-xml tree", |b| {
+        b.iter(|| {
+            black_box(answerpoint::location::pidf::Pidf::parse_quick_xml(
+                black_box(PIDF),
+                &lim,
+            ))
+        })
+    });
     g.bench_function("alt: roxmltree parse of the PIDF-LO only", |b| {
         b.iter(|| {
             black_box(roxmltree::Document::parse(black_box(PIDF)).map(|d| d.descendants().count()))
@@ -98,7 +108,7 @@ fn bench(c: &mut Criterion) {
 criterion_group!(benches, bench);
 
 /// `LOCATE_ITERS=N cargo bench --bench locate` runs classify+locate (or, with
-/// `LOCATE_WHAT=roxmltree|pidf|classify|sip`, one component) N times and exits,
+/// `LOCATE_WHAT=roxmltree|pidf|pidf_quick_xml|classify|sip`, one component) N times and exits,
 /// without criterion: for instruction counts under `valgrind --tool=cachegrind` (load-
 /// independent on a shared machine) and for `perf record`.
 fn main() {
@@ -120,6 +130,13 @@ fn main() {
                 }
                 "pidf" => {
                     let _ = black_box(answerpoint::location::pidf::Pidf::parse(black_box(PIDF)));
+                }
+                "pidf_quick_xml" => {
+                    let lim = answerpoint::location::xml::XmlLimits::default();
+                    let _ = black_box(answerpoint::location::pidf::Pidf::parse_quick_xml(
+                        black_box(PIDF),
+                        &lim,
+                    ));
                 }
                 "classify" => {
                     black_box(classify(black_box(&msg), &cfg));

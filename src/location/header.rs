@@ -222,6 +222,21 @@ pub fn parse_call_info(value: &str) -> Result<Vec<CallInfoValue>, HeaderValueErr
 pub fn callback_number(pai_value: &str) -> Option<String> {
     let mut sip_phone: Option<&str> = None;
     let mut tel: Option<&str> = None;
+    // Fast path for the usual single `<tel:…>` value (no display name, no parameters
+    // outside the brackets): the same URI the name-addr parse would give.
+    let v = pai_value.trim();
+    if let Some(inner) = v.strip_prefix('<').and_then(|x| x.strip_suffix('>')) {
+        let simple = !inner
+            .bytes()
+            .any(|c| matches!(c, b'<' | b'>' | b',' | b'"' | b' '));
+        if let Some(rest) = inner
+            .get(..4)
+            .filter(|p| simple && p.eq_ignore_ascii_case("tel:"))
+            .and_then(|_| inner.get(4..))
+        {
+            return clean_callback(rest.split(';').next().unwrap_or(rest));
+        }
+    }
     for item in CommaSplit::new(pai_value).take(MAX_LIST_VALUES) {
         let Ok(na) = NameAddr::parse(item) else {
             continue;
@@ -246,7 +261,11 @@ pub fn callback_number(pai_value: &str) -> Option<String> {
             sip_phone = Some(user.split(';').next().unwrap_or(user));
         }
     }
-    let number = tel.or(sip_phone)?;
+    clean_callback(tel.or(sip_phone)?)
+}
+
+/// A callback number with visual separators removed; `None` unless `+`? digits remain.
+fn clean_callback(number: &str) -> Option<String> {
     let cleaned: String = number
         .chars()
         .filter(|c| !matches!(c, '-' | '.' | '(' | ')' | ' '))
@@ -343,6 +362,18 @@ mod tests {
             Some("+447700900123")
         );
         assert_eq!(callback_number("<sip:alice@example.com>"), None);
+        // The single-`<tel:…>` fast path agrees with the name-addr path (forced here by
+        // a display name).
+        for v in [
+            "<tel:+44-20-7946-0000;cpc=x>",
+            " <TEL:999> ",
+            "<tel:12a>",
+            "<tel:>",
+        ] {
+            let general = format!("\"x\" {}", v.trim());
+            assert_eq!(callback_number(v), callback_number(&general), "{v}");
+        }
+        assert_eq!(callback_number(" <TEL:999> ").as_deref(), Some("999"));
     }
 
     #[test]

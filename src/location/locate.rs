@@ -234,7 +234,7 @@ pub fn locate_input(input: &InviteLocationInput<'_>) -> CallLocation {
     if let Some(ct) = input.content_type {
         match MediaType::parse(ct) {
             Some(mt) if mt.is_type("multipart") => {
-                match Multipart::parse(ct, input.body, &limits) {
+                match Multipart::parse_typed(&mt, input.body, &limits) {
                     Ok(mp) => {
                         if mp.boundary_mismatch {
                             out.errors.push(LocationError::BoundaryMismatch);
@@ -410,11 +410,15 @@ fn read_pidf_part(part: &Part<'_>, referenced: bool, out: &mut CallLocation) {
                     error,
                 });
             }
-            for location in pidf.locations {
+            // Move the entity and cid into the last location instead of cloning them.
+            let (mut entity, mut cid) = (pidf.entity, cid);
+            let n = pidf.locations.len();
+            for (i, location) in pidf.locations.into_iter().enumerate() {
+                let last = i + 1 == n;
                 out.locations.push(FoundLocation {
                     location,
-                    entity: pidf.entity.clone(),
-                    cid: cid.clone(),
+                    entity: if last { entity.take() } else { entity.clone() },
+                    cid: if last { cid.take() } else { cid.clone() },
                     referenced,
                 });
             }

@@ -235,6 +235,24 @@ impl<'a> Multipart<'a> {
         if !mt.is_type("multipart") {
             return Err(MultipartError::NotMultipart(truncate(content_type)));
         }
+        Self::parse_typed(&mt, body, limits)
+    }
+
+    /// [`Multipart::parse`] for a Content-Type already parsed into `mt`.
+    ///
+    /// # Errors
+    /// Any [`MultipartError`].
+    pub fn parse_typed(
+        mt: &MediaType<'_>,
+        body: &'a [u8],
+        limits: &MultipartLimits,
+    ) -> Result<Multipart<'a>, MultipartError> {
+        if !mt.is_type("multipart") {
+            return Err(MultipartError::NotMultipart(truncate(&format!(
+                "{}/{}",
+                mt.type_, mt.subtype
+            ))));
+        }
         if body.len() > limits.max_body_bytes {
             return Err(MultipartError::TooLarge {
                 size: body.len(),
@@ -333,10 +351,19 @@ fn split<'a>(
     boundary: &[u8],
     limits: &MultipartLimits,
 ) -> Result<Multipart<'a>, MultipartError> {
-    let mut delim = Vec::with_capacity(boundary.len() + 2);
-    delim.extend_from_slice(b"--");
-    delim.extend_from_slice(boundary);
-    let finder = memmem::Finder::new(&delim);
+    // `--` + boundary (at most 70 octets, RFC 2046 §5.1.1; longer is refused by callers)
+    // on the stack.
+    if boundary.len() > 70 {
+        return Err(MultipartError::BadBoundary);
+    }
+    let mut buf = [0u8; 72];
+    let delim_len = boundary.len() + 2;
+    let delim = buf.get_mut(..delim_len).unwrap_or_default();
+    let (dashes, rest) = delim.split_at_mut(2);
+    dashes.copy_from_slice(b"--");
+    rest.copy_from_slice(boundary.get(..rest.len()).unwrap_or_default());
+    let delim: &[u8] = delim;
+    let finder = memmem::Finder::new(delim);
 
     // Positions of delimiters at line starts.
     let find_from = |from: usize| -> Option<usize> {
@@ -351,7 +378,7 @@ fn split<'a>(
     };
 
     let mut pos = find_from(0).ok_or(MultipartError::NoDelimiter)?;
-    let mut parts = Vec::new();
+    let mut parts = Vec::with_capacity(4);
     let mut unterminated = true;
     loop {
         let after = pos + delim.len();
@@ -405,7 +432,7 @@ fn parse_part<'a>(
     idx: usize,
     limits: &MultipartLimits,
 ) -> Result<Part<'a>, MultipartError> {
-    let mut headers: Vec<(&'a str, &'a str)> = Vec::new();
+    let mut headers: Vec<(&'a str, &'a str)> = Vec::with_capacity(4);
     let bad = || MultipartError::BadPartHeaders(idx);
     let mut at = 0;
     let mut last_start: Option<usize> = None;

@@ -370,6 +370,21 @@ impl Pidf {
     /// As [`Pidf::parse`].
     pub fn parse_with_limits(xml: &str, limits: &XmlLimits) -> Result<Pidf, PidfError> {
         let doc = Tree::parse(xml, limits)?;
+        Self::from_tree(&doc, xml, limits)
+    }
+
+    /// [`Pidf::parse_with_limits`] with the tree built by the previous, quick-xml based
+    /// builder ([`Tree::parse_quick_xml`]); the walk is the same. Kept as the reference
+    /// for the differential tests (tests/location_xml_diff.rs) and benches/locate.rs.
+    ///
+    /// # Errors
+    /// As [`Pidf::parse`].
+    pub fn parse_quick_xml(xml: &str, limits: &XmlLimits) -> Result<Pidf, PidfError> {
+        let doc = Tree::parse_quick_xml(xml, limits)?;
+        Self::from_tree(&doc, xml, limits)
+    }
+
+    fn from_tree(doc: &Tree<'_>, xml: &str, limits: &XmlLimits) -> Result<Pidf, PidfError> {
         let root = doc.root_element();
         if root.name() != "presence" {
             return Err(PidfError::NotPidf(root.name().chars().take(64).collect()));
@@ -506,11 +521,13 @@ fn read_location_info(li: Node<'_, '_>, base: &Location, pidf: &mut Pidf) {
     let mut failed = false;
     let elements = li.children().filter(Node::is_element).flat_map(|c| {
         // RFC 4119 GML 3.0 wraps the geometry in <gml:location>.
-        if c.name() == "location" {
-            either_children(c)
-        } else {
-            vec![c]
-        }
+        let wrapper = c.name() == "location";
+        let direct = (!wrapper).then_some(c);
+        let nested = wrapper
+            .then(|| c.children().filter(Node::is_element).take(8))
+            .into_iter()
+            .flatten();
+        direct.into_iter().chain(nested)
     });
     for el in elements.take(64) {
         let name = el.name();
@@ -567,10 +584,6 @@ fn read_location_info(li: Node<'_, '_>, base: &Location, pidf: &mut Pidf) {
     }
 }
 
-fn either_children<'a, 'i>(n: Node<'a, 'i>) -> Vec<Node<'a, 'i>> {
-    n.children().filter(Node::is_element).take(8).collect()
-}
-
 fn is_geometry_ns(ns: Option<&str>) -> bool {
     matches!(
         ns,
@@ -608,10 +621,10 @@ fn srs_dims(el: Node<'_, '_>, inherited: Option<usize>) -> Result<Option<usize>,
     match el.attribute("srsName") {
         None => Ok(inherited),
         Some(s) => {
-            let l = s.to_ascii_lowercase();
-            if l.ends_with(":4326") || l.ends_with("::4326") {
+            // The codes are digits: a case-insensitive suffix test needs no lowercasing.
+            if s.ends_with(":4326") {
                 Ok(Some(2))
-            } else if l.ends_with(":4979") {
+            } else if s.ends_with(":4979") {
                 Ok(Some(3))
             } else {
                 Err(PidfError::UnsupportedCrs(s.chars().take(64).collect()))

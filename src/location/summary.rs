@@ -5,6 +5,11 @@
 //! Built from a PIDF-LO [`Location`] (RFC 5491 shape reduced to a point and a covering
 //! radius, see [`Shape::center_and_radius`]) or an AML fix. `age_s` is computed from a
 //! wall-clock `now` passed in; nothing here reads a clock.
+//!
+//! The engine core has no wall clock, so the summaries it keeps carry `timestamp_ms` and
+//! `age_s: None`; the layer that renders them (HTTP API, console) fills `age_s` at render
+//! time with [`LocationSummary::with_age_at`]`(now_unix_ms)` (or reads
+//! [`LocationSummary::age_s_at`]).
 
 use std::collections::BTreeMap;
 use std::time::{SystemTime, UNIX_EPOCH};
@@ -62,7 +67,13 @@ fn unix_ms(t: SystemTime) -> i64 {
 }
 
 fn age_s(timestamp_ms: Option<i64>, now: SystemTime) -> Option<f64> {
-    timestamp_ms.map(|t| (unix_ms(now).saturating_sub(t)).max(0) as f64 / 1000.0)
+    age_s_between(timestamp_ms, unix_ms(now))
+}
+
+/// Seconds from `timestamp_ms` to `now_unix_ms` (both Unix ms), 0 when the timestamp is
+/// in the future (a skewed handset clock); `None` without a timestamp.
+pub fn age_s_between(timestamp_ms: Option<i64>, now_unix_ms: i64) -> Option<f64> {
+    timestamp_ms.map(|t| now_unix_ms.saturating_sub(t).max(0) as f64 / 1000.0)
 }
 
 impl LocationSummary {
@@ -112,6 +123,21 @@ impl LocationSummary {
             timestamp_ms: fix.time_of_positioning_ms,
             age_s: age_s(fix.time_of_positioning_ms, now),
         })
+    }
+
+    /// Age of the fix, s, at the wall-clock time `now_unix_ms` (Unix ms): from
+    /// `timestamp_ms` (PIDF-LO `<timestamp>`, RFC 3863 §4.1.7; AML `top`), 0 when the
+    /// timestamp is ahead of `now_unix_ms`, `None` when there is no timestamp.
+    pub fn age_s_at(&self, now_unix_ms: i64) -> Option<f64> {
+        age_s_between(self.timestamp_ms, now_unix_ms)
+    }
+
+    /// This summary with `age_s` set for `now_unix_ms` (Unix ms) — what the API and
+    /// console call when they render a summary the engine stored without an age.
+    #[must_use]
+    pub fn with_age_at(mut self, now_unix_ms: i64) -> LocationSummary {
+        self.age_s = self.age_s_at(now_unix_ms);
+        self
     }
 
     /// Rank for choosing the best location (lower is better): geodetic with a known
@@ -167,5 +193,27 @@ mod tests {
             LocationSummary::from_aml(&fix, early).unwrap().age_s,
             Some(0.0)
         );
+    }
+
+    #[test]
+    fn age_filled_at_render_time() {
+        // As the engine stores it: timestamp kept, no age (no wall clock in the core).
+        let fix = parse_sms_text(
+            "A\"ML=1;lt=+55.74317;lg=-4.26881;rd=50;top=20130717141935;lc=90;pm=W;ml=1",
+        )
+        .unwrap();
+        let mut stored = LocationSummary::from_aml(&fix, UNIX_EPOCH).unwrap();
+        stored.age_s = None;
+        assert_eq!(stored.timestamp_ms, Some(1_374_070_775_000));
+        let now_ms = 1_374_070_775_000 + 90_250;
+        assert_eq!(stored.age_s_at(now_ms), Some(90.25));
+        let rendered = stored.clone().with_age_at(now_ms);
+        assert_eq!(serde_json::to_value(&rendered).unwrap()["age_s"], 90.25);
+        assert_eq!(stored.age_s_at(1_374_070_775_000 - 1), Some(0.0));
+        let no_time = LocationSummary {
+            timestamp_ms: None,
+            ..stored
+        };
+        assert_eq!(no_time.with_age_at(now_ms).age_s, None);
     }
 }
