@@ -26,7 +26,8 @@ async fn bad_requests_get_4xx_json_never_5xx() {
     let dir = scratch_dir("observe-api");
     let engine = Binary::start(&dir, "answerpoint", &seats()).await;
     let state = "/api/handlers/seat-1/state";
-    let cases: Vec<(&str, &str, Option<(&str, &str)>, u16)> = vec![
+    type Case<'a> = (&'a str, &'a str, Option<(&'a str, &'a str)>, u16);
+    let cases: Vec<Case> = vec![
         ("POST", state, Some((JSON, "{\"state\":")), 400),
         ("POST", state, Some((JSON, "[1,2,3]")), 422),
         (

@@ -186,7 +186,7 @@ pub(crate) enum Input {
 /// Supervisor requests carried by a [`Handle`].
 enum Control {
     Snapshot(oneshot::Sender<Snapshot>),
-    Command(Command, oneshot::Sender<Result<(), CommandError>>),
+    Command(Box<Command>, oneshot::Sender<Result<(), CommandError>>),
 }
 
 /// A cloneable handle to a running [`Server`]: snapshots, commands, counters.
@@ -213,7 +213,7 @@ impl Handle {
     pub async fn command(&self, cmd: Command) -> Result<Result<(), CommandError>, RuntimeError> {
         let (tx, rx) = oneshot::channel();
         self.control
-            .send(Control::Command(cmd, tx))
+            .send(Control::Command(Box::new(cmd), tx))
             .await
             .map_err(|_| RuntimeError::Stopped)?;
         rx.await.map_err(|_| RuntimeError::Stopped)
@@ -737,7 +737,7 @@ impl Core {
             }
             Control::Command(cmd, reply) => {
                 let t = std::time::Instant::now();
-                let r = self.engine.handle_command(now(), cmd);
+                let r = self.engine.handle_command(now(), *cmd);
                 self.flush(t);
                 let _ = reply.send(r);
             }

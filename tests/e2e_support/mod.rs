@@ -185,15 +185,17 @@ impl Engine {
         }
     }
 
-    /// Graceful shutdown; returns the runtime's drop counters.
+    /// Graceful shutdown; returns the runtime's drop counters. Calls still waiting get
+    /// `shutdown_grace_s` (default 10 s) to be answered, then a 503 whose ACK is awaited
+    /// for up to 2 s (issue 6), hence the 30 s bound.
     pub async fn stop(mut self) -> RuntimeStats {
         if let Some(s) = self.stop.take() {
             let _ = s.send(());
         }
         let task = self.task.take().expect("running");
-        tokio::time::timeout(Duration::from_secs(10), task)
+        tokio::time::timeout(Duration::from_secs(30), task)
             .await
-            .expect("engine shut down within 10 s")
+            .expect("engine shut down within 30 s")
             .expect("engine task did not panic")
     }
 }
