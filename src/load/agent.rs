@@ -95,6 +95,9 @@ pub struct RunData {
     pub handlers_registered: u32,
     /// Datagrams the peers could not parse.
     pub unparsable: u64,
+    /// Offers (handler INVITEs) that reached a handler after it had failed: > 0 for
+    /// `stop-answering`, 0 after a completed `logout`.
+    pub offers_to_failed: u64,
     /// For answered calls that never finished: the handler leg's last state
     /// (`ringing`, `answered`, `bye-sent`, `ended`, `no-leg`) → count. Diagnostics.
     pub unfinished_leg_states: std::collections::BTreeMap<String, u64>,
@@ -260,6 +263,7 @@ struct World<'s> {
     engine_latency: Histogram<u64>,
     first_offer: Histogram<u64>,
     unparsable: u64,
+    offers_to_failed: u64,
     finished_calls: u64,
     handlers_failed: u32,
     pidf_body: Vec<u8>,
@@ -318,6 +322,7 @@ impl<'s> World<'s> {
             engine_latency: histogram(),
             first_offer: histogram(),
             unparsable: 0,
+            offers_to_failed: 0,
             finished_calls: 0,
             handlers_failed: 0,
             pidf_body: pidf_multipart(&sdp),
@@ -505,6 +510,7 @@ impl<'s> World<'s> {
             handlers_failed: self.handlers_failed,
             handlers_registered: handlers_registered as u32,
             unparsable: self.unparsable,
+            offers_to_failed: self.offers_to_failed,
             unfinished_leg_states,
         }
     }
@@ -926,6 +932,9 @@ impl<'s> World<'s> {
         let last_response = ringing.map(|r| r.to_bytes()).unwrap_or_default();
         self.send(true, &last_response, from).await;
         let sim = &self.handlers[h];
+        if sim.failed {
+            self.offers_to_failed += 1;
+        }
         let answers = !sim.failed && self.rng.gen::<f64>() >= sim.no_answer_p;
         let think = sim.think;
         if let Some(s) = self.handlers.get_mut(h) {

@@ -174,6 +174,8 @@ pub struct LoadReport {
     pub handlers: u32,
     /// Handlers that failed mid-run.
     pub handlers_failed: u32,
+    /// Offers that reached a failed handler (0 once a `logout` has completed).
+    pub offers_to_failed: u64,
     /// Wrap-up the engine applied, real s (emergency, non-emergency).
     pub engine_wrap_up_real_s: (u32, u32),
     /// Datagrams the peers could not parse.
@@ -357,6 +359,7 @@ pub fn build(scenario: &LoadScenario, data: &RunData, engine_cpu_s: Option<f64>)
         real_duration_s: data.real_duration.as_secs_f64(),
         handlers: scenario.handler_count(),
         handlers_failed: data.handlers_failed,
+        offers_to_failed: data.offers_to_failed,
         engine_wrap_up_real_s: (wu_e, wu_n),
         unparsable: data.unparsable,
         unfinished_leg_states: data.unfinished_leg_states.clone(),
@@ -445,13 +448,14 @@ impl LoadReport {
         let mut s = String::new();
         let _ = writeln!(
             s,
-            "scenario {}  seed {}  time scale ×{}  real {:.1} s  handlers {} ({} failed)  wrap-up real {}/{} s",
+            "scenario {}  seed {}  time scale ×{}  real {:.1} s  handlers {} ({} failed, {} offers to them)  wrap-up real {}/{} s",
             self.scenario,
             self.seed,
             self.time_scale,
             self.real_duration_s,
             self.handlers,
             self.handlers_failed,
+            self.offers_to_failed,
             self.engine_wrap_up_real_s.0,
             self.engine_wrap_up_real_s.1
         );
