@@ -27,6 +27,10 @@
 //! answer for that destination rather than a reason to fail over. `Retry-After`
 //! ([`SHUTDOWN_RETRY_AFTER_S`]) tells the carrier how long to keep this server out of its
 //! rotation.
+//!
+//! Known gap: a call ringing at the overflow partner (a leg with no handler) gets its 503
+//! towards the carrier but its partner leg is not CANCELled here (`send_cancel` is private
+//! to `calls.rs`); the partner leg rings until its own timeout.
 
 use std::time::{Duration, Instant};
 

@@ -1291,7 +1291,7 @@ mod tests {
     }
 
     #[test]
-    fn pidf_body_parses_as_a_located_emergency_invite() {
+    fn pidf_body_carries_the_call_number_and_the_circle() {
         let body = pidf_multipart("v=0\r\n").replace_cid(7);
         let text = String::from_utf8(body).unwrap();
         assert!(text.contains("<loc7@carrier.load>"));
