@@ -104,6 +104,10 @@ async fn sigkill_with_queued_999_calls_loses_none_of_them() {
         assert_eq!(item["location"]["lat"], 51.501364, "{item:#}");
         assert_eq!(item["location"]["lon"], -0.14189, "{item:#}");
         assert_eq!(item["location"]["radius_m"], 35.0, "{item:#}");
+        // The PIDF-LO <timestamp> (2026-11-29T13:00:00Z) survives the crash; the API
+        // computes the location's age at render time.
+        let age_s = item["location"]["age_s"].as_f64().expect("age_s");
+        assert!(age_s > 0.0, "{item:#}");
         assert!(item["id"].as_u64().unwrap() >= answerpoint::runtime::JOURNAL_ID_BASE);
     }
     assert!(second

@@ -452,11 +452,57 @@ async fn get_handlers(State(state): State<ApiState>) -> Json<serde_json::Value> 
 }
 
 async fn get_calls(State(state): State<ApiState>) -> Json<serde_json::Value> {
-    Json(state.read.calls())
+    let mut calls = state.read.calls();
+    fill_location_age(&mut calls, unix_now_ms());
+    Json(calls)
 }
 
 async fn get_abandoned(State(state): State<ApiState>) -> Json<serde_json::Value> {
-    Json(state.read.abandoned())
+    let mut abandoned = state.read.abandoned();
+    fill_location_age(&mut abandoned, unix_now_ms());
+    Json(abandoned)
+}
+
+/// Wall clock as Unix ms (the engine core has none; ages are computed at render time).
+fn unix_now_ms() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX))
+        .unwrap_or(0)
+}
+
+/// Fills `age_s` (s, issue 4's location summary) in every `location` object of a view
+/// (`GET /api/calls`, `GET /api/abandoned`) from its `timestamp_ms` (PIDF-LO
+/// `<timestamp>`, RFC 3863 §4.1.7, or the AML time of positioning) and `now_unix_ms`,
+/// with [`crate::location::summary::age_s_between`]: 0 for a timestamp in the future,
+/// `null` without a timestamp. Walks at most 4 levels deep (views are arrays of objects).
+fn fill_location_age(value: &mut serde_json::Value, now_unix_ms: i64) {
+    fn walk(value: &mut serde_json::Value, now_unix_ms: i64, depth: u8) {
+        if depth == 0 {
+            return;
+        }
+        match value {
+            serde_json::Value::Array(items) => {
+                for item in items {
+                    walk(item, now_unix_ms, depth - 1);
+                }
+            }
+            serde_json::Value::Object(map) => {
+                if let Some(serde_json::Value::Object(location)) = map.get_mut("location") {
+                    let timestamp_ms = location.get("timestamp_ms").and_then(|t| t.as_i64());
+                    let age_s = crate::location::summary::age_s_between(timestamp_ms, now_unix_ms);
+                    location.insert("age_s".to_owned(), serde_json::json!(age_s));
+                }
+                for (key, item) in map.iter_mut() {
+                    if key != "location" {
+                        walk(item, now_unix_ms, depth - 1);
+                    }
+                }
+            }
+            _ => {}
+        }
+    }
+    walk(value, now_unix_ms, 4);
 }
 
 /// Body of `POST /api/handlers/{id}/state`.
@@ -641,6 +687,23 @@ mod tests {
         let s = ApiSettings::from_config(&cfg.http);
         assert_eq!(s.listen, "127.0.0.1:8080".parse().unwrap());
         assert_eq!(s.validate(), Ok(()));
+    }
+
+    #[test]
+    fn location_age_is_filled_at_render_time() {
+        let mut calls = serde_json::json!([
+            {"id": 1, "location": {"lat": 51.5, "timestamp_ms": 1_000_000}},
+            {"id": 2, "location": {"lat": 51.5, "timestamp_ms": null}},
+            {"id": 3, "location": null},
+            {"id": 4, "location": {"timestamp_ms": 9_000_000}},
+        ]);
+        fill_location_age(&mut calls, 1_012_500);
+        assert_eq!(calls[0]["location"]["age_s"], 12.5);
+        assert_eq!(calls[1]["location"]["age_s"], serde_json::Value::Null);
+        assert_eq!(calls[2]["location"], serde_json::Value::Null);
+        // A handset clock ahead of ours: age 0, never negative.
+        assert_eq!(calls[3]["location"]["age_s"], 0.0);
+        assert!(unix_now_ms() > 1_767_225_600_000, "wall clock after 2026");
     }
 
     #[test]
