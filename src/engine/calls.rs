@@ -468,6 +468,7 @@ impl Engine {
                 }
                 Action::HandlerStateChanged { handler, state } => {
                     let name = self.handler_name(handler);
+                    self.rona_notice(handler, &name, &state);
                     let at_ms = self.ms(now);
                     self.events.push_back(EngineEvent::HandlerState {
                         handler: name,
@@ -479,6 +480,34 @@ impl Engine {
             }
         }
         any
+    }
+
+    /// Logs loudly when ring-no-answer parks a handler NotReady and when it comes back
+    /// (DESIGN §6: the control room must never silently lose its seats).
+    fn rona_notice(&mut self, handler: HandlerId, name: &str, state: &crate::queue::HandlerState) {
+        use crate::queue::HandlerState;
+        let parked =
+            matches!(state, HandlerState::NotReady(r) if r == crate::queue::MISSED_CALLS_REASON);
+        let Some(info) = self.handlers.get_mut(handler.0 as usize) else {
+            return;
+        };
+        let was_parked = std::mem::replace(&mut info.rona_parked, parked);
+        if parked && !was_parked {
+            let cfg = self.router.config();
+            let back = match cfg.rona_not_ready_s {
+                0 => "stays not-ready until set available (queue.rona_not_ready_s = 0)".to_owned(),
+                s => format!("returns to available automatically in {s} s"),
+            };
+            let text = format!(
+                "WARNING handler {name} set NOT READY after {} missed calls (ring-no-answer); {back}",
+                cfg.max_consecutive_misses
+            );
+            self.notice(text);
+        } else if was_parked && *state == HandlerState::Available {
+            self.notice(format!(
+                "handler {name} back to available after a ring-no-answer not-ready"
+            ));
+        }
     }
 
     /// 180 Ringing to the carrier (reliable when it requires 100rel), and the keepalive

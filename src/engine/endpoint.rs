@@ -370,6 +370,28 @@ impl Engine {
         }
     }
 
+    /// A liveness signal from a handler's device (REGISTER refresh, OPTIONS from a seat):
+    /// returns a handler parked NotReady("missed calls") by ring-no-answer to Available.
+    pub(crate) fn handler_alive(&mut self, now: Instant, id: HandlerId, why: &str) {
+        let parked = matches!(
+            self.router.handler_state(id),
+            Some(crate::queue::HandlerState::NotReady(r)) if r == crate::queue::MISSED_CALLS_REASON
+        );
+        if !parked {
+            return;
+        }
+        let name = self.handler_name(id);
+        self.notice(format!(
+            "handler {name}: {why} while not-ready after missed calls; returning it to available"
+        ));
+        if let Err(e) = self
+            .router
+            .handle(now, crate::queue::Event::HandlerAlive { handler: id })
+        {
+            self.notice(format!("queue refused liveness of {name}: {e}"));
+        }
+    }
+
     pub(crate) fn handler_name(&self, id: HandlerId) -> String {
         self.handlers
             .get(id.0 as usize)
@@ -453,6 +475,15 @@ impl Engine {
         let to_tag = req.to().and_then(|t| t.tag().map(str::to_owned));
         // Carrier keepalive: answered without any state (RFC 3261 §11.2).
         if is_options && to_tag.is_none() {
+            // A seat phone's own OPTIONS keepalive shows the seat is alive.
+            if let Some(i) = self.handlers.iter().position(|h| {
+                h.seat
+                    && h.dest
+                        .is_some_and(|(t, a)| t == rx.transport && a == rx.source)
+            }) {
+                self.handler_alive(now, HandlerId(i as u32), "OPTIONS from the seat");
+                self.settle(now);
+            }
             // RFC 3261 §8.2.2.3: an option tag we do not support in Require gets 420.
             let unsupported =
                 crate::sip::validate::unsupported_requires(&req, SUPPORTED_TAGS).join(", ");

@@ -52,6 +52,8 @@ pub(crate) struct HandlerInfo {
     pub(crate) dest: Option<(Transport, SocketAddr)>,
     pub(crate) bindings: Vec<Binding>,
     pub(crate) reg_gen: u32,
+    /// Parked NotReady("missed calls") by ring-no-answer (for the log lines).
+    pub(crate) rona_parked: bool,
 }
 
 impl HandlerInfo {
@@ -64,6 +66,7 @@ impl HandlerInfo {
             dest: None,
             bindings: Vec::new(),
             reg_gen: 0,
+            rona_parked: false,
         }
     }
 }
@@ -279,6 +282,11 @@ impl Engine {
         );
         if has && logged_out {
             self.set_router_state(now, id, RequestedState::Available);
+        } else if has {
+            // A successful REGISTER refresh shows the phone is alive: a handler parked
+            // NotReady by ring-no-answer comes back (queue.rona_not_ready_s is the other
+            // way back); any other state is left alone.
+            self.handler_alive(now, id, "REGISTER refresh");
         } else if !has && (had || !logged_out) {
             self.set_router_state(now, id, RequestedState::LoggedOut);
             let name = self.handler_name(id);

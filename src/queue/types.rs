@@ -170,6 +170,13 @@ pub enum Event {
         /// The callback entry.
         callback: CallbackId,
     },
+    /// The handler's device showed it is alive (a REGISTER refresh, an OPTIONS from a
+    /// seat). A handler in NotReady("missed calls") after ring-no-answer returns to
+    /// Available; any other state is left alone (not an error).
+    HandlerAlive {
+        /// The handler.
+        handler: HandlerId,
+    },
 }
 
 /// Why an offer was withdrawn.
