@@ -36,6 +36,11 @@ pub struct QueueConfig {
     pub emergency_overflow: EmergencyOverflow,
     /// Aging among non-emergency traffic. Emergency calls are never overtaken.
     pub aging: Aging,
+    /// Test hook (issue 7 regression test, tests/load_*.rs): a deliberately broken policy that
+    /// serves non-emergency (101) calls before emergency calls. Never read from TOML.
+    #[doc(hidden)]
+    #[serde(skip)]
+    pub test_broken_serve_non_emergency_first: bool,
 }
 
 impl Default for QueueConfig {
@@ -63,6 +68,7 @@ impl Default for QueueConfig {
             },
             emergency_overflow: EmergencyOverflow::default(),
             aging: Aging::default(),
+            test_broken_serve_non_emergency_first: false,
         }
     }
 }

@@ -919,6 +919,11 @@ impl Router {
                 .head_for(skills)
                 .map(|(k, r, c)| (class, k, r, c))
         };
+        if self.config.test_broken_serve_non_emergency_first {
+            if let Some(found) = with(CallClass::NonEmergency) {
+                return Some(found);
+            }
+        }
         if let Some(found) = with(CallClass::Emergency) {
             return Some(found);
         }
@@ -942,6 +947,13 @@ impl Router {
 
     /// Effective class rank for ordering dirty calls (aged admin ranks as non-emergency).
     fn rank(&self, rec: &CallRecord, now: Instant) -> usize {
+        if self.config.test_broken_serve_non_emergency_first {
+            match rec.class {
+                CallClass::NonEmergency => return 0,
+                CallClass::Emergency => return 1,
+                CallClass::Admin => {}
+            }
+        }
         if rec.class == CallClass::Admin && self.aged(rec.key, now) {
             CallClass::NonEmergency.index()
         } else {
