@@ -41,6 +41,8 @@ pub(crate) enum TimerKind {
     Session(u64, u32),
     /// Drop a finished call's record (after stray retransmissions die out).
     Purge(u64),
+    /// 2xx retransmission for a relayed re-INVITE until ACK (§13.3.1.4).
+    ReinviteOk(u64, u32),
     /// Registration binding expiry for a handler (§10.3).
     Registration(u32, u32),
 }
@@ -149,6 +151,7 @@ impl Engine {
             if let Some(h) = engine.handlers.get_mut(id.0 as usize) {
                 h.contact = Some(seat.contact.clone());
                 h.dest = dest;
+                h.sdp_only = seat.offer_body == crate::config::OfferBody::SdpOnly;
             }
             engine.set_router_state(now, id, RequestedState::Available);
         }
@@ -756,6 +759,7 @@ impl Engine {
             TimerKind::Rel1xx(call, gen) => self.on_rel_timer(now, call, gen),
             TimerKind::Session(call, gen) => self.on_session_timer(now, call, gen),
             TimerKind::Purge(call) => self.purge(call),
+            TimerKind::ReinviteOk(call, gen) => self.on_reinvite_ok_timer(now, call, gen),
             TimerKind::Registration(h, gen) => self.on_registration_timer(now, HandlerId(h), gen),
         }
     }

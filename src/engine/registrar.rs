@@ -54,6 +54,8 @@ pub(crate) struct HandlerInfo {
     pub(crate) reg_gen: u32,
     /// Parked NotReady("missed calls") by ring-no-answer (for the log lines).
     pub(crate) rona_parked: bool,
+    /// `offer_body = "sdp-only"`: INVITEs carry the caller's SDP alone.
+    pub(crate) sdp_only: bool,
 }
 
 impl HandlerInfo {
@@ -67,6 +69,7 @@ impl HandlerInfo {
             bindings: Vec::new(),
             reg_gen: 0,
             rona_parked: false,
+            sdp_only: false,
         }
     }
 }
@@ -197,14 +200,17 @@ impl Engine {
                     );
                     return;
                 }
-                let skills = self
-                    .config
-                    .users
-                    .iter()
-                    .find(|u| u.name == user)
+                let cfg = self.config.users.iter().find(|u| u.name == user);
+                let skills = cfg
                     .map(|u| skills_from(&u.skills))
                     .unwrap_or_else(|| skills_from(&[]));
-                self.add_handler(now, &user, false, skills)
+                let sdp_only =
+                    cfg.is_some_and(|u| u.offer_body == crate::config::OfferBody::SdpOnly);
+                let id = self.add_handler(now, &user, false, skills);
+                if let Some(h) = self.handlers.get_mut(id.0 as usize) {
+                    h.sdp_only = sdp_only;
+                }
+                id
             }
         };
         let (had, has, contacts) = {

@@ -66,6 +66,8 @@ pub(crate) struct CallRecord {
     pub(crate) status: CallStatus,
     /// Offers that ended (the current ringing offer is not counted yet).
     pub(crate) offers: u32,
+    /// Came back from a failed overflow: no overflow rule applies to it again.
+    pub(crate) no_overflow: bool,
 }
 
 #[derive(Debug)]
@@ -328,6 +330,21 @@ impl Router {
                     return Err(RouterError::UnknownCallback(callback));
                 }
             }
+            Event::CallReturned { call, arrived } => {
+                if self.calls.contains_key(&call.call) {
+                    return Err(RouterError::DuplicateCall(call.call));
+                }
+                let id = call.call;
+                let required = call.required_skills | Skills::for_class(call.class);
+                let key = (arrived, self.next_seq);
+                self.next_seq += 1;
+                let mut rec = record(call, required, key);
+                rec.no_overflow = true;
+                self.queues[rec.class.index()].insert(key, required, id);
+                self.calls.insert(id, rec);
+                self.actions.push_back(Action::Queued { call: id });
+                self.dirty_calls.push(id);
+            }
             Event::HandlerAlive { handler } => {
                 if self.handler(handler)?.is_rona_not_ready() {
                     self.return_from_rona(handler, now);
@@ -349,11 +366,9 @@ impl Router {
         let ring = self.ring_timers.first().map(|t| t.0);
         let wrap = self.wrap_timers.first().map(|t| t.0);
         let rona = self.rona_timers.first().map(|t| t.0);
-        let overflow = self.overflow_wait().and_then(|(_, wait)| {
-            self.queues[CallClass::Emergency.index()]
-                .head()
-                .map(|(key, _)| key.0 + wait)
-        });
+        let overflow = self
+            .overflow_wait()
+            .and_then(|(_, wait)| self.first_overflowable().map(|key| key.0 + wait));
         [ring, wrap, rona, overflow].into_iter().flatten().min()
     }
 
@@ -408,10 +423,13 @@ impl Router {
         if let Some((uri, wait)) = self.overflow_wait() {
             let uri = uri.to_string();
             let queue = CallClass::Emergency.index();
-            while let Some((key, call)) = self.queues[queue].head() {
-                if key.0 + wait > now {
-                    break;
-                }
+            let due: Vec<CallId> = self.queues[queue]
+                .iter()
+                .take_while(|(key, _)| key.0 + wait <= now)
+                .filter(|(_, call)| self.calls.get(call).is_some_and(|r| !r.no_overflow))
+                .map(|(_, call)| call)
+                .collect();
+            for call in due {
                 self.overflow(call, &uri, OverflowReason::WaitedTooLong);
             }
         }
@@ -824,10 +842,25 @@ impl Router {
             .iter()
             .filter(|(required, _)| self.logged_in_covering(**required) == 0)
             .flat_map(|(_, group)| group.values().copied())
+            .filter(|c| self.calls.get(c).is_some_and(|r| !r.no_overflow))
             .collect();
         for call in stranded {
             self.overflow(call, &uri, OverflowReason::NoHandlerLoggedIn);
         }
+    }
+
+    /// Queue key of the oldest waiting emergency call an overflow rule may still move
+    /// (calls back from a failed overflow are skipped).
+    fn first_overflowable(&self) -> Option<QueueKey> {
+        let queue = &self.queues[CallClass::Emergency.index()];
+        let (key, call) = queue.head()?;
+        if self.calls.get(&call).is_some_and(|r| !r.no_overflow) {
+            return Some(key);
+        }
+        queue
+            .iter()
+            .find(|(_, c)| self.calls.get(c).is_some_and(|r| !r.no_overflow))
+            .map(|(k, _)| k)
     }
 
     fn overflow_wait(&self) -> Option<(&str, Duration)> {
@@ -971,6 +1004,7 @@ fn record(new: NewCall, required: Skills, key: QueueKey) -> CallRecord {
         key,
         status: CallStatus::Waiting,
         offers: 0,
+        no_overflow: false,
     }
 }
 
