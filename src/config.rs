@@ -144,6 +144,9 @@ pub struct Limits {
     pub max_transactions: usize,
     /// Most concurrent TCP connections (1–100,000; default 1,024).
     pub max_tcp_connections: usize,
+    /// How long an inbound TCP connection may stay open without completing its first SIP
+    /// message, s (1–3,600; default 30). RFC 5626 CRLF keepalives count as activity.
+    pub tcp_idle_timeout_s: u64,
 }
 
 impl Default for Limits {
@@ -154,6 +157,7 @@ impl Default for Limits {
             max_registrations: 10_000,
             max_transactions: 500_000,
             max_tcp_connections: 1_024,
+            tcp_idle_timeout_s: 30,
         }
     }
 }
@@ -225,6 +229,23 @@ pub struct Seat {
     /// `skills`: e.g. `emergency`, `non-emergency`, `admin`, `text`, language tags.
     #[serde(default)]
     pub skills: Vec<String>,
+    /// `offer_body`: what body the handler's INVITE carries (default `multipart`).
+    #[serde(default)]
+    pub offer_body: OfferBody,
+}
+
+/// The body of the INVITE offered to a handler (`offer_body` of a seat or user).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum OfferBody {
+    /// `multipart`: the caller's SDP plus the PIDF-LO / additional-data parts, in a
+    /// `multipart/mixed` body (RFC 6442 §3, RFC 5621).
+    #[default]
+    Multipart,
+    /// `sdp-only`: only the caller's SDP, for softphones that refuse multipart offers
+    /// (baresip 1.0 answers them 500). `Geolocation` / `Call-Info` headers are still sent
+    /// and the location stays available through the API.
+    SdpOnly,
 }
 
 /// Softphone credentials for REGISTER (digest, RFC 3261 §22.4).
@@ -238,6 +259,9 @@ pub struct User {
     /// `skills`, as for [`Seat::skills`].
     #[serde(default)]
     pub skills: Vec<String>,
+    /// `offer_body`, as for [`Seat::offer_body`].
+    #[serde(default)]
+    pub offer_body: OfferBody,
 }
 
 impl fmt::Debug for User {
@@ -246,6 +270,7 @@ impl fmt::Debug for User {
             .field("name", &self.name)
             .field("password", &"<redacted>")
             .field("skills", &self.skills)
+            .field("offer_body", &self.offer_body)
             .finish()
     }
 }
@@ -453,6 +478,10 @@ pub enum Problem {
     /// A value that must not be empty is empty.
     #[error("must not be empty")]
     Empty,
+    /// A seat or user skill the queue does not know (a typo would create a skill no call
+    /// ever requires, or silently fall back to every class skill).
+    #[error("unknown skill '{0}' (known: emergency, non-emergency, admin, text)")]
+    UnknownSkill(String),
     /// A list is longer than its cap.
     #[error("{len} entries, at most {max} allowed")]
     TooMany {
@@ -678,6 +707,11 @@ fn check_skills(key: &str, skills: &[String]) -> Result<(), ConfigError> {
     for (i, s) in skills.iter().enumerate() {
         let k = format!("{key}[{i}]");
         check_name(&k, s)?;
+        // The engine's queue knows the class skills and `text` (no language table yet:
+        // `crate::queue::Skills::from_name` with no languages).
+        if crate::queue::Skills::from_name(s, &[]).is_none() {
+            return Err(ConfigError::invalid(k, Problem::UnknownSkill(clip(s))));
+        }
         if !seen.insert(s) {
             let first = skills.iter().position(|x| x == s).unwrap_or(0);
             return Err(ConfigError::invalid(
@@ -887,6 +921,7 @@ impl Config {
             1,
             100_000,
         )?;
+        range("limits.tcp_idle_timeout_s", l.tcp_idle_timeout_s, 1, 3_600)?;
 
         // [[seats]]
         count("seats", raw.seats.len(), MAX_SEATS)?;

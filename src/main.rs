@@ -235,7 +235,7 @@ fn simulate(args: &SimulateArgs) -> Result<(), Box<dyn std::error::Error>> {
 
     let (scenario, model) = match &args.scenario {
         Some(path) => {
-            let mut s = Scenario::from_toml(&std::fs::read_to_string(path)?)?;
+            let mut s = Scenario::load(path)?;
             if let Some(seed) = args.seed {
                 s.seed = seed;
             }
@@ -297,8 +297,8 @@ fn simulate(args: &SimulateArgs) -> Result<(), Box<dyn std::error::Error>> {
         scenario.seed, scenario.warmup_calls, report.virtual_duration_s
     );
     println!(
-        "{:<14} {:>8} {:>8} {:>6} {:>6} {:>6} {:>9} {:>9} {:>9} {:>9}  answered within 5/10/15/20/60 s",
-        "class", "calls", "answered", "aband", "overfl", "reject", "mean ms", "p50 ms", "p90 ms", "p99 ms"
+        "{:<14} {:>8} {:>8} {:>6} {:>6} {:>6} {:>9} {:>9} {:>9} {:>9} {:>9}  answered within 5/10/15/20/60 s",
+        "class", "calls", "answered", "aband", "overfl", "reject", "mean ms", "p50 ms", "p90 ms", "p95 ms", "p99 ms"
     );
     for c in &classes {
         let sl: Vec<String> = c
@@ -307,7 +307,7 @@ fn simulate(args: &SimulateArgs) -> Result<(), Box<dyn std::error::Error>> {
             .map(|f| format!("{:.1}%", f * 100.0))
             .collect();
         println!(
-            "{:<14} {:>8} {:>8} {:>6} {:>6} {:>6} {:>9.0} {:>9.0} {:>9.0} {:>9.0}  {}",
+            "{:<14} {:>8} {:>8} {:>6} {:>6} {:>6} {:>9.0} {:>9.0} {:>9.0} {:>9.0} {:>9.0}  {}",
             c.class.as_str(),
             c.calls,
             c.answered,
@@ -317,6 +317,7 @@ fn simulate(args: &SimulateArgs) -> Result<(), Box<dyn std::error::Error>> {
             c.mean_wait_ms,
             c.wait_p50_ms,
             c.wait_p90_ms,
+            c.wait_p95_ms,
             c.wait_p99_ms,
             sl.join(" ")
         );
@@ -327,7 +328,7 @@ fn simulate(args: &SimulateArgs) -> Result<(), Box<dyn std::error::Error>> {
                 .map(|f| format!("{:.1}%", f * 100.0))
                 .collect();
             println!(
-                "{:<14} {:>8} {:>8} {:>6} {:>6} {:>6} {:>9.0} {:>9.0} {:>9.0} {:>9.0}  {}",
+                "{:<14} {:>8} {:>8} {:>6} {:>6} {:>6} {:>9.0} {:>9.0} {:>9.0} {:>9.0} {:>9.0}  {}",
                 "  (Erlang C)",
                 "",
                 "",
@@ -337,6 +338,7 @@ fn simulate(args: &SimulateArgs) -> Result<(), Box<dyn std::error::Error>> {
                 e.mean_wait_ms,
                 e.wait_p50_ms,
                 e.wait_p90_ms,
+                e.wait_p95_ms,
                 e.wait_p99_ms,
                 sl.join(" ")
             );

@@ -1,13 +1,14 @@
 //! A real softphone: baresip (Debian package `baresip`) registers with digest
 //! authentication (RFC 3261 §22.4) to the in-process engine, becomes an available handler,
-//! and auto-answers a SIPp 101 call the engine offers it; the call completes.
+//! and auto-answers a SIPp 999 call (multipart SDP + PIDF-LO from the carrier) that the
+//! engine offers it; the call completes with its location kept.
 //!
 //! The engine is configured with `sip.digest_algorithms = ["MD5"]`: baresip 1.0's
 //! digest client (libre) gives up with ENOSYS when any `WWW-Authenticate` offers an
 //! algorithm other than MD5, and by default the engine challenges with SHA-256 and MD5
-//! (RFC 8760 §2.4). A 101 is dialled, not a 999, because baresip 1.0 answers a
-//! multipart/mixed (SDP + PIDF-LO) offer with 500; a per-handler SDP-only offer is the
-//! open fix for that (issue 5).
+//! (RFC 8760 §2.4). baresip 1.0 answers a multipart/mixed (SDP + PIDF-LO) offer with
+//! 500, so the user has `offer_body = "sdp-only"`: its INVITE carries the caller's SDP
+//! alone, with the Geolocation header kept; the location stays on the call (API).
 //! baresip runs headless from a scratch config directory: no sound card (a sine source,
 //! no player), UDP only, loopback only. Requires baresip and SIPp.
 
@@ -20,7 +21,7 @@ use e2e_support::{free_port, free_udp_port, require_tool, scratch_dir, Engine, P
 use tokio::process::Command;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn baresip_registers_with_digest_and_answers_a_101() {
+async fn baresip_registers_with_digest_and_answers_a_999_with_location() {
     let baresip = require_tool("baresip", "baresip");
     let dir = scratch_dir("baresip");
     let engine = Engine::start(
@@ -34,6 +35,7 @@ digest_algorithms = ["MD5"]    # baresip 1.0's digest client gives up on SHA-256
 name = "handler1"
 password = "change-me"
 skills = ["emergency", "non-emergency"]
+offer_body = "sdp-only"        # baresip 1.0 answers multipart offers with 500
 "#,
     )
     .await;
@@ -102,7 +104,7 @@ skills = ["emergency", "non-emergency"]
 
     let mut carrier = Sipp {
         name: "carrier",
-        scenario: "carrier-101.xml",
+        scenario: "carrier-999-pidf.xml",
         port: free_port(),
         transport: "u1",
         calls: 1,
@@ -122,5 +124,11 @@ skills = ["emergency", "non-emergency"]
     assert_eq!(call.handler.as_deref(), Some("handler1"));
     assert_eq!(call.end_reason, Some(EndReason::CallerHangup));
     assert!(call.answered_ms.is_some());
+    assert_eq!(call.class, Some(answerpoint::call::CallClass::Emergency));
+    assert!(
+        call.location.as_ref().is_some_and(|l| l.lat.is_some()),
+        "location kept: {:?}",
+        call.location
+    );
     engine.stop().await;
 }

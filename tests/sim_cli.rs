@@ -84,3 +84,54 @@ fn scenario_file_and_errors() {
         .unwrap();
     assert_eq!(out.status.code(), Some(2));
 }
+
+#[test]
+fn missing_scenario_file_error_names_the_path() {
+    let out = Command::new(env!("CARGO_BIN_EXE_answerpoint"))
+        .args(["simulate", "--scenario", "no/such/missing.toml"])
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("no/such/missing.toml"), "{err}");
+}
+
+#[test]
+fn text_report_has_a_p95_column_matching_json() {
+    let args = [
+        "simulate",
+        "--arrival-rate-per-s",
+        "0.1",
+        "--handlers",
+        "20",
+        "--mean-handle-s",
+        "180",
+        "--calls",
+        "5000",
+        "--seed",
+        "9",
+    ];
+    let out = Command::new(env!("CARGO_BIN_EXE_answerpoint"))
+        .args(args)
+        .output()
+        .unwrap();
+    assert!(out.status.success());
+    let text = String::from_utf8_lossy(&out.stdout).to_string();
+    let header = text.lines().nth(1).unwrap();
+    let cols: Vec<&str> = header.split_whitespace().collect();
+    let p95_at = cols.iter().position(|c| *c == "p95").expect(header);
+    assert_eq!(cols[p95_at - 2], "p90");
+    let mut with_json = args.to_vec();
+    with_json.push("--json");
+    let v = simulate(&with_json[1..]);
+    let json_p95 = v["classes"][0]["wait_p95_ms"].as_f64().unwrap();
+    let row = text
+        .lines()
+        .find(|l| l.starts_with("emergency"))
+        .unwrap()
+        .split_whitespace()
+        .collect::<Vec<_>>();
+    // Row: class calls answered aband overfl reject mean p50 p90 p95 p99 …
+    let shown: f64 = row[9].parse().unwrap();
+    assert!((shown - json_p95).abs() <= 0.5, "{shown} vs {json_p95}");
+}

@@ -34,6 +34,9 @@ use crate::sip::{HeaderName, Message, MessageBuilder, Method};
 
 /// Our minimum session interval, s (RFC 4028 §4: at least 90).
 pub const MIN_SE_S: u32 = 90;
+/// `limits.max_transactions / EMERGENCY_RESERVE_DIVISOR` transactions are kept for
+/// emergency INVITEs and calls in progress: non-emergency INVITEs are refused 503 first.
+pub const EMERGENCY_RESERVE_DIVISOR: usize = 10;
 /// Header carrying the engine's call id to the handler.
 pub const CALL_ID_HEADER: &str = "X-Answerpoint-Call-Id";
 
@@ -131,6 +134,18 @@ pub(crate) struct CarrierLeg {
     pub(crate) se_gen: u32,
 }
 
+/// A 2xx we sent to a re-INVITE, awaiting the ACK (RFC 3261 §13.3.1.4).
+#[derive(Debug, Clone)]
+pub(crate) struct ReinviteOk {
+    /// The leg the re-INVITE came from (where the ACK comes from).
+    pub(crate) side: Side,
+    /// The re-INVITE's CSeq number (the ACK carries the same).
+    pub(crate) seq: u32,
+    pub(crate) pkt: Pkt,
+    pub(crate) interval: Duration,
+    pub(crate) giveup: Instant,
+}
+
 /// One call.
 #[derive(Debug, Clone)]
 pub(crate) struct Call {
@@ -158,6 +173,9 @@ pub(crate) struct Call {
     pub(crate) legs: Vec<HandlerLeg>,
     pub(crate) answered_leg: Option<usize>,
     pub(crate) ka_gen: u32,
+    /// Our 2xx to a relayed re-INVITE, retransmitted until its ACK (RFC 3261 §13.3.1.4).
+    pub(crate) reinvite_ok: Option<ReinviteOk>,
+    pub(crate) reok_gen: u32,
     /// Headers and body for handler INVITEs, built once at the first offer.
     pub(crate) template: Option<OfferTemplate>,
 }
@@ -268,6 +286,14 @@ impl Engine {
             ClassAction::AnswerTest | ClassAction::Queue(_) => {}
         }
 
+        // Transaction headroom (DESIGN §6: 999 is never busied): non-emergency INVITEs are
+        // shed at 90 % of `limits.max_transactions`; the last 10 % is for emergency calls
+        // and the transactions of calls already in progress.
+        let max = self.config.limits.max_transactions;
+        if !emergency && self.txns.len() >= max - max / EMERGENCY_RESERVE_DIVISOR {
+            self.refuse(&inb, 503, "Service Unavailable", &[("Retry-After", "5")]);
+            return;
+        }
         // The call: an INVITE server transaction with an immediate 100 (§8.2.6.1).
         let rel = Self::reliability(inb.transport);
         let tx = ServerTransaction::Invite(InviteServer::new(now, rel, self.timers, Trying::ByTu));
@@ -361,6 +387,8 @@ impl Engine {
             legs: Vec::new(),
             answered_leg: None,
             ka_gen: 0,
+            reinvite_ok: None,
+            reok_gen: 0,
             template: None,
         };
         self.calls.insert(id, call);
@@ -468,6 +496,7 @@ impl Engine {
                 }
                 Action::HandlerStateChanged { handler, state } => {
                     let name = self.handler_name(handler);
+                    self.rona_notice(handler, &name, &state);
                     let at_ms = self.ms(now);
                     self.events.push_back(EngineEvent::HandlerState {
                         handler: name,
@@ -479,6 +508,34 @@ impl Engine {
             }
         }
         any
+    }
+
+    /// Logs loudly when ring-no-answer parks a handler NotReady and when it comes back
+    /// (DESIGN §6: the control room must never silently lose its seats).
+    fn rona_notice(&mut self, handler: HandlerId, name: &str, state: &crate::queue::HandlerState) {
+        use crate::queue::HandlerState;
+        let parked =
+            matches!(state, HandlerState::NotReady(r) if r == crate::queue::MISSED_CALLS_REASON);
+        let Some(info) = self.handlers.get_mut(handler.0 as usize) else {
+            return;
+        };
+        let was_parked = std::mem::replace(&mut info.rona_parked, parked);
+        if parked && !was_parked {
+            let cfg = self.router.config();
+            let back = match cfg.rona_not_ready_s {
+                0 => "stays not-ready until set available (queue.rona_not_ready_s = 0)".to_owned(),
+                s => format!("returns to available automatically in {s} s"),
+            };
+            let text = format!(
+                "WARNING handler {name} set NOT READY after {} missed calls (ring-no-answer); {back}",
+                cfg.max_consecutive_misses
+            );
+            self.notice(text);
+        } else if was_parked && *state == HandlerState::Available {
+            self.notice(format!(
+                "handler {name} back to available after a ring-no-answer not-ready"
+            ));
+        }
     }
 
     /// 180 Ringing to the carrier (reliable when it requires 100rel), and the keepalive
@@ -583,21 +640,22 @@ impl Engine {
     /// Sends the call's INVITE to a handler (`handler`) or to an overflow partner
     /// (`target`). Failure to build or route it counts as a refusal (503).
     fn offer(&mut self, now: Instant, id: u64, handler: Option<HandlerId>, target: Option<String>) {
-        let (uri, dest, label) = match (handler, &target) {
+        let (uri, dest, label, sdp_only) = match (handler, &target) {
             (Some(h), _) => {
                 let info = self.handlers.get(h.0 as usize);
                 (
                     info.and_then(|i| i.contact.clone()),
                     info.and_then(|i| i.dest),
                     self.handler_name(h),
+                    info.is_some_and(|i| i.sdp_only),
                 )
             }
-            (None, Some(t)) => (Some(t.clone()), uri_destination(t), t.clone()),
+            (None, Some(t)) => (Some(t.clone()), uri_destination(t), t.clone(), false),
             (None, None) => return,
         };
         let built = match (uri, dest) {
             (Some(uri), Some((transport, dest))) => {
-                self.build_offer(now, id, &uri, transport, dest)
+                self.build_offer(now, id, &uri, transport, dest, sdp_only)
             }
             _ => None,
         };
@@ -614,10 +672,7 @@ impl Engine {
                         },
                     );
                 }
-                None => {
-                    self.final_to_carrier(now, id, 480, "Temporarily Unavailable", &[]);
-                    self.finish(now, id, EndReason::OverflowFailed(503));
-                }
+                None => self.overflow_failed(now, id, 503),
             }
             return;
         };
@@ -668,7 +723,9 @@ impl Engine {
 
     /// Builds the handler INVITE: own Call-ID, From/P-Asserted-Identity with the callback
     /// number, Priority for emergency calls, our call id, Resource-Priority as received,
-    /// location headers and parts, the caller's SDP.
+    /// location headers and parts, the caller's SDP. With `sdp_only` (the handler's
+    /// `offer_body = "sdp-only"`) the body is the caller's SDP alone; the location
+    /// headers are still sent.
     fn build_offer(
         &mut self,
         _now: Instant,
@@ -676,6 +733,7 @@ impl Engine {
         uri: &str,
         transport: Transport,
         dest: SocketAddr,
+        sdp_only: bool,
     ) -> Option<(Pkt, ClientKey, HandlerLeg)> {
         let fallback = self.calls.get(&id)?.carrier.inb.source;
         let local = self.local_addr(transport, fallback);
@@ -698,7 +756,16 @@ impl Engine {
         // Written directly (the hot path: one parse per call, RFC 3261 §8.1.1 headers).
         // Every value is from the parsed carrier INVITE, the validated config or the
         // engine, so none holds CR/LF; `clean` enforces it anyway.
-        let (headers, body) = c.template.as_ref()?;
+        let (headers, full_body) = c.template.as_ref()?;
+        let sdp_body: Option<(String, Vec<u8>)>;
+        let body = if sdp_only {
+            let req = &c.carrier.inb.req;
+            sdp_body = extract_sdp(req.get(HeaderName::ContentType), req.body())
+                .map(|s| ("application/sdp".to_owned(), s.to_vec()));
+            &sdp_body
+        } else {
+            full_body
+        };
         let mut out = Vec::with_capacity(768 + body.as_ref().map_or(0, |(_, b)| b.len()));
         let mut put = |n: &str, v: &str| {
             out.extend_from_slice(n.as_bytes());
@@ -1013,10 +1080,43 @@ impl Engine {
                     },
                 );
             }
-            None => {
-                self.final_to_carrier(now, id, 480, "Temporarily Unavailable", &[]);
-                self.finish(now, id, EndReason::OverflowFailed(status));
-            }
+            None => self.overflow_failed(now, id, status),
+        }
+    }
+
+    /// The overflow partner refused or failed (`status`): the call goes back to the queue
+    /// at its original arrival time and class, never to overflow again (DESIGN §6: a 999
+    /// is never dropped; local handlers will take it).
+    fn overflow_failed(&mut self, now: Instant, id: u64, status: u16) {
+        let Some(c) = self.calls.get_mut(&id) else {
+            return;
+        };
+        if !c.is_live_unanswered() || c.in_router {
+            return;
+        }
+        let Some(class) = c.class else {
+            return;
+        };
+        c.state = CallState::Queued;
+        c.handler = None;
+        c.handler_label = None;
+        c.in_router = true;
+        let call = NewCall {
+            call: CallId(id),
+            class,
+            caller: c.caller.clone(),
+            location: c.location.as_ref().map(location_text),
+            required_skills: Skills::NONE,
+        };
+        let arrived = c.arrived;
+        self.notice(format!(
+            "WARNING call {id}: overflow partner failed ({status}); call re-queued at its original place"
+        ));
+        if let Err(e) = self
+            .router
+            .handle(now, Event::CallReturned { call, arrived })
+        {
+            self.notice(format!("queue refused returned call {id}: {e}"));
         }
     }
 
@@ -1358,9 +1458,16 @@ impl Engine {
         let Some(&(id, side)) = req.call_id().and_then(|c| self.dialogs.get(c)) else {
             return;
         };
-        if side == Side::Carrier {
-            if let Some(c) = self.calls.get_mut(&id) {
+        let seq = req.cseq().map(|c| c.seq);
+        if let Some(c) = self.calls.get_mut(&id) {
+            if side == Side::Carrier {
                 c.carrier.acked = true;
+            }
+            if c.reinvite_ok
+                .as_ref()
+                .is_some_and(|o| o.side == side && Some(o.seq) == seq)
+            {
+                c.reinvite_ok = None;
             }
         }
     }
@@ -1655,8 +1762,65 @@ impl Engine {
         if let Some(p) =
             self.build_response(origin, status, &reason, tag.as_deref(), &extra, body_ref)
         {
-            let _ = self.txns.send_response(now, back, status, p);
+            let _ = self.txns.send_response(now, back, status, p.clone());
+            if is_invite && (200..300).contains(&status) {
+                self.await_reinvite_ack(now, id, to, origin, p);
+            }
         }
+    }
+
+    /// Keeps our 2xx to a re-INVITE and retransmits it until the ACK: T1, doubling to
+    /// T2, for 64·T1 over UDP (RFC 3261 §13.3.1.4; the INVITE server transaction ends
+    /// with the 2xx, so the TU does this). Over TCP the transport is reliable.
+    fn await_reinvite_ack(&mut self, now: Instant, id: u64, to: Side, origin: &Inbound, p: Pkt) {
+        let t1 = self.timers.t1();
+        let giveup = now + self.timers.t1_x64();
+        let seq = origin.req.cseq().map(|c| c.seq).unwrap_or(0);
+        let Some(c) = self.calls.get_mut(&id) else {
+            return;
+        };
+        let side = match to {
+            Side::Carrier => match c.answered_leg {
+                Some(i) => Side::Handler(i),
+                None => return,
+            },
+            Side::Handler(_) => Side::Carrier,
+        };
+        c.reok_gen = c.reok_gen.wrapping_add(1);
+        let gen = c.reok_gen;
+        c.reinvite_ok = Some(ReinviteOk {
+            side,
+            seq,
+            pkt: p,
+            interval: t1,
+            giveup,
+        });
+        if origin.transport == Transport::Udp {
+            self.arm(now + t1, TimerKind::ReinviteOk(id, gen));
+        }
+    }
+
+    /// Retransmits the re-INVITE 2xx (see [`Engine::await_reinvite_ack`]).
+    pub(crate) fn on_reinvite_ok_timer(&mut self, now: Instant, id: u64, gen: u32) {
+        let t2 = self.timers.t2();
+        let Some(c) = self.calls.get_mut(&id) else {
+            return;
+        };
+        if c.reok_gen != gen || c.ended.is_some() {
+            return;
+        }
+        let Some(ok) = c.reinvite_ok.as_mut() else {
+            return;
+        };
+        if now >= ok.giveup {
+            c.reinvite_ok = None;
+            return;
+        }
+        ok.interval = (ok.interval * 2).min(t2);
+        let next = (now + ok.interval).min(ok.giveup);
+        let p = ok.pkt.clone();
+        self.push_pkt(&p);
+        self.arm(next, TimerKind::ReinviteOk(id, gen));
     }
 }
 

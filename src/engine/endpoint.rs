@@ -41,6 +41,8 @@ pub(crate) enum TimerKind {
     Session(u64, u32),
     /// Drop a finished call's record (after stray retransmissions die out).
     Purge(u64),
+    /// 2xx retransmission for a relayed re-INVITE until ACK (§13.3.1.4).
+    ReinviteOk(u64, u32),
     /// Registration binding expiry for a handler (§10.3).
     Registration(u32, u32),
 }
@@ -149,6 +151,7 @@ impl Engine {
             if let Some(h) = engine.handlers.get_mut(id.0 as usize) {
                 h.contact = Some(seat.contact.clone());
                 h.dest = dest;
+                h.sdp_only = seat.offer_body == crate::config::OfferBody::SdpOnly;
             }
             engine.set_router_state(now, id, RequestedState::Available);
         }
@@ -374,6 +377,28 @@ impl Engine {
         }
     }
 
+    /// A liveness signal from a handler's device (REGISTER refresh, OPTIONS from a seat):
+    /// returns a handler parked NotReady("missed calls") by ring-no-answer to Available.
+    pub(crate) fn handler_alive(&mut self, now: Instant, id: HandlerId, why: &str) {
+        let parked = matches!(
+            self.router.handler_state(id),
+            Some(crate::queue::HandlerState::NotReady(r)) if r == crate::queue::MISSED_CALLS_REASON
+        );
+        if !parked {
+            return;
+        }
+        let name = self.handler_name(id);
+        self.notice(format!(
+            "handler {name}: {why} while not-ready after missed calls; returning it to available"
+        ));
+        if let Err(e) = self
+            .router
+            .handle(now, crate::queue::Event::HandlerAlive { handler: id })
+        {
+            self.notice(format!("queue refused liveness of {name}: {e}"));
+        }
+    }
+
     pub(crate) fn handler_name(&self, id: HandlerId) -> String {
         self.handlers
             .get(id.0 as usize)
@@ -457,6 +482,15 @@ impl Engine {
         let to_tag = req.to().and_then(|t| t.tag().map(str::to_owned));
         // Carrier keepalive: answered without any state (RFC 3261 §11.2).
         if is_options && to_tag.is_none() {
+            // A seat phone's own OPTIONS keepalive shows the seat is alive.
+            if let Some(i) = self.handlers.iter().position(|h| {
+                h.seat
+                    && h.dest
+                        .is_some_and(|(t, a)| t == rx.transport && a == rx.source)
+            }) {
+                self.handler_alive(now, HandlerId(i as u32), "OPTIONS from the seat");
+                self.settle(now);
+            }
             // RFC 3261 §8.2.2.3: an option tag we do not support in Require gets 420.
             let unsupported =
                 crate::sip::validate::unsupported_requires(&req, SUPPORTED_TAGS).join(", ");
@@ -729,6 +763,7 @@ impl Engine {
             TimerKind::Rel1xx(call, gen) => self.on_rel_timer(now, call, gen),
             TimerKind::Session(call, gen) => self.on_session_timer(now, call, gen),
             TimerKind::Purge(call) => self.purge(call),
+            TimerKind::ReinviteOk(call, gen) => self.on_reinvite_ok_timer(now, call, gen),
             TimerKind::Registration(h, gen) => self.on_registration_timer(now, HandlerId(h), gen),
         }
     }

@@ -25,6 +25,10 @@
 //! Choices the integrator must know:
 //! - Seats (`[[seats]]`) are logged in (Available) at start; a supervisor logs them out
 //!   with [`Command::SetHandlerState`]. Seats or users with no skills get every class skill.
+//! - A handler parked NotReady("missed calls") by ring-no-answer returns to Available
+//!   after `queue.rona_not_ready_s` (default 60 s; 0 = stays), or at once when its device
+//!   shows it is alive: a successful REGISTER refresh (softphones) or an OPTIONS from the
+//!   seat's contact address (seats). Both transitions are logged as `WARNING` notices.
 //! - The engine call id reaches the handler as `X-Answerpoint-Call-Id` ([`CALL_ID_HEADER`]).
 //! - A registered softphone is reached at its Contact URI (Request-URI, all parameters
 //!   kept) sent to the address its REGISTER came from; one handler per user, INVITEs to the

@@ -52,6 +52,10 @@ pub(crate) struct HandlerInfo {
     pub(crate) dest: Option<(Transport, SocketAddr)>,
     pub(crate) bindings: Vec<Binding>,
     pub(crate) reg_gen: u32,
+    /// Parked NotReady("missed calls") by ring-no-answer (for the log lines).
+    pub(crate) rona_parked: bool,
+    /// `offer_body = "sdp-only"`: INVITEs carry the caller's SDP alone.
+    pub(crate) sdp_only: bool,
 }
 
 impl HandlerInfo {
@@ -64,6 +68,8 @@ impl HandlerInfo {
             dest: None,
             bindings: Vec::new(),
             reg_gen: 0,
+            rona_parked: false,
+            sdp_only: false,
         }
     }
 }
@@ -194,14 +200,17 @@ impl Engine {
                     );
                     return;
                 }
-                let skills = self
-                    .config
-                    .users
-                    .iter()
-                    .find(|u| u.name == user)
+                let cfg = self.config.users.iter().find(|u| u.name == user);
+                let skills = cfg
                     .map(|u| skills_from(&u.skills))
                     .unwrap_or_else(|| skills_from(&[]));
-                self.add_handler(now, &user, false, skills)
+                let sdp_only =
+                    cfg.is_some_and(|u| u.offer_body == crate::config::OfferBody::SdpOnly);
+                let id = self.add_handler(now, &user, false, skills);
+                if let Some(h) = self.handlers.get_mut(id.0 as usize) {
+                    h.sdp_only = sdp_only;
+                }
+                id
             }
         };
         let (had, has, contacts) = {
@@ -279,6 +288,11 @@ impl Engine {
         );
         if has && logged_out {
             self.set_router_state(now, id, RequestedState::Available);
+        } else if has {
+            // A successful REGISTER refresh shows the phone is alive: a handler parked
+            // NotReady by ring-no-answer comes back (queue.rona_not_ready_s is the other
+            // way back); any other state is left alone.
+            self.handler_alive(now, id, "REGISTER refresh");
         } else if !has && (had || !logged_out) {
             self.set_router_state(now, id, RequestedState::LoggedOut);
             let name = self.handler_name(id);

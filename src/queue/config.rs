@@ -20,6 +20,12 @@ pub struct QueueConfig {
     /// Consecutive missed offers (ring-no-answer or 486/603/408) after which a handler
     /// is set NotReady("missed calls"). Default 2. 0 means never.
     pub max_consecutive_misses: u32,
+    /// How long a handler set NotReady("missed calls") by ring-no-answer stays so before
+    /// it is returned to Available automatically, in s. Default 60. 0 means it stays
+    /// NotReady until a supervisor, the handler, or (for registered users / seats) a
+    /// liveness signal ([`crate::queue::Event::HandlerAlive`]) returns it. Without this a
+    /// control room whose seats all missed calls would silently stop answering 999.
+    pub rona_not_ready_s: u32,
     /// Wrap-up (after-call work) time per class, in s. Default 10 / 10 / 5.
     pub wrap_up_s: PerClass<u32>,
     /// Admission limit for non-emergency (101) calls.
@@ -42,6 +48,7 @@ impl Default for QueueConfig {
         QueueConfig {
             ring_timeout_ms: 12_000,
             max_consecutive_misses: 2,
+            rona_not_ready_s: 60,
             wrap_up_s: PerClass {
                 emergency: 10,
                 non_emergency: 10,

@@ -66,6 +66,8 @@ pub(crate) struct CallRecord {
     pub(crate) status: CallStatus,
     /// Offers that ended (the current ringing offer is not counted yet).
     pub(crate) offers: u32,
+    /// Came back from a failed overflow: no overflow rule applies to it again.
+    pub(crate) no_overflow: bool,
 }
 
 #[derive(Debug)]
@@ -78,10 +80,19 @@ pub(crate) struct HandlerRecord {
     /// In the idle index (Available and past dispatch).
     indexed: bool,
     ring_deadline: Option<Instant>,
+    /// When a ring-no-answer NotReady ends (`queue.rona_not_ready_s`).
+    rona_until: Option<Instant>,
 }
 
 /// Waiting calls of one class, grouped by required skill set; each group is FIFO by
 /// `(arrival, seq)`. The class head is the smallest group head (G groups).
+impl HandlerRecord {
+    /// NotReady because of ring-no-answer (not a supervisor's or the handler's choice).
+    fn is_rona_not_ready(&self) -> bool {
+        matches!(&self.state, HandlerState::NotReady(r) if r == MISSED_CALLS_REASON)
+    }
+}
+
 #[derive(Debug, Default)]
 pub(crate) struct ClassQueue {
     groups: IdMap<Skills, BTreeMap<QueueKey, CallId>>,
@@ -198,6 +209,8 @@ pub struct Router {
     logged_in: IdMap<Skills, u32>,
     ring_timers: BTreeSet<(Instant, HandlerId)>,
     wrap_timers: BTreeSet<(Instant, HandlerId)>,
+    /// Automatic return from NotReady("missed calls"), by deadline.
+    rona_timers: BTreeSet<(Instant, HandlerId)>,
     pub(crate) callbacks: BTreeMap<CallbackId, CallbackItem>,
     /// Calls ringing at a handler (at most one per handler).
     pub(crate) ringing: IdMap<CallId, HandlerId>,
@@ -227,6 +240,7 @@ impl Router {
             logged_in: IdMap::default(),
             ring_timers: BTreeSet::new(),
             wrap_timers: BTreeSet::new(),
+            rona_timers: BTreeSet::new(),
             callbacks: BTreeMap::new(),
             ringing: IdMap::default(),
             next_seq: 0,
@@ -284,6 +298,7 @@ impl Router {
                         pending: None,
                         indexed: false,
                         ring_deadline: None,
+                        rona_until: None,
                     },
                 );
                 self.actions.push_back(Action::HandlerStateChanged {
@@ -315,6 +330,26 @@ impl Router {
                     return Err(RouterError::UnknownCallback(callback));
                 }
             }
+            Event::CallReturned { call, arrived } => {
+                if self.calls.contains_key(&call.call) {
+                    return Err(RouterError::DuplicateCall(call.call));
+                }
+                let id = call.call;
+                let required = call.required_skills | Skills::for_class(call.class);
+                let key = (arrived, self.next_seq);
+                self.next_seq += 1;
+                let mut rec = record(call, required, key);
+                rec.no_overflow = true;
+                self.queues[rec.class.index()].insert(key, required, id);
+                self.calls.insert(id, rec);
+                self.actions.push_back(Action::Queued { call: id });
+                self.dirty_calls.push(id);
+            }
+            Event::HandlerAlive { handler } => {
+                if self.handler(handler)?.is_rona_not_ready() {
+                    self.return_from_rona(handler, now);
+                }
+            }
         }
         self.dispatch(now);
         Ok(())
@@ -330,16 +365,16 @@ impl Router {
     pub fn poll_timeout(&self) -> Option<Instant> {
         let ring = self.ring_timers.first().map(|t| t.0);
         let wrap = self.wrap_timers.first().map(|t| t.0);
-        let overflow = self.overflow_wait().and_then(|(_, wait)| {
-            self.queues[CallClass::Emergency.index()]
-                .head()
-                .map(|(key, _)| key.0 + wait)
-        });
-        [ring, wrap, overflow].into_iter().flatten().min()
+        let rona = self.rona_timers.first().map(|t| t.0);
+        let overflow = self
+            .overflow_wait()
+            .and_then(|(_, wait)| self.first_overflowable().map(|key| key.0 + wait));
+        [ring, wrap, rona, overflow].into_iter().flatten().min()
     }
 
     /// Fires every timer due at `now`: ring-no-answer (cancel, count a miss, re-offer),
-    /// wrap-up end, then emergency overflow for calls that waited too long (after local
+    /// wrap-up end, automatic return from a ring-no-answer NotReady
+    /// (`queue.rona_not_ready_s`), then emergency overflow for calls that waited too long (after local
     /// handlers freed at the same instant had their chance).
     pub fn handle_timeout(&mut self, now: Instant) {
         while let Some(&(deadline, handler)) = self.ring_timers.first() {
@@ -371,14 +406,30 @@ impl Router {
                 self.release(handler, now);
             }
         }
+        while let Some(&(until, handler)) = self.rona_timers.first() {
+            if until > now {
+                break;
+            }
+            self.rona_timers.pop_first();
+            let due = self
+                .handlers
+                .get(&handler)
+                .is_some_and(|h| h.is_rona_not_ready() && h.rona_until == Some(until));
+            if due {
+                self.return_from_rona(handler, now);
+            }
+        }
         self.dispatch(now);
         if let Some((uri, wait)) = self.overflow_wait() {
             let uri = uri.to_string();
             let queue = CallClass::Emergency.index();
-            while let Some((key, call)) = self.queues[queue].head() {
-                if key.0 + wait > now {
-                    break;
-                }
+            let due: Vec<CallId> = self.queues[queue]
+                .iter()
+                .take_while(|(key, _)| key.0 + wait <= now)
+                .filter(|(_, call)| self.calls.get(call).is_some_and(|r| !r.no_overflow))
+                .map(|(_, call)| call)
+                .collect();
+            for call in due {
                 self.overflow(call, &uri, OverflowReason::WaitedTooLong);
             }
         }
@@ -634,6 +685,11 @@ impl Router {
             HandlerState::WrapUp { until } => {
                 self.wrap_timers.remove(&(until, handler));
             }
+            HandlerState::NotReady(_) => {
+                if let Some(u) = h.rona_until.take() {
+                    self.rona_timers.remove(&(u, handler));
+                }
+            }
             _ => {}
         }
         let was_in = old != HandlerState::LoggedOut;
@@ -703,10 +759,28 @@ impl Router {
                 HandlerState::NotReady(MISSED_CALLS_REASON.to_string()),
                 now,
             );
+            let s = self.config.rona_not_ready_s;
+            if s > 0 {
+                let until = now + Duration::from_secs(u64::from(s));
+                if let Some(h) = self.handlers.get_mut(&handler) {
+                    h.rona_until = Some(until);
+                    self.rona_timers.insert((until, handler));
+                }
+            }
         } else {
             h.idle_since = now;
             self.set_state(handler, HandlerState::Available, now);
         }
+    }
+
+    /// Ends a ring-no-answer NotReady: Available at the back of the idle line, misses
+    /// forgotten.
+    fn return_from_rona(&mut self, handler: HandlerId, now: Instant) {
+        if let Some(h) = self.handlers.get_mut(&handler) {
+            h.idle_since = now;
+            h.misses = 0;
+        }
+        self.set_state(handler, HandlerState::Available, now);
     }
 
     /// Cancels a ringing offer that is nobody's fault and puts the call back in place.
@@ -768,10 +842,25 @@ impl Router {
             .iter()
             .filter(|(required, _)| self.logged_in_covering(**required) == 0)
             .flat_map(|(_, group)| group.values().copied())
+            .filter(|c| self.calls.get(c).is_some_and(|r| !r.no_overflow))
             .collect();
         for call in stranded {
             self.overflow(call, &uri, OverflowReason::NoHandlerLoggedIn);
         }
+    }
+
+    /// Queue key of the oldest waiting emergency call an overflow rule may still move
+    /// (calls back from a failed overflow are skipped).
+    fn first_overflowable(&self) -> Option<QueueKey> {
+        let queue = &self.queues[CallClass::Emergency.index()];
+        let (key, call) = queue.head()?;
+        if self.calls.get(&call).is_some_and(|r| !r.no_overflow) {
+            return Some(key);
+        }
+        queue
+            .iter()
+            .find(|(_, c)| self.calls.get(c).is_some_and(|r| !r.no_overflow))
+            .map(|(k, _)| k)
     }
 
     fn overflow_wait(&self) -> Option<(&str, Duration)> {
@@ -915,6 +1004,7 @@ fn record(new: NewCall, required: Skills, key: QueueKey) -> CallRecord {
         key,
         status: CallStatus::Waiting,
         offers: 0,
+        no_overflow: false,
     }
 }
 

@@ -170,6 +170,22 @@ pub enum Event {
         /// The callback entry.
         callback: CallbackId,
     },
+    /// A call sent to an overflow partner came back (the partner refused, failed or
+    /// could not be reached). It is queued again at its original arrival time, with its
+    /// class, and is never overflowed again: local handlers will take it.
+    CallReturned {
+        /// The call as it first arrived (same id).
+        call: NewCall,
+        /// Its original arrival time (its place in the queue).
+        arrived: Instant,
+    },
+    /// The handler's device showed it is alive (a REGISTER refresh, an OPTIONS from a
+    /// seat). A handler in NotReady("missed calls") after ring-no-answer returns to
+    /// Available; any other state is left alone (not an error).
+    HandlerAlive {
+        /// The handler.
+        handler: HandlerId,
+    },
 }
 
 /// Why an offer was withdrawn.

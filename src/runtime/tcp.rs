@@ -11,7 +11,20 @@
 //! Framing outcomes: "need more bytes" keeps reading; a framed message (valid or not) goes
 //! to the engine, which answers malformed requests; CRLFCRLF pings get a CRLF pong
 //! (RFC 5626 §4.4.1); a stream that cannot be framed (no or conflicting Content-Length,
-//! oversize) gets a 400/413/513 when the request head is readable, then is closed.
+//! oversize) gets a 400/413/513 when the request head is readable, then is closed. A
+//! request with too many header fields whose Content-Length is still readable gets 513 +
+//! `Warning` (as over UDP) and the connection carries on; otherwise 513, then close.
+//!
+//! Admission ([`AcceptPolicy`]): beyond `limits.max_tcp_connections` a connection is
+//! closed at accept. Who is "allowed" cannot be decided at accept: carriers are known by
+//! address (`sip.carriers`), but a registered call handler may connect from anywhere and
+//! is only known once its REGISTER authenticates (the engine answers 401/403 to strangers,
+//! and 403 to INVITEs from non-carriers). So peers outside `sip.carriers` are admitted but
+//! may hold at most [`NON_CARRIER_SHARE_PCT`] % of the connection slots: a flood of
+//! strangers can never take the slots carriers need to deliver 999 calls. Every inbound
+//! connection must complete its first SIP message within `limits.tcp_idle_timeout_s`
+//! (CRLF keepalives, RFC 5626 §4.4.1, count as activity), else it is closed: idle
+//! half-open connections cannot hold slots.
 
 use std::net::SocketAddr;
 use std::sync::atomic::Ordering;
@@ -23,6 +36,7 @@ use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::{mpsc, watch, OwnedSemaphorePermit, Semaphore};
 
 use super::{Counters, Input, Transport};
+use crate::config::{Cidr, Config};
 use crate::sip::framing::{frame, StreamItem};
 use crate::sip::{
     is_response_start, parse_with, token_from_entropy, Limits, MessageBuilder, Method, ParseError,
@@ -39,6 +53,57 @@ const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
 /// The warn-agent in Warning headers of the 400s sent for unframeable streams.
 const WARN_AGENT: &str = "answerpoint";
 
+/// Default `limits.tcp_idle_timeout_s`: time for a new inbound connection to complete its
+/// first SIP message.
+pub const DEFAULT_TCP_IDLE_TIMEOUT: Duration = Duration::from_secs(30);
+/// Share of `limits.max_tcp_connections` that peers outside `sip.carriers` may hold, %.
+#[cfg_attr(not(test), allow(dead_code))] // used once runtime/mod.rs passes the policy
+pub const NON_CARRIER_SHARE_PCT: usize = 75;
+/// Header fields accepted when re-framing a message that exceeded `limits.max_headers`, to
+/// answer it 513 and skip it without closing the connection.
+const RELAXED_MAX_HEADERS: usize = 4_096;
+
+/// Who may hold an inbound connection and for how long without a message (see the
+/// [module docs](self)).
+#[derive(Debug, Clone)]
+pub struct AcceptPolicy {
+    /// Close an inbound connection that has not completed a SIP message in this time.
+    pub idle_timeout: Duration,
+    /// Carrier prefixes (`sip.carriers`); empty: every peer counts as a carrier.
+    pub carriers: Vec<Cidr>,
+    /// Most inbound connections from peers outside `carriers` at once.
+    pub max_non_carrier: usize,
+}
+
+impl Default for AcceptPolicy {
+    /// 30 s idle timeout, no carrier distinction.
+    fn default() -> Self {
+        AcceptPolicy {
+            idle_timeout: DEFAULT_TCP_IDLE_TIMEOUT,
+            carriers: Vec::new(),
+            max_non_carrier: usize::MAX,
+        }
+    }
+}
+
+impl AcceptPolicy {
+    /// From `limits.tcp_idle_timeout_s`, `sip.carriers` and
+    /// [`NON_CARRIER_SHARE_PCT`] of `limits.max_tcp_connections` (at least 1).
+    #[cfg_attr(not(test), allow(dead_code))] // used once runtime/mod.rs passes the policy
+    pub fn from_config(config: &Config) -> AcceptPolicy {
+        AcceptPolicy {
+            idle_timeout: Duration::from_secs(config.limits.tcp_idle_timeout_s.max(1)),
+            carriers: config.sip.carriers.clone(),
+            max_non_carrier: (config.limits.max_tcp_connections * NON_CARRIER_SHARE_PCT / 100)
+                .max(1),
+        }
+    }
+
+    fn is_carrier(&self, ip: std::net::IpAddr) -> bool {
+        self.carriers.is_empty() || self.carriers.iter().any(|c| c.contains(ip))
+    }
+}
+
 /// What every connection task needs.
 #[derive(Clone)]
 pub(super) struct ConnContext {
@@ -48,14 +113,30 @@ pub(super) struct ConnContext {
     pub stop: watch::Receiver<bool>,
 }
 
-/// Accepts connections on `listener` (bound at `local`) until `stop` turns true. A
-/// connection beyond `sip` `limits.max_tcp_connections` is closed at once and counted.
+/// Accepts connections on `listener` (bound at `local`) until `stop` turns true, with the
+/// default [`AcceptPolicy`] (30 s idle timeout, no carrier share).
 pub(super) async fn acceptor(
     listener: TcpListener,
     local: SocketAddr,
     permits: Arc<Semaphore>,
     ctx: ConnContext,
 ) {
+    acceptor_with_policy(listener, local, permits, ctx, AcceptPolicy::default()).await;
+}
+
+/// Accepts connections on `listener` (bound at `local`) until `stop` turns true. A
+/// connection beyond `limits.max_tcp_connections`, or from outside `sip.carriers` beyond
+/// the policy's non-carrier share, is closed at once and counted (`tcp_rejected_limit`).
+pub(super) async fn acceptor_with_policy(
+    listener: TcpListener,
+    local: SocketAddr,
+    permits: Arc<Semaphore>,
+    ctx: ConnContext,
+    policy: AcceptPolicy,
+) {
+    let strangers = Arc::new(Semaphore::new(
+        policy.max_non_carrier.min(Semaphore::MAX_PERMITS),
+    ));
     let mut stop = ctx.stop.clone();
     loop {
         let (stream, peer) = tokio::select! {
@@ -78,6 +159,25 @@ pub(super) async fn acceptor(
             drop(stream);
             continue;
         };
+        let stranger = if policy.is_carrier(peer.ip()) {
+            None
+        } else {
+            match strangers.clone().try_acquire_owned() {
+                Ok(p) => Some(p),
+                Err(_) => {
+                    ctx.counters
+                        .tcp_rejected_limit
+                        .fetch_add(1, Ordering::Relaxed);
+                    tracing::warn!(
+                        %peer,
+                        "tcp: non-carrier share of connections full: connection refused"
+                    );
+                    drop(stream);
+                    continue;
+                }
+            }
+        };
+        let idle = policy.idle_timeout;
         let _ = stream.set_nodelay(true);
         let id = ctx.counters.next_conn_id.fetch_add(1, Ordering::Relaxed);
         let (tx, rx) = mpsc::channel(WRITE_QUEUE_DEPTH);
@@ -93,7 +193,8 @@ pub(super) async fn acceptor(
                 return;
             }
             tracing::debug!(%peer, %local, id, "tcp connection accepted");
-            run_connection(stream, peer, local, id, tx, rx, ctx, permit).await;
+            run_connection(stream, peer, local, id, tx, rx, ctx, permit, Some(idle)).await;
+            drop(stranger);
         });
     }
 }
@@ -134,10 +235,11 @@ pub(super) async fn connect(
         .local_addr()
         .unwrap_or_else(|_| SocketAddr::from(([0, 0, 0, 0], 0)));
     tracing::debug!(%peer, %local, id, "tcp connection opened");
-    run_connection(stream, peer, local, id, tx, rx, ctx, permit).await;
+    run_connection(stream, peer, local, id, tx, rx, ctx, permit, None).await;
 }
 
-/// Reads and frames until EOF, an I/O error, an unframeable stream or shutdown; then
+/// Reads and frames until EOF, an I/O error, an unframeable stream, shutdown, or (with
+/// `idle`) no complete message or keepalive within `idle` before the first message; then
 /// announces [`Input::TcpClosed`]. The writer task ends when every sender of its queue
 /// is gone (the engine drops its copy on `TcpClosed`), after writing what was queued.
 #[allow(clippy::too_many_arguments)]
@@ -150,16 +252,29 @@ async fn run_connection(
     rx: mpsc::Receiver<Vec<u8>>,
     ctx: ConnContext,
     permit: OwnedSemaphorePermit,
+    idle: Option<Duration>,
 ) {
     let (mut rd, wr) = stream.into_split();
+    // Until the first complete message: the read-idle deadline (None afterwards).
+    let mut deadline = idle.map(|d| tokio::time::Instant::now() + d);
     let writer = tokio::spawn(write_loop(wr, rx, peer));
     let mut stop = ctx.stop.clone();
     let mut buf: Vec<u8> = Vec::with_capacity(READ_CHUNK_BYTES);
     let cap = ctx.limits.max_message_bytes.saturating_mul(2);
     'read: loop {
         buf.reserve(READ_CHUNK_BYTES);
+        let idle_wait = async {
+            match deadline {
+                Some(d) => tokio::time::sleep_until(d).await,
+                None => std::future::pending::<()>().await,
+            }
+        };
         let n = tokio::select! {
             _ = stop.changed() => break 'read,
+            _ = idle_wait => {
+                tracing::info!(%peer, "tcp: no SIP message within the idle timeout: closing");
+                break 'read;
+            }
             r = rd.read_buf(&mut buf) => match r {
                 Ok(0) => break 'read,
                 Ok(n) => n,
@@ -180,7 +295,7 @@ async fn run_connection(
                             len: buf.len(),
                             max: ctx.limits.max_message_bytes,
                         };
-                        reject_stream(&buf, &e, &tx, &ctx, peer);
+                        reject_stream(&buf, &e, &tx, &ctx, peer, &ctx.limits);
                         break 'read;
                     }
                     break;
@@ -190,10 +305,15 @@ async fn run_connection(
                         let _ = tx.try_send(b"\r\n".to_vec());
                     }
                     buf.drain(..used.min(buf.len()));
+                    // RFC 5626 keepalives are activity: the idle deadline starts again.
+                    if let (Some(d), Some(i)) = (deadline.as_mut(), idle) {
+                        *d = tokio::time::Instant::now() + i;
+                    }
                 }
                 Ok(Some((StreamItem::Message(_) | StreamItem::Invalid(_), used))) => {
                     let bytes = buf.get(..used).unwrap_or_default().to_vec();
                     buf.drain(..used.min(buf.len()));
+                    deadline = None;
                     let msg = Input::Message {
                         transport: Transport::Tcp,
                         source: peer,
@@ -206,8 +326,32 @@ async fn run_connection(
                         break 'read;
                     }
                 }
+                Err(e @ ParseError::TooManyHeaders { .. }) => {
+                    // Answer 513 like UDP does; skip the message and carry on when its
+                    // Content-Length is still readable (§18.3 framing intact).
+                    let relaxed = Limits {
+                        max_headers: RELAXED_MAX_HEADERS,
+                        ..ctx.limits
+                    };
+                    match frame(&buf, &relaxed) {
+                        Ok(Some((_, used))) => {
+                            let head = buf.get(..used).unwrap_or_default();
+                            if let Some(resp) = unframeable_response(head, &e, &relaxed) {
+                                let _ = tx.try_send(resp);
+                            }
+                            tracing::warn!(%peer, error = %e, "tcp: request refused 513");
+                            buf.drain(..used.min(buf.len()));
+                            deadline = None;
+                        }
+                        Ok(None) if buf.len() <= cap => break,
+                        _ => {
+                            reject_stream(&buf, &e, &tx, &ctx, peer, &relaxed);
+                            break 'read;
+                        }
+                    }
+                }
                 Err(e) => {
-                    reject_stream(&buf, &e, &tx, &ctx, peer);
+                    reject_stream(&buf, &e, &tx, &ctx, peer, &ctx.limits);
                     break 'read;
                 }
             }
@@ -244,10 +388,11 @@ fn reject_stream(
     tx: &mpsc::Sender<Vec<u8>>,
     ctx: &ConnContext,
     peer: SocketAddr,
+    limits: &Limits,
 ) {
     ctx.counters.tcp_bad_streams.fetch_add(1, Ordering::Relaxed);
     tracing::warn!(%peer, error = %err, "unframeable SIP stream: closing connection");
-    if let Some(resp) = unframeable_response(buf, err, &ctx.limits) {
+    if let Some(resp) = unframeable_response(buf, err, limits) {
         let _ = tx.try_send(resp);
     }
 }
@@ -293,6 +438,158 @@ pub(super) fn unframeable_response(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// An acceptor with `policy` on a loopback port; returns its address, the framed
+    /// messages it passed on, the counters and the stop switch. Like the engine task,
+    /// a forwarder drops each connection's writer at once, so a closed connection's
+    /// writer ends and the socket closes.
+    async fn start(
+        policy: AcceptPolicy,
+        max: usize,
+    ) -> (
+        SocketAddr,
+        mpsc::Receiver<Vec<u8>>,
+        Arc<Counters>,
+        watch::Sender<bool>,
+    ) {
+        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let local = listener.local_addr().unwrap();
+        let (input, mut rx) = mpsc::channel(64);
+        let (msg_tx, msg_rx) = mpsc::channel(64);
+        tokio::spawn(async move {
+            while let Some(i) = rx.recv().await {
+                if let Input::Message { bytes, .. } = i {
+                    let _ = msg_tx.send(bytes).await;
+                }
+            }
+        });
+        let (stop_tx, stop) = watch::channel(false);
+        let counters = Arc::new(Counters::default());
+        let ctx = ConnContext {
+            input,
+            counters: counters.clone(),
+            limits: Limits::default(),
+            stop,
+        };
+        let permits = Arc::new(Semaphore::new(max));
+        tokio::spawn(acceptor_with_policy(listener, local, permits, ctx, policy));
+        (local, msg_rx, counters, stop_tx)
+    }
+
+    /// Reads until EOF; returns what came and whether EOF was seen within `within`.
+    async fn read_until_eof(s: &mut TcpStream, within: Duration) -> (Vec<u8>, bool) {
+        let mut all = Vec::new();
+        let r = tokio::time::timeout(within, s.read_to_end(&mut all)).await;
+        (all, matches!(r, Ok(Ok(_))))
+    }
+
+    fn policy(idle_s: u64, carriers: &[&str], max_non_carrier: usize) -> AcceptPolicy {
+        AcceptPolicy {
+            idle_timeout: Duration::from_secs(idle_s),
+            carriers: carriers.iter().map(|c| c.parse().unwrap()).collect(),
+            max_non_carrier,
+        }
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn silent_connection_is_closed_after_the_idle_timeout() {
+        let (addr, _rx, _c, _stop) = start(policy(30, &[], usize::MAX), 8).await;
+        let t0 = tokio::time::Instant::now();
+        let mut s = TcpStream::connect(addr).await.unwrap();
+        let (got, eof) = read_until_eof(&mut s, Duration::from_secs(120)).await;
+        assert!(eof, "still open after 120 s");
+        assert!(got.is_empty());
+        let waited = t0.elapsed();
+        assert!(
+            waited >= Duration::from_secs(30) && waited < Duration::from_secs(31),
+            "{waited:?}"
+        );
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn keepalives_restart_the_idle_timer_and_a_message_ends_it() {
+        let (addr, mut rx, _c, _stop) = start(policy(30, &[], usize::MAX), 8).await;
+        let mut s = TcpStream::connect(addr).await.unwrap();
+        for _ in 0..3 {
+            tokio::time::sleep(Duration::from_secs(20)).await;
+            s.write_all(b"\r\n\r\n").await.unwrap();
+            let mut pong = [0u8; 2];
+            tokio::time::timeout(Duration::from_secs(5), s.read_exact(&mut pong))
+                .await
+                .expect("pong")
+                .unwrap();
+            assert_eq!(&pong, b"\r\n");
+        }
+        // 60 s after connecting, still open thanks to the keepalives; now a message.
+        let mut msg = NO_CL[..NO_CL.len() - 2].to_vec();
+        msg.extend_from_slice(b"Content-Length: 0\r\n\r\n");
+        s.write_all(&msg).await.unwrap();
+        let bytes = tokio::time::timeout(Duration::from_secs(5), rx.recv())
+            .await
+            .expect("message passed on")
+            .unwrap();
+        assert!(bytes.starts_with(b"OPTIONS "));
+        // After a complete message the connection is a working SIP connection: no timer.
+        let (_, eof) = read_until_eof(&mut s, Duration::from_secs(300)).await;
+        assert!(!eof, "closed although it had sent a message");
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn non_carriers_hold_at_most_their_share_carriers_are_unaffected() {
+        // 127.0.0.1 is not a carrier here: one stranger slot.
+        let (addr, _rx, counters, _stop) = start(policy(30, &["10.0.0.0/8"], 1), 8).await;
+        let mut first = TcpStream::connect(addr).await.unwrap();
+        let mut second = TcpStream::connect(addr).await.unwrap();
+        let (_, eof) = read_until_eof(&mut second, Duration::from_secs(1)).await;
+        assert!(eof, "second stranger connection should be closed at accept");
+        assert_eq!(counters.tcp_rejected_limit.load(Ordering::Relaxed), 1);
+        let (_, eof) = read_until_eof(&mut first, Duration::from_secs(1)).await;
+        assert!(!eof, "the first stranger keeps its slot");
+
+        // The same peer as a carrier, with no stranger slots at all: admitted.
+        let (addr, _rx, counters, _stop) = start(policy(30, &["127.0.0.0/8"], 0), 8).await;
+        let mut c = TcpStream::connect(addr).await.unwrap();
+        let (_, eof) = read_until_eof(&mut c, Duration::from_secs(1)).await;
+        assert!(!eof);
+        assert_eq!(counters.tcp_rejected_limit.load(Ordering::Relaxed), 0);
+    }
+
+    #[test]
+    fn policy_from_config_takes_the_keys() {
+        let c = Config::from_toml_str(
+            "[sip]\ncarriers = [\"192.0.2.0/24\"]\n[limits]\nmax_tcp_connections = 100\ntcp_idle_timeout_s = 7\n",
+        )
+        .unwrap();
+        let p = AcceptPolicy::from_config(&c);
+        assert_eq!(p.idle_timeout, Duration::from_secs(7));
+        assert_eq!(p.max_non_carrier, 75);
+        assert!(p.is_carrier("192.0.2.9".parse().unwrap()));
+        assert!(!p.is_carrier("127.0.0.1".parse().unwrap()));
+        assert!(Config::from_toml_str("[limits]\ntcp_idle_timeout_s = 0\n").is_err());
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn too_many_headers_gets_513_and_the_connection_carries_on() {
+        let (addr, mut rx, _c, _stop) = start(policy(30, &[], usize::MAX), 8).await;
+        let mut s = TcpStream::connect(addr).await.unwrap();
+        let mut req = NO_CL[..NO_CL.len() - 2].to_vec();
+        for i in 0..200 {
+            req.extend_from_slice(format!("X-Pad-{i}: {i}\r\n").as_bytes());
+        }
+        req.extend_from_slice(b"Content-Length: 0\r\n\r\n");
+        s.write_all(&req).await.unwrap();
+        let mut buf = vec![0u8; 4096];
+        let n = s.read(&mut buf).await.unwrap();
+        let m = crate::sip::parse(&buf[..n]).unwrap();
+        assert_eq!(m.status_code(), Some(513));
+        assert_eq!(m.call_id(), Some("x1"));
+        assert!(m.header("Warning").is_some());
+        // Same connection, a normal request: it reaches the engine.
+        let mut ok = NO_CL[..NO_CL.len() - 2].to_vec();
+        ok.extend_from_slice(b"Content-Length: 0\r\n\r\n");
+        s.write_all(&ok).await.unwrap();
+        assert_eq!(rx.recv().await.unwrap(), ok);
+    }
 
     const NO_CL: &[u8] = b"OPTIONS sip:ap@127.0.0.1 SIP/2.0\r\nVia: SIP/2.0/TCP 127.0.0.1:5099;branch=z9hG4bK77\r\nFrom: <sip:c@127.0.0.1>;tag=1\r\nTo: <sip:ap@127.0.0.1>\r\nCall-ID: x1\r\nCSeq: 1 OPTIONS\r\nMax-Forwards: 70\r\n\r\n";
 

@@ -133,6 +133,22 @@ pub enum ScenarioError {
     /// No traffic or no handlers.
     #[error("scenario: needs at least one class and one handler group")]
     Empty,
+    /// The scenario file could not be read (missing, unreadable, not UTF-8).
+    #[error("scenario file {path}: {error}")]
+    Read {
+        /// The path as given.
+        path: String,
+        /// The I/O error, as text.
+        error: String,
+    },
+    /// The file was read but is not a valid scenario.
+    #[error("scenario file {path}: {error}")]
+    InFile {
+        /// The path as given.
+        path: String,
+        /// What is wrong with it.
+        error: Box<ScenarioError>,
+    },
 }
 
 impl Dist {
@@ -213,6 +229,22 @@ impl Scenario {
                 logout_at_s: None,
             }],
         }
+    }
+
+    /// Reads and checks a scenario file.
+    ///
+    /// # Errors
+    /// [`ScenarioError::Read`] or [`ScenarioError::InFile`], both naming `path`.
+    pub fn load(path: &std::path::Path) -> Result<Scenario, ScenarioError> {
+        let shown = path.display().to_string();
+        let text = std::fs::read_to_string(path).map_err(|e| ScenarioError::Read {
+            path: shown.clone(),
+            error: e.to_string(),
+        })?;
+        Scenario::from_toml(&text).map_err(|e| ScenarioError::InFile {
+            path: shown,
+            error: Box::new(e),
+        })
     }
 
     /// Parses and checks a TOML scenario.

@@ -1,0 +1,141 @@
+//! Defects found by the fresh-user test, in virtual time: the 2xx to a relayed re-INVITE is
+//! retransmitted until its ACK (RFC 3261 §13.3.1.4); a full transaction table sheds
+//! non-emergency INVITEs first and never busies a 999; a failed overflow partner sends the
+//! call back to the queue at its original place instead of failing it.
+
+mod engine_support;
+
+use std::time::Duration;
+
+use answerpoint::engine::{CallState, Command};
+use answerpoint::queue::RequestedState;
+use engine_support::*;
+
+fn set_state(net: &mut Net, seat: &str, state: RequestedState) {
+    let now = net.now;
+    net.engine
+        .handle_command(
+            now,
+            Command::SetHandlerState {
+                handler: seat.into(),
+                state,
+            },
+        )
+        .unwrap();
+    net.advance(Duration::ZERO);
+}
+
+#[test]
+fn reinvite_2xx_is_retransmitted_until_the_ack() {
+    let mut net = Net::new(&config(""));
+    net.send(CARRIER, &invite_999("ri2@c", "z9hG4bKri2x"));
+    let inv = net.request(SEAT1, "INVITE").msg;
+    net.send_msg(
+        SEAT1,
+        &handler_response(&inv, 200, "OK", "h1", "sip:h@127.0.0.1:5080"),
+    );
+    let cok = net.response(CARRIER, 200);
+    net.send(CARRIER, &ack_for(&cok.msg, "z9hG4bKri2ack"));
+    let reinv = carrier_in_dialog(&cok.msg, "INVITE", 2, "z9hG4bKri2re").replace(
+        "Content-Length: 0\r\n\r\n",
+        &format!(
+            "Content-Type: application/sdp\r\nContent-Length: {}\r\n\r\n{SDP}",
+            SDP.len()
+        ),
+    );
+    net.send(CARRIER, &reinv);
+    let fwd = net.request(SEAT1, "INVITE").msg;
+    net.send_msg(
+        SEAT1,
+        &handler_response(&fwd, 200, "OK", "h1", "sip:h@127.0.0.1:5080"),
+    );
+    let ok = net.response(CARRIER, 200);
+    assert_eq!(ok.msg.cseq().unwrap().seq, 2);
+    // No ACK from the carrier: the same 2xx again at T1 (500 ms), then 2·T1.
+    net.advance(Duration::from_millis(499));
+    assert!(net.take(CARRIER, |s| s.status() == Some(200)).is_empty());
+    net.advance(Duration::from_millis(2));
+    let again = net.response(CARRIER, 200);
+    assert_eq!(again.msg.cseq().unwrap().seq, 2);
+    assert_eq!(again.msg.to_bytes(), ok.msg.to_bytes());
+    net.advance(Duration::from_millis(1_000));
+    let _ = net.response(CARRIER, 200);
+    // The ACK (CSeq 2) stops it.
+    let ack = carrier_in_dialog(&ok.msg, "ACK", 2, "z9hG4bKri2ack2");
+    net.send(CARRIER, &ack);
+    net.advance(Duration::from_secs(40));
+    assert!(net.take(CARRIER, |s| s.status() == Some(200)).is_empty());
+    assert_eq!(net.snapshot().calls[0].state, CallState::Connected);
+}
+
+#[test]
+fn full_transaction_table_sheds_101_first_and_never_busies_a_999() {
+    let mut net = Net::new(&config(
+        "[limits]\nmax_transactions = 1000\n[queue.non_emergency_limit]\nmax_queued = 5000\noutcome = \"reject\"\n",
+    ));
+    set_state(&mut net, "seat1", RequestedState::LoggedOut);
+    set_state(&mut net, "seat2", RequestedState::LoggedOut);
+    let mut busied = 0;
+    for i in 0..1000 {
+        net.send(
+            CARRIER,
+            &invite_101(&format!("ne{i}@c"), &format!("z9hG4bKne{i}")),
+        );
+        busied += net.take(CARRIER, |s| s.status() == Some(503)).len();
+        net.pending.clear();
+    }
+    // The last tenth of the table is kept: 101s beyond 900 live transactions get 503.
+    assert_eq!(busied, 100);
+    for i in 0..50 {
+        net.send(
+            CARRIER,
+            &invite_999(&format!("e{i}@c"), &format!("z9hG4bKe{i}")),
+        );
+        assert!(net.take(CARRIER, |s| s.status() == Some(503)).is_empty());
+        let _ = net.response(CARRIER, 100);
+        net.pending.clear();
+    }
+    let waiting = net.snapshot().queue.waiting.len();
+    assert_eq!(waiting, 950);
+}
+
+const PARTNER: &str = "127.0.0.1:5099";
+
+#[test]
+fn failed_overflow_partner_requeues_the_999_instead_of_failing_it() {
+    let mut net = Net::new(&config(
+        "[queue.emergency_overflow]\ntarget_uri = \"sip:overflow@127.0.0.1:5099\"\nwhen_no_handler_logged_in = true\n",
+    ));
+    set_state(&mut net, "seat1", RequestedState::LoggedOut);
+    set_state(&mut net, "seat2", RequestedState::LoggedOut);
+    net.send(CARRIER, &invite_999("ovf@c", "z9hG4bKovf"));
+    let inv = net.request(PARTNER, "INVITE").msg;
+    net.send_msg(
+        PARTNER,
+        &handler_response(&inv, 503, "Service Unavailable", "p1", ""),
+    );
+    // Not failed towards the carrier: no 480, the call waits again.
+    assert!(net
+        .take(CARRIER, |s| s.status().is_some_and(|c| c >= 300))
+        .is_empty());
+    let snap = net.snapshot();
+    assert_eq!(snap.calls[0].state, CallState::Queued);
+    assert_eq!(snap.queue.waiting.len(), 1);
+    // Never sent to the partner again, even though nobody is logged in.
+    net.advance(Duration::from_secs(90));
+    assert!(net
+        .take(PARTNER, |s| s.method().as_deref() == Some("INVITE"))
+        .is_empty());
+    // A handler logs in and answers it.
+    set_state(&mut net, "seat1", RequestedState::Available);
+    let inv = net.request(SEAT1, "INVITE").msg;
+    net.send_msg(
+        SEAT1,
+        &handler_response(&inv, 200, "OK", "h1", "sip:h@127.0.0.1:5080"),
+    );
+    let ok = net.response(CARRIER, 200);
+    assert_eq!(ok.msg.call_id(), Some("ovf@c"));
+    let call = &net.snapshot().calls[0];
+    assert_eq!(call.state, CallState::Connected);
+    assert_eq!(call.arrived_ms, 0);
+}
