@@ -465,8 +465,16 @@ impl Server {
             ));
         }
         let tcp_addrs: Vec<SocketAddr> = tcp.iter().map(|(a, _)| *a).collect();
+        // limits.tcp_idle_timeout_s and the non-carrier share of connection slots.
+        let accept_policy = tcp::AcceptPolicy::from_config(&config);
         for (addr, listener) in tcp {
-            tokio::spawn(tcp::acceptor(listener, addr, permits.clone(), ctx.clone()));
+            tokio::spawn(tcp::acceptor_with_policy(
+                listener,
+                addr,
+                permits.clone(),
+                ctx.clone(),
+                accept_policy.clone(),
+            ));
         }
         drop(input_tx);
         let bound: Vec<String> = udp

@@ -113,17 +113,6 @@ pub(super) struct ConnContext {
     pub stop: watch::Receiver<bool>,
 }
 
-/// Accepts connections on `listener` (bound at `local`) until `stop` turns true, with the
-/// default [`AcceptPolicy`] (30 s idle timeout, no carrier share).
-pub(super) async fn acceptor(
-    listener: TcpListener,
-    local: SocketAddr,
-    permits: Arc<Semaphore>,
-    ctx: ConnContext,
-) {
-    acceptor_with_policy(listener, local, permits, ctx, AcceptPolicy::default()).await;
-}
-
 /// Accepts connections on `listener` (bound at `local`) until `stop` turns true. A
 /// connection beyond `limits.max_tcp_connections`, or from outside `sip.carriers` beyond
 /// the policy's non-carrier share, is closed at once and counted (`tcp_rejected_limit`).
