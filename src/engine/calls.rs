@@ -1406,34 +1406,67 @@ impl Engine {
             None => fallback,
         };
         let local = self.local_addr(transport, fallback);
-        let mut b = MessageBuilder::request(method, &uri).header(
+        // Written directly as bytes (hot path: ACK and BYE of every call; no parse of our
+        // own output). Values come from parsed messages, the config or the engine; CR/LF
+        // are replaced anyway so no value can break the header block (RFC 3261 §7.3).
+        let contact =
+            matches!(method, Method::Invite | Method::Update).then(|| self.contact_uri(transport));
+        let body_len = body.map_or(0, |(_, b)| b.len());
+        let mut out = Vec::with_capacity(512 + body_len);
+        let m = method.as_str();
+        out.extend_from_slice(m.as_bytes());
+        out.push(b' ');
+        out.extend(uri.bytes().filter(|b| !b.is_ascii_whitespace()));
+        out.extend_from_slice(b" SIP/2.0\r\n");
+        let mut put = |n: &str, parts: &[&str]| {
+            out.extend_from_slice(n.as_bytes());
+            out.extend_from_slice(b": ");
+            for v in parts {
+                out.extend(
+                    v.bytes()
+                        .map(|b| if b == b'\r' || b == b'\n' { b' ' } else { b }),
+                );
+            }
+            out.extend_from_slice(b"\r\n");
+        };
+        let hp = hostport(local);
+        put(
             "Via",
-            &format!(
-                "SIP/2.0/{} {};branch={branch};rport",
+            &[
+                "SIP/2.0/",
                 via_transport(transport),
-                hostport(local)
-            ),
+                " ",
+                &hp,
+                ";branch=",
+                &branch,
+                ";rport",
+            ],
         );
         for r in &routes {
-            b = b.header("Route", r);
+            put("Route", &[r]);
         }
-        b = b
-            .header("Max-Forwards", "70")
-            .header("From", &from)
-            .header("To", &to)
-            .header("Call-ID", &call_id)
-            .header("CSeq", &format!("{seq} {}", method.as_str()));
-        if matches!(method, Method::Invite | Method::Update) {
-            b = b.header("Contact", &self.contact_uri(transport));
+        put("Max-Forwards", &["70"]);
+        put("From", &[&from]);
+        put("To", &[&to]);
+        put("Call-ID", &[&call_id]);
+        let seq_text = seq.to_string();
+        put("CSeq", &[&seq_text, " ", m]);
+        if let Some(c) = &contact {
+            put("Contact", &[c]);
         }
         for (n, v) in extra {
-            b = b.header(n, v);
+            put(n, &[v]);
         }
-        if let Some((ct, bytes)) = body {
-            b = b.body(ct, bytes.to_vec());
+        if let Some((ct, _)) = body {
+            put("Content-Type", &[ct]);
         }
-        let msg = b.build().ok()?;
-        Some((Pkt::out(transport, dest, msg), branch))
+        let len_text = body_len.to_string();
+        put("Content-Length", &[&len_text]);
+        out.extend_from_slice(b"\r\n");
+        if let Some((_, b)) = body {
+            out.extend_from_slice(b);
+        }
+        Some((Pkt::raw(transport, dest, out), branch))
     }
 
     /// BYE on a leg, as a non-INVITE client transaction.

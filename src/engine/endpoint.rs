@@ -63,7 +63,8 @@ pub struct Engine {
     pub(crate) passwords: HashMap<String, String>,
     pub(crate) handlers: Vec<HandlerInfo>,
     pub(crate) handler_by_name: HashMap<String, HandlerId>,
-    pub(crate) calls: HashMap<u64, Call>,
+    /// Engine call ids are ours, not the network's: a one-multiply hash.
+    pub(crate) calls: crate::queue::IdMap<u64, Call>,
     pub(crate) next_call: u64,
     /// Carrier INVITE server transaction → call (CANCEL matching, §9.2).
     pub(crate) invites: HashMap<ServerKey, u64>,
@@ -125,7 +126,7 @@ impl Engine {
                 .collect(),
             handlers: Vec::new(),
             handler_by_name: HashMap::new(),
-            calls: HashMap::new(),
+            calls: crate::queue::IdMap::default(),
             next_call: 1,
             invites: HashMap::new(),
             dialogs: HashMap::new(),

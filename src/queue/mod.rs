@@ -36,6 +36,8 @@ mod types;
 pub use config::{
     Aging, ClassLimit, EmergencyOverflow, LimitOutcome, PerClass, QueueConfig, QueueConfigError,
 };
+/// Fast map for engine-assigned integer ids (not network-chosen keys).
+pub(crate) use router::IdMap;
 pub use router::{CallStatus, Router, MISSED_CALLS_REASON};
 pub use skills::Skills;
 pub use snapshot::{CallbackView, HandlerView, RouterSnapshot, WaitingCall};

@@ -106,7 +106,8 @@ pub struct TransactionTable<M> {
     clients: HashMap<ClientKey, u64>,
     servers: HashMap<ServerKey, u64>,
     aliases: HashMap<String, u64>,
-    entries: HashMap<u64, Entry<M>>,
+    /// Table-assigned ids: a one-multiply hash (not network-chosen).
+    entries: crate::queue::IdMap<u64, Entry<M>>,
     heap: BinaryHeap<Reverse<(Instant, u64)>>,
     transmits: VecDeque<(TxKey, M)>,
     events: VecDeque<(TxKey, TxEvent<M>)>,
@@ -131,7 +132,7 @@ impl<M: Clone> TransactionTable<M> {
             clients: HashMap::new(),
             servers: HashMap::new(),
             aliases: HashMap::new(),
-            entries: HashMap::new(),
+            entries: crate::queue::IdMap::default(),
             heap: BinaryHeap::new(),
             transmits: VecDeque::new(),
             events: VecDeque::new(),
