@@ -455,15 +455,11 @@ impl Server {
             limits,
             stop: stop_rx.clone(),
         };
-        for (addr, socket) in &udp {
-            tokio::spawn(udp::reader(
-                socket.clone(),
-                *addr,
-                input_tx.clone(),
-                counters.clone(),
-                stop_rx.clone(),
-            ));
+        for (_, socket) in &udp {
+            udp::enlarge_recv_buffer(socket);
         }
+        // The engine task reads the UDP sockets itself (see `udp`).
+        let udp_sockets: Vec<Arc<UdpSocket>> = udp.iter().map(|(_, s)| s.clone()).collect();
         let tcp_addrs: Vec<SocketAddr> = tcp.iter().map(|(a, _)| *a).collect();
         for (addr, listener) in tcp {
             tokio::spawn(tcp::acceptor(listener, addr, permits.clone(), ctx.clone()));
@@ -482,6 +478,7 @@ impl Server {
             udp,
             conns: HashMap::new(),
             ctx,
+            rx_buf: vec![0u8; udp::DATAGRAM_BUFFER_BYTES],
             permits: permits.clone(),
             counters: counters.clone(),
             observer,
@@ -552,6 +549,9 @@ impl Server {
                     let t = std::time::Instant::now();
                     core.engine.handle_timeout(now());
                     core.flush(t);
+                }
+                i = udp::readable(&udp_sockets), if !udp_sockets.is_empty() => {
+                    core.read_udp(i);
                 }
                 input = input_rx.recv() => {
                     let Some(input) = input else { break };
@@ -691,6 +691,8 @@ struct Core {
     udp: Vec<(SocketAddr, Arc<UdpSocket>)>,
     conns: HashMap<SocketAddr, Conn>,
     ctx: tcp::ConnContext,
+    /// Receive buffer for UDP datagrams, reused for every read.
+    rx_buf: Vec<u8>,
     permits: Arc<Semaphore>,
     counters: Arc<Counters>,
     observer: Observer,
@@ -728,6 +730,44 @@ impl Core {
                 }
             }
         }
+    }
+
+    /// Reads up to [`udp::READ_BATCH`] datagrams from UDP socket `i` (without waiting) and
+    /// hands each to the engine, sending its answers before reading the next.
+    fn read_udp(&mut self, i: usize) {
+        let Some((local, socket)) = self.udp.get(i).map(|(a, s)| (*a, s.clone())) else {
+            return;
+        };
+        let mut buf = std::mem::take(&mut self.rx_buf);
+        for _ in 0..udp::READ_BATCH {
+            match udp::try_read(&socket, &mut buf) {
+                udp::Read::Datagram { source, bytes } => {
+                    tracing::trace!(%source, len = bytes.len(), "received");
+                    let taken = std::time::Instant::now();
+                    self.engine.handle_received(
+                        now(),
+                        Received {
+                            transport: Transport::Udp,
+                            source,
+                            local,
+                            bytes,
+                        },
+                    );
+                    self.flush(taken);
+                }
+                udp::Read::Keepalive => {}
+                udp::Read::Empty => break,
+                udp::Read::Error(e) => {
+                    // ICMP port unreachable surfaces as ConnectionReset on some platforms;
+                    // it concerns an earlier send, not this socket: keep reading.
+                    tracing::debug!(%local, error = %e, "udp recv error");
+                    self.counters
+                        .udp_recv_errors
+                        .fetch_add(1, Ordering::Relaxed);
+                }
+            }
+        }
+        self.rx_buf = buf;
     }
 
     fn control(&mut self, ctrl: Control) {
