@@ -6,11 +6,14 @@
 //! # Shape
 //!
 //! ```text
-//!  UDP reader ──┐  try_send (full: drop + count)
-//!  UDP reader ──┼──► bounded input queue ──► engine task ──► UDP try_send_to
-//!  TCP conn  ───┘  send (waits: TCP flow control)   │  └──► TCP writer queue per connection
-//!                                                    └─ sleep_until(engine.poll_timeout())
+//!  UDP sockets ───── try_recv_from (engine task reads them itself) ─┐
+//!  TCP conn ──► bounded input queue (send waits: TCP flow control) ──┴► engine task
+//!       engine task ──► UDP try_send_to, TCP writer queue per connection;
+//!                   └─ sleep_until(engine.poll_timeout())
 //! ```
+//!
+//! UDP has no task hop: the engine task waits until a socket is readable and reads up to
+//! 64 datagrams into one reused buffer, answering each before the next (see `udp`).
 //!
 //! One engine task owns the [`Engine`] and the TCP connection table, so there is no lock
 //! per call. Responses go where the engine's RFC 3261 §18.2.2 logic (`received`, `rport`)
@@ -120,7 +123,9 @@ pub enum RuntimeError {
 /// Counts of what the runtime dropped or refused since start; all are totals.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct RuntimeStats {
-    /// UDP datagrams dropped because the input queue was full.
+    /// UDP datagrams dropped because the input queue was full. Always 0 now that the
+    /// engine task reads UDP itself; datagrams waiting beyond the socket's receive buffer
+    /// are dropped by the kernel (`/proc/net/udp` `drops`).
     pub udp_dropped_queue_full: u64,
     /// UDP receive errors (e.g. ICMP unreachable reported on the socket).
     pub udp_recv_errors: u64,

@@ -45,6 +45,9 @@ use crate::store::{CallRecord, CallbackRecord, CallbackRow, Journal, JournalReco
 pub const PUBLISH_INTERVAL: Duration = Duration::from_millis(100);
 /// When a background publication is still being built, the next try comes this much later.
 const PUBLISH_RETRY: Duration = Duration::from_millis(10);
+/// Publications are spaced at least this many times the cost of the last engine snapshot
+/// apart (so snapshots take at most 0.5 % of the engine task's time).
+const PUBLISH_COST_SHARE: u32 = 200;
 /// Journal items from earlier runs are listed with ids from here up (see the module docs).
 pub const JOURNAL_ID_BASE: u64 = 1 << 40;
 /// How long an AML fix is kept for correlation with a later call of the same caller.
@@ -88,6 +91,8 @@ pub struct Observer {
     last_publish: Option<Instant>,
     journal_dropped_seen: u64,
     publisher: Publisher,
+    /// How long the last engine snapshot for the views took (real time).
+    snapshot_cost: Duration,
     /// Calls whose record changed during the current `observe` (journaled once each at its
     /// end), with the time they were abandoned if they went on the callback list.
     touched: Vec<(u64, Option<u64>)>,
@@ -136,6 +141,7 @@ impl Observer {
             last_publish: None,
             journal_dropped_seen: 0,
             publisher: Publisher::new(views_for_publisher),
+            snapshot_cost: Duration::ZERO,
             touched: Vec::new(),
         }
     }
@@ -442,17 +448,24 @@ impl Observer {
         if !self.dirty && !force {
             return None;
         }
+        // The snapshot is taken on the engine task; keep it under 1/PUBLISH_COST_SHARE of
+        // the engine's time by spacing publications out when snapshots get costly.
+        let interval = PUBLISH_INTERVAL.max(self.snapshot_cost * PUBLISH_COST_SHARE);
         if let Some(last) = self.last_publish {
-            if !force && now.duration_since(last) < PUBLISH_INTERVAL {
-                return Some(last + PUBLISH_INTERVAL);
+            if !force && now.duration_since(last) < interval {
+                return Some(last + interval);
             }
         }
-        let job = self.publish_job(engine);
-        if force {
-            self.publisher.publish_now(job);
-        } else if !self.publisher.offer(job) {
+        if !force && !self.publisher.idle() {
             // The previous one is still being built: try again shortly.
             return Some(now + PUBLISH_RETRY);
+        }
+        let job = self.publish_job(engine);
+        self.snapshot_cost = now.elapsed();
+        if force {
+            self.publisher.publish_now(job);
+        } else {
+            self.publisher.offer(job);
         }
         self.last_publish = Some(now);
         self.dirty = false;
@@ -711,7 +724,7 @@ fn build_views(job: PublishJob) -> Views {
             "callback_number": view.and_then(|v| v.callback_number.clone()),
             "location": location,
             "arrived_unix_ms": view.map(|v| wall(v.arrived_ms)),
-            "abandoned_unix_ms": view.and_then(|v| v.ended_ms).map(|ms| wall(ms)),
+            "abandoned_unix_ms": view.and_then(|v| v.ended_ms).map(wall),
             "waited_ms": cb.waited_ms,
             "offers": cb.offers,
         }));
@@ -742,6 +755,8 @@ struct Publisher {
     tx: Option<crossbeam_channel::Sender<PublishJob>>,
     /// Sequence number of the views last published.
     published: Arc<parking_lot::Mutex<u64>>,
+    /// True while the views thread waits for work.
+    idle: Arc<std::sync::atomic::AtomicBool>,
     next_seq: u64,
 }
 
@@ -749,12 +764,14 @@ impl Publisher {
     fn new(views: Arc<SharedViews>) -> Publisher {
         let published = Arc::new(parking_lot::Mutex::new(0));
         let (tx, rx) = crossbeam_channel::bounded::<PublishJob>(1);
-        let (v, p) = (views.clone(), published.clone());
+        let idle = Arc::new(std::sync::atomic::AtomicBool::new(true));
+        let (v, p, i) = (views.clone(), published.clone(), idle.clone());
         let spawned = std::thread::Builder::new()
             .name("answerpoint-views".into())
             .spawn(move || {
                 for job in rx {
                     publish_ordered(&v, &p, job);
+                    i.store(true, std::sync::atomic::Ordering::Release);
                 }
             });
         let tx = match spawned {
@@ -768,28 +785,36 @@ impl Publisher {
             views,
             tx,
             published,
+            idle,
             next_seq: 0,
         }
     }
 
-    /// Hands `job` to the views thread; false when it is still busy with the previous one.
-    fn offer(&mut self, mut job: PublishJob) -> bool {
+    /// Whether the views thread has finished the previous publication.
+    fn idle(&self) -> bool {
+        self.idle.load(std::sync::atomic::Ordering::Acquire)
+    }
+
+    /// Hands `job` to the views thread (builds it here when there is none, or when the
+    /// thread is still busy, which [`Publisher::idle`] avoids).
+    fn offer(&mut self, mut job: PublishJob) {
         self.next_seq += 1;
         job.seq = self.next_seq;
-        match &self.tx {
-            Some(tx) => match tx.try_send(job) {
-                Ok(()) => true,
-                Err(crossbeam_channel::TrySendError::Full(_)) => false,
-                Err(crossbeam_channel::TrySendError::Disconnected(job)) => {
-                    publish_ordered(&self.views, &self.published, job);
-                    true
+        let job = match &self.tx {
+            Some(tx) => {
+                self.idle.store(false, std::sync::atomic::Ordering::Release);
+                match tx.try_send(job) {
+                    Ok(()) => return,
+                    Err(crossbeam_channel::TrySendError::Full(j))
+                    | Err(crossbeam_channel::TrySendError::Disconnected(j)) => {
+                        self.idle.store(true, std::sync::atomic::Ordering::Release);
+                        j
+                    }
                 }
-            },
-            None => {
-                publish_ordered(&self.views, &self.published, job);
-                true
             }
-        }
+            None => job,
+        };
+        publish_ordered(&self.views, &self.published, job);
     }
 
     /// Builds and publishes `job` on the calling thread.
