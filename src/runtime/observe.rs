@@ -43,6 +43,11 @@ use crate::store::{CallRecord, CallbackRecord, CallbackRow, Journal, JournalReco
 
 /// Views are published at most this often (and only when something changed).
 pub const PUBLISH_INTERVAL: Duration = Duration::from_millis(100);
+/// When a background publication is still being built, the next try comes this much later.
+const PUBLISH_RETRY: Duration = Duration::from_millis(10);
+/// Publications are spaced at least this many times the cost of the last engine snapshot
+/// apart (so snapshots take at most 0.5 % of the engine task's time).
+const PUBLISH_COST_SHARE: u32 = 200;
 /// Journal items from earlier runs are listed with ids from here up (see the module docs).
 pub const JOURNAL_ID_BASE: u64 = 1 << 40;
 /// How long an AML fix is kept for correlation with a later call of the same caller.
@@ -85,6 +90,9 @@ pub struct Observer {
     dirty: bool,
     last_publish: Option<Instant>,
     journal_dropped_seen: u64,
+    publisher: Publisher,
+    /// How long the last engine snapshot for the views took (real time).
+    snapshot_cost: Duration,
     /// Calls whose record changed during the current `observe` (journaled once each at its
     /// end), with the time they were abandoned if they went on the callback list.
     touched: Vec<(u64, Option<u64>)>,
@@ -120,6 +128,7 @@ impl Observer {
         earlier: Vec<CallbackRow>,
         started: SystemTime,
     ) -> Observer {
+        let views_for_publisher = views.clone();
         Observer {
             views,
             events,
@@ -131,6 +140,8 @@ impl Observer {
             dirty: true,
             last_publish: None,
             journal_dropped_seen: 0,
+            publisher: Publisher::new(views_for_publisher),
+            snapshot_cost: Duration::ZERO,
             touched: Vec::new(),
         }
     }
@@ -426,111 +437,49 @@ impl Observer {
     /// Publishes the views when something changed and [`PUBLISH_INTERVAL`] has passed
     /// since the last publication (or `force`); also sets the queue and handler gauges.
     /// Returns when the next publication is due, if one is pending.
+    ///
+    /// Only the engine snapshot is taken here; turning it into the API's JSON views (the
+    /// costly part: ~1,400 calls and handlers as `serde_json::Value`) happens on the
+    /// `answerpoint-views` thread, so the engine task is not held up by it. A forced
+    /// publication is built here, synchronously (startup, shutdown); an older background
+    /// one finishing later never replaces a newer one.
     pub fn maybe_publish(&mut self, engine: &Engine, force: bool) -> Option<Instant> {
         let now = Instant::now();
         if !self.dirty && !force {
             return None;
         }
+        // The snapshot is taken on the engine task; keep it under 1/PUBLISH_COST_SHARE of
+        // the engine's time by spacing publications out when snapshots get costly.
+        let interval = PUBLISH_INTERVAL.max(self.snapshot_cost * PUBLISH_COST_SHARE);
         if let Some(last) = self.last_publish {
-            if !force && now.duration_since(last) < PUBLISH_INTERVAL {
-                return Some(last + PUBLISH_INTERVAL);
+            if !force && now.duration_since(last) < interval {
+                return Some(last + interval);
             }
         }
-        self.publish(engine);
+        if !force && !self.publisher.idle() {
+            // The previous one is still being built: try again shortly.
+            return Some(now + PUBLISH_RETRY);
+        }
+        let job = self.publish_job(engine);
+        self.snapshot_cost = now.elapsed();
+        if force {
+            self.publisher.publish_now(job);
+        } else {
+            self.publisher.offer(job);
+        }
         self.last_publish = Some(now);
         self.dirty = false;
         None
     }
 
-    fn publish(&self, engine: &Engine) {
-        let snap = engine.snapshot();
-        for class in CallClass::ALL {
-            metrics::set_queue_depth(class, snap.queue.depth.get(class));
+    fn publish_job(&self, engine: &Engine) -> PublishJob {
+        PublishJob {
+            seq: 0,
+            snap: engine.snapshot(),
+            earlier: self.earlier.clone(),
+            start_unix_ms: self.start_unix_ms,
+            run: self.journal.as_ref().map(Journal::run),
         }
-        for state in HANDLER_STATES {
-            let n = snap.handlers.iter().filter(|h| h.state == state).count();
-            metrics::set_handlers(state, n);
-        }
-        let queue = json!({
-            "now_ms": snap.now_ms,
-            "depth": snap.queue.depth,
-            "waiting": snap.queue.waiting,
-        });
-        let handlers: Vec<Value> = snap
-            .handlers
-            .iter()
-            .enumerate()
-            .map(|(i, h)| {
-                let q = snap.queue.handlers.get(i);
-                json!({
-                    "id": h.id,
-                    "seat": h.seat,
-                    "contact": h.contact,
-                    "state": h.state,
-                    "reason": q.and_then(|q| q.reason.clone()),
-                    "call": q.and_then(|q| q.call.map(|c| c.0)),
-                    "idle_ms": q.and_then(|q| q.idle_ms),
-                    "wrap_up_left_ms": q.and_then(|q| q.wrap_up_left_ms),
-                    "consecutive_misses": q.map(|q| q.consecutive_misses),
-                })
-            })
-            .collect();
-        let calls = json!({
-            "now_ms": snap.now_ms,
-            "started_unix_ms": self.start_unix_ms,
-            "calls": snap.calls,
-        });
-        let mut abandoned: Vec<Value> = self
-            .earlier
-            .iter()
-            .map(|r| {
-                let location: Value = r
-                    .location_json
-                    .as_deref()
-                    .and_then(|s| serde_json::from_str(s).ok())
-                    .unwrap_or(Value::Null);
-                json!({
-                    "id": JOURNAL_ID_BASE + u64::try_from(r.id).unwrap_or_default(),
-                    "origin": r.origin,
-                    "run": r.run,
-                    "call": r.call_id,
-                    "class": r.class,
-                    "caller": r.caller,
-                    "callback_number": r.callback_number,
-                    "location": location,
-                    "arrived_unix_ms": r.arrived_unix_ms,
-                    "abandoned_unix_ms": r.abandoned_unix_ms,
-                    "offers": r.offers,
-                })
-            })
-            .collect();
-        for cb in &snap.queue.callbacks {
-            let view = snap.calls.iter().find(|c| c.id == cb.call.0);
-            let location = view
-                .and_then(|v| v.location.as_ref())
-                .and_then(|l| serde_json::to_value(l).ok())
-                .unwrap_or(Value::Null);
-            abandoned.push(json!({
-                "id": cb.id.0,
-                "origin": "abandoned",
-                "run": self.journal.as_ref().map(Journal::run),
-                "call": cb.call.0,
-                "class": cb.class,
-                "caller": cb.caller,
-                "callback_number": view.and_then(|v| v.callback_number.clone()),
-                "location": location,
-                "arrived_unix_ms": view.map(|v| self.wall(v.arrived_ms)),
-                "abandoned_unix_ms": view.and_then(|v| v.ended_ms).map(|ms| self.wall(ms)),
-                "waited_ms": cb.waited_ms,
-                "offers": cb.offers,
-            }));
-        }
-        self.views.publish(Views {
-            queue,
-            handlers: Value::Array(handlers),
-            calls,
-            abandoned: Value::Array(abandoned),
-        });
     }
 
     /// Answers one API request against the engine.
@@ -688,5 +637,205 @@ pub(crate) fn log_event(ev: &EngineEvent) {
             reason,
         } => tracing::info!(%source, status, %reason, "request refused"),
         EngineEvent::Notice { text } => tracing::warn!(%text, "engine notice"),
+    }
+}
+
+fn build_views(job: PublishJob) -> Views {
+    let PublishJob {
+        snap,
+        earlier,
+        start_unix_ms,
+        run,
+        ..
+    } = job;
+    let wall = |ms: u64| start_unix_ms.saturating_add(i64_ms(ms));
+    for class in CallClass::ALL {
+        metrics::set_queue_depth(class, snap.queue.depth.get(class));
+    }
+    for state in HANDLER_STATES {
+        let n = snap.handlers.iter().filter(|h| h.state == state).count();
+        metrics::set_handlers(state, n);
+    }
+    let queue = json!({
+        "now_ms": snap.now_ms,
+        "depth": snap.queue.depth,
+        "waiting": snap.queue.waiting,
+    });
+    let handlers: Vec<Value> = snap
+        .handlers
+        .iter()
+        .enumerate()
+        .map(|(i, h)| {
+            let q = snap.queue.handlers.get(i);
+            json!({
+                "id": h.id,
+                "seat": h.seat,
+                "contact": h.contact,
+                "state": h.state,
+                "reason": q.and_then(|q| q.reason.clone()),
+                "call": q.and_then(|q| q.call.map(|c| c.0)),
+                "idle_ms": q.and_then(|q| q.idle_ms),
+                "wrap_up_left_ms": q.and_then(|q| q.wrap_up_left_ms),
+                "consecutive_misses": q.map(|q| q.consecutive_misses),
+            })
+        })
+        .collect();
+    let calls = json!({
+        "now_ms": snap.now_ms,
+        "started_unix_ms": start_unix_ms,
+        "calls": snap.calls,
+    });
+    let mut abandoned: Vec<Value> = earlier
+        .iter()
+        .map(|r| {
+            let location: Value = r
+                .location_json
+                .as_deref()
+                .and_then(|s| serde_json::from_str(s).ok())
+                .unwrap_or(Value::Null);
+            json!({
+                "id": JOURNAL_ID_BASE + u64::try_from(r.id).unwrap_or_default(),
+                "origin": r.origin,
+                "run": r.run,
+                "call": r.call_id,
+                "class": r.class,
+                "caller": r.caller,
+                "callback_number": r.callback_number,
+                "location": location,
+                "arrived_unix_ms": r.arrived_unix_ms,
+                "abandoned_unix_ms": r.abandoned_unix_ms,
+                "offers": r.offers,
+            })
+        })
+        .collect();
+    for cb in &snap.queue.callbacks {
+        let view = snap.calls.iter().find(|c| c.id == cb.call.0);
+        let location = view
+            .and_then(|v| v.location.as_ref())
+            .and_then(|l| serde_json::to_value(l).ok())
+            .unwrap_or(Value::Null);
+        abandoned.push(json!({
+            "id": cb.id.0,
+            "origin": "abandoned",
+            "run": run,
+            "call": cb.call.0,
+            "class": cb.class,
+            "caller": cb.caller,
+            "callback_number": view.and_then(|v| v.callback_number.clone()),
+            "location": location,
+            "arrived_unix_ms": view.map(|v| wall(v.arrived_ms)),
+            "abandoned_unix_ms": view.and_then(|v| v.ended_ms).map(wall),
+            "waited_ms": cb.waited_ms,
+            "offers": cb.offers,
+        }));
+    }
+    Views {
+        queue,
+        handlers: Value::Array(handlers),
+        calls,
+        abandoned: Value::Array(abandoned),
+    }
+}
+
+/// One publication: an engine snapshot plus what the observer adds to it.
+struct PublishJob {
+    /// Order of the publication (set by [`Publisher`]); an older one never replaces a newer.
+    seq: u64,
+    snap: crate::engine::Snapshot,
+    earlier: Vec<CallbackRow>,
+    start_unix_ms: i64,
+    run: Option<i64>,
+}
+
+/// Builds and publishes views off the engine task (see [`Observer::maybe_publish`]): one
+/// `answerpoint-views` thread fed through a channel of depth 1, so at most one snapshot
+/// waits while another is being built. The thread ends when the observer is dropped.
+struct Publisher {
+    views: Arc<SharedViews>,
+    tx: Option<crossbeam_channel::Sender<PublishJob>>,
+    /// Sequence number of the views last published.
+    published: Arc<parking_lot::Mutex<u64>>,
+    /// True while the views thread waits for work.
+    idle: Arc<std::sync::atomic::AtomicBool>,
+    next_seq: u64,
+}
+
+impl Publisher {
+    fn new(views: Arc<SharedViews>) -> Publisher {
+        let published = Arc::new(parking_lot::Mutex::new(0));
+        let (tx, rx) = crossbeam_channel::bounded::<PublishJob>(1);
+        let idle = Arc::new(std::sync::atomic::AtomicBool::new(true));
+        let (v, p, i) = (views.clone(), published.clone(), idle.clone());
+        let spawned = std::thread::Builder::new()
+            .name("answerpoint-views".into())
+            .spawn(move || {
+                for job in rx {
+                    publish_ordered(&v, &p, job);
+                    i.store(true, std::sync::atomic::Ordering::Release);
+                }
+            });
+        let tx = match spawned {
+            Ok(_) => Some(tx),
+            Err(e) => {
+                tracing::warn!(error = %e, "no views thread: views are built on the engine task");
+                None
+            }
+        };
+        Publisher {
+            views,
+            tx,
+            published,
+            idle,
+            next_seq: 0,
+        }
+    }
+
+    /// Whether the views thread has finished the previous publication.
+    fn idle(&self) -> bool {
+        self.idle.load(std::sync::atomic::Ordering::Acquire)
+    }
+
+    /// Hands `job` to the views thread (builds it here when there is none, or when the
+    /// thread is still busy, which [`Publisher::idle`] avoids).
+    fn offer(&mut self, mut job: PublishJob) {
+        self.next_seq += 1;
+        job.seq = self.next_seq;
+        let job = match &self.tx {
+            Some(tx) => {
+                self.idle.store(false, std::sync::atomic::Ordering::Release);
+                match tx.try_send(job) {
+                    Ok(()) => return,
+                    Err(crossbeam_channel::TrySendError::Full(j))
+                    | Err(crossbeam_channel::TrySendError::Disconnected(j)) => {
+                        self.idle.store(true, std::sync::atomic::Ordering::Release);
+                        j
+                    }
+                }
+            }
+            None => job,
+        };
+        publish_ordered(&self.views, &self.published, job);
+    }
+
+    /// Builds and publishes `job` on the calling thread.
+    fn publish_now(&mut self, mut job: PublishJob) {
+        self.next_seq += 1;
+        job.seq = self.next_seq;
+        publish_ordered(&self.views, &self.published, job);
+    }
+}
+
+/// Builds the views of `job` and publishes them unless newer ones are already out; sets
+/// the queue and handler gauges.
+fn publish_ordered(views: &SharedViews, published: &parking_lot::Mutex<u64>, job: PublishJob) {
+    let seq = job.seq;
+    if *published.lock() >= seq {
+        return;
+    }
+    let built = build_views(job);
+    let mut last = published.lock();
+    if *last < seq {
+        *last = seq;
+        views.publish(built);
     }
 }
