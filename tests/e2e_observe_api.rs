@@ -153,3 +153,27 @@ async fn a_configured_bearer_token_is_required_on_every_route() {
         assert_eq!(status, 200, "{path}: {body}");
     }
 }
+
+/// Supervisors watch waits grow: with no SIP or API input at all, `GET /api/handlers`
+/// still shows the idle seat's `idle_ms` growing (views refreshed every
+/// `runtime::LIVE_VIEWS_INTERVAL`), instead of the value of the last input.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn views_stay_live_without_input() {
+    let dir = scratch_dir("observe-live");
+    let engine = Binary::start(&dir, "answerpoint", &seats()).await;
+    let idle_ms = |v: &serde_json::Value| {
+        v.as_array()
+            .and_then(|hs| hs.iter().find(|h| h["id"] == "seat-1"))
+            .and_then(|h| h["idle_ms"].as_u64())
+    };
+    let first = idle_ms(&engine.get_json("/api/handlers").await).expect("seat-1 idle");
+    let later = engine
+        .wait_json(
+            "/api/handlers",
+            Duration::from_secs(10),
+            "seat-1 idle_ms to grow by 1.5 s",
+            |v| idle_ms(v).is_some_and(|ms| ms >= first + 1_500),
+        )
+        .await;
+    assert!(idle_ms(&later).unwrap() < first + 10_000, "{later:#}");
+}

@@ -51,7 +51,7 @@ mod observe;
 mod tcp;
 mod udp;
 
-pub use observe::{Observer, JOURNAL_ID_BASE, PUBLISH_INTERVAL};
+pub use observe::{Observer, JOURNAL_ID_BASE, LIVE_VIEWS_INTERVAL, PUBLISH_INTERVAL};
 
 use std::collections::HashMap;
 use std::future::Future;
@@ -531,6 +531,10 @@ impl Server {
         let mut sd: Option<crate::engine::Shutdown> = None;
         let mut linger_until: Option<std::time::Instant> = None;
         let mut publish_due: Option<std::time::Instant> = None;
+        // Live views for the API (see observe::LIVE_VIEWS_INTERVAL): only when HTTP is served.
+        let mut live_views_due = http_task
+            .is_some()
+            .then(|| now() + observe::LIVE_VIEWS_INTERVAL);
         tokio::pin!(shutdown);
         loop {
             let deadline = [
@@ -539,6 +543,7 @@ impl Server {
                 linger_until,
                 publish_due
                     .map(|due| now() + due.saturating_duration_since(std::time::Instant::now())),
+                live_views_due,
             ]
             .into_iter()
             .flatten()
@@ -599,6 +604,15 @@ impl Server {
                 {
                     break;
                 }
+            }
+            if let Some(due) = live_views_due.filter(|due| now() >= *due) {
+                // The engine's clock advances only on input or timeouts: bring it to now
+                // (a no-op for its timers when none is due) so the snapshot's waits are live.
+                let t = std::time::Instant::now();
+                core.engine.handle_timeout(now());
+                core.flush(t);
+                core.observer.mark_stale();
+                live_views_due = Some(due.max(now()) + observe::LIVE_VIEWS_INTERVAL);
             }
             publish_due = core.observer.maybe_publish(&core.engine, false);
         }

@@ -43,6 +43,10 @@ use crate::store::{CallRecord, CallbackRecord, CallbackRow, Journal, JournalReco
 
 /// Views are published at most this often (and only when something changed).
 pub const PUBLISH_INTERVAL: Duration = Duration::from_millis(100);
+/// While the HTTP API is served, the engine task refreshes the views at least this often
+/// even when no SIP or API input arrives, so waiting times (`wait_ms`), idle and wrap-up
+/// times in `GET /api/queue` and `GET /api/handlers` stay live for supervisors.
+pub const LIVE_VIEWS_INTERVAL: Duration = Duration::from_millis(500);
 /// When a background publication is still being built, the next try comes this much later.
 const PUBLISH_RETRY: Duration = Duration::from_millis(10);
 /// Publications are spaced at least this many times the cost of the last engine snapshot
@@ -443,6 +447,12 @@ impl Observer {
     /// `answerpoint-views` thread, so the engine task is not held up by it. A forced
     /// publication is built here, synchronously (startup, shutdown); an older background
     /// one finishing later never replaces a newer one.
+    /// Marks the views stale although no event changed them (time passed: waits and idle
+    /// times grew), so the next [`Observer::maybe_publish`] republishes them.
+    pub fn mark_stale(&mut self) {
+        self.dirty = true;
+    }
+
     pub fn maybe_publish(&mut self, engine: &Engine, force: bool) -> Option<Instant> {
         let now = Instant::now();
         if !self.dirty && !force {
