@@ -7,23 +7,9 @@ mod engine_support;
 
 use std::time::Duration;
 
-use answerpoint::engine::{CallState, Command};
+use answerpoint::engine::CallState;
 use answerpoint::queue::RequestedState;
 use engine_support::*;
-
-fn set_state(net: &mut Net, seat: &str, state: RequestedState) {
-    let now = net.now;
-    net.engine
-        .handle_command(
-            now,
-            Command::SetHandlerState {
-                handler: seat.into(),
-                state,
-            },
-        )
-        .unwrap();
-    net.advance(Duration::ZERO);
-}
 
 #[test]
 fn reinvite_2xx_is_retransmitted_until_the_ack() {
@@ -73,8 +59,8 @@ fn full_transaction_table_sheds_101_first_and_never_busies_a_999() {
     let mut net = Net::new(&config(
         "[limits]\nmax_transactions = 1000\n[queue.non_emergency_limit]\nmax_queued = 5000\noutcome = \"reject\"\n",
     ));
-    set_state(&mut net, "seat1", RequestedState::LoggedOut);
-    set_state(&mut net, "seat2", RequestedState::LoggedOut);
+    net.set_state("seat1", RequestedState::LoggedOut);
+    net.set_state("seat2", RequestedState::LoggedOut);
     let mut busied = 0;
     for i in 0..1000 {
         net.send(
@@ -106,8 +92,8 @@ fn failed_overflow_partner_requeues_the_999_instead_of_failing_it() {
     let mut net = Net::new(&config(
         "[queue.emergency_overflow]\ntarget_uri = \"sip:overflow@127.0.0.1:5099\"\nwhen_no_handler_logged_in = true\n",
     ));
-    set_state(&mut net, "seat1", RequestedState::LoggedOut);
-    set_state(&mut net, "seat2", RequestedState::LoggedOut);
+    net.set_state("seat1", RequestedState::LoggedOut);
+    net.set_state("seat2", RequestedState::LoggedOut);
     net.send(CARRIER, &invite_999("ovf@c", "z9hG4bKovf"));
     let inv = net.request(PARTNER, "INVITE").msg;
     net.send_msg(
@@ -127,7 +113,7 @@ fn failed_overflow_partner_requeues_the_999_instead_of_failing_it() {
         .take(PARTNER, |s| s.method().as_deref() == Some("INVITE"))
         .is_empty());
     // A handler logs in and answers it.
-    set_state(&mut net, "seat1", RequestedState::Available);
+    net.set_state("seat1", RequestedState::Available);
     let inv = net.request(SEAT1, "INVITE").msg;
     net.send_msg(
         SEAT1,

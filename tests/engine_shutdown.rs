@@ -9,24 +9,10 @@ mod engine_support;
 use std::time::Duration;
 
 use answerpoint::engine::{
-    CallEventKind, CallState, Command, EndReason, EngineEvent, SHUTDOWN_RETRY_AFTER_S,
+    CallEventKind, CallState, EndReason, EngineEvent, SHUTDOWN_RETRY_AFTER_S,
 };
 use answerpoint::queue::RequestedState;
 use engine_support::*;
-
-fn set_state(net: &mut Net, seat: &str, state: RequestedState) {
-    let now = net.now;
-    net.engine
-        .handle_command(
-            now,
-            Command::SetHandlerState {
-                handler: seat.into(),
-                state,
-            },
-        )
-        .unwrap();
-    net.advance(Duration::ZERO);
-}
 
 fn abandoned_events(net: &Net) -> Vec<u64> {
     net.events
@@ -41,8 +27,8 @@ fn abandoned_events(net: &Net) -> Vec<u64> {
 #[test]
 fn grace_period_answers_what_it_can_then_503s_the_rest_onto_the_callback_list() {
     let mut net = Net::new(&config(""));
-    set_state(&mut net, "seat1", RequestedState::LoggedOut);
-    set_state(&mut net, "seat2", RequestedState::LoggedOut);
+    net.set_state("seat1", RequestedState::LoggedOut);
+    net.set_state("seat2", RequestedState::LoggedOut);
     net.send(CARRIER, &invite_999("e1@c", "z9hG4bKe1"));
     net.send(CARRIER, &invite_101("n1@c", "z9hG4bKn1"));
     net.send(CARRIER, &invite_999("e2@c", "z9hG4bKe2"));
@@ -76,7 +62,7 @@ fn grace_period_answers_what_it_can_then_503s_the_rest_onto_the_callback_list() 
     assert_eq!(net.engine.shutdown_unanswered(), 4);
 
     // A handler logs in and answers the oldest 999 during the grace period.
-    set_state(&mut net, "seat1", RequestedState::Available);
+    net.set_state("seat1", RequestedState::Available);
     let inv = net.request(SEAT1, "INVITE").msg;
     assert!(inv.call_id().is_some());
     let ok = handler_response(&inv, 200, "OK", "h1", "sip:h@127.0.0.1:5080");
@@ -86,7 +72,7 @@ fn grace_period_answers_what_it_can_then_503s_the_rest_onto_the_callback_list() 
     assert_eq!(net.engine.shutdown_unanswered(), 3);
 
     // The second handler logs in; the next 999 rings there but is not answered in time.
-    set_state(&mut net, "seat2", RequestedState::Available);
+    net.set_state("seat2", RequestedState::Available);
     let ringing = net.request(SEAT2, "INVITE").msg;
     net.send_msg(SEAT2, &handler_response(&ringing, 180, "Ringing", "h2", ""));
     net.advance(Duration::from_secs(10));

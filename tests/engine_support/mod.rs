@@ -157,6 +157,22 @@ impl Net {
     }
 
     /// Runs every timer up to `now + d`, in order, then sets `now` to that instant.
+    /// A supervisor's handler state change (`Command::SetHandlerState`), then what it
+    /// sends (a CANCEL, an offer) is delivered. Panics if the engine refuses it.
+    pub fn set_state(&mut self, handler: &str, state: answerpoint::queue::RequestedState) {
+        let now = self.now;
+        self.engine
+            .handle_command(
+                now,
+                answerpoint::engine::Command::SetHandlerState {
+                    handler: handler.into(),
+                    state,
+                },
+            )
+            .unwrap();
+        self.advance(Duration::ZERO);
+    }
+
     pub fn advance(&mut self, d: Duration) {
         let end = self.now + d;
         while let Some(t) = self.engine.poll_timeout() {
