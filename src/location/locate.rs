@@ -108,6 +108,22 @@ pub enum LocationError {
         /// The URI.
         uri: String,
     },
+    /// The body had more than `limit` parts (RFC 2046 §5.1); the first `limit` were
+    /// examined and the rest ignored.
+    #[error("body has more than {limit} parts; parts after the {} ignored", ordinal(*.limit))]
+    PartsIgnored {
+        /// The part limit ([`MultipartLimits::max_parts`]).
+        limit: usize,
+    },
+    /// A `cid:` URI names none of the first `limit` parts; the body had more parts,
+    /// which were not examined, so the part may exist beyond the limit.
+    #[error("{uri} names none of the first {limit} body parts (later parts not examined)")]
+    CidNotExamined {
+        /// The URI.
+        uri: String,
+        /// The part limit.
+        limit: usize,
+    },
     /// A PIDF-LO (referenced by `cid`, or found unreferenced when `None`) that does not
     /// parse.
     #[error("PIDF-LO {cid:?}: {error}")]
@@ -213,6 +229,31 @@ impl CallLocation {
 }
 
 /// `true` for `application/pidf+xml`.
+/// The error for a `cid:` URI matching no examined part: "names no body part" only when
+/// every part was examined.
+fn cid_missing(uri: String, parts_ignored: bool, limits: &MultipartLimits) -> LocationError {
+    if parts_ignored {
+        LocationError::CidNotExamined {
+            uri,
+            limit: limits.max_parts,
+        }
+    } else {
+        LocationError::CidNotFound { uri }
+    }
+}
+
+/// `1st`, `2nd`, `3rd`, `4th`, … `11th`, `12th`, `13th`, `21st`, `32nd`.
+fn ordinal(n: usize) -> String {
+    let suffix = match (n % 10, n % 100) {
+        (_, 11..=13) => "th",
+        (1, _) => "st",
+        (2, _) => "nd",
+        (3, _) => "rd",
+        _ => "th",
+    };
+    format!("{n}{suffix}")
+}
+
 fn is_pidf(mt: &MediaType<'_>) -> bool {
     mt.is("application", "pidf+xml")
 }
@@ -236,6 +277,11 @@ pub fn locate_input(input: &InviteLocationInput<'_>) -> CallLocation {
             Some(mt) if mt.is_type("multipart") => {
                 match Multipart::parse_typed(&mt, input.body, &limits) {
                     Ok(mp) => {
+                        if mp.parts_ignored {
+                            out.errors.push(LocationError::PartsIgnored {
+                                limit: limits.max_parts,
+                            });
+                        }
                         if mp.boundary_mismatch {
                             out.errors.push(LocationError::BoundaryMismatch);
                         }
@@ -265,6 +311,7 @@ pub fn locate_input(input: &InviteLocationInput<'_>) -> CallLocation {
         (None, Some(p)) => std::slice::from_ref(p),
         (None, None) => &[],
     };
+    let parts_ignored = multipart.as_ref().is_some_and(|m| m.parts_ignored);
     let mut used = vec![false; parts.len()];
     let find_cid = |uri: &str| -> Option<usize> {
         let wanted = cid_of(uri)?;
@@ -295,7 +342,7 @@ pub fn locate_input(input: &InviteLocationInput<'_>) -> CallLocation {
                             }
                         }
                     }
-                    None => out.errors.push(LocationError::CidNotFound { uri: g.uri }),
+                    None => out.errors.push(cid_missing(g.uri, parts_ignored, &limits)),
                 },
                 GeolocationKind::ByReference => {
                     if out.references.len() < MAX_HEADER_VALUES {
@@ -347,7 +394,7 @@ pub fn locate_input(input: &InviteLocationInput<'_>) -> CallLocation {
                             data,
                         });
                     }
-                    None => out.errors.push(LocationError::CidNotFound { uri: ci.uri }),
+                    None => out.errors.push(cid_missing(ci.uri, parts_ignored, &limits)),
                 }
             } else if out.additional_data.len() < MAX_HEADER_VALUES {
                 out.additional_data.push(AdditionalDataItem {
