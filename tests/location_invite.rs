@@ -388,7 +388,16 @@ fn truncated_pidf_999_is_still_emergency_with_error_recorded() {
     assert!(loc.summary(None, SystemTime::UNIX_EPOCH).is_none());
     // The error is in the JSON the API serves.
     let j = serde_json::to_value(&loc).unwrap();
-    assert!(j["errors"][0].as_str().unwrap().starts_with("PIDF-LO"));
+    let msg = j["errors"][0].as_str().unwrap();
+    assert!(
+        msg.starts_with("PIDF-LO part <loc1@ims.example.net>: "),
+        "{msg}"
+    );
+    assert!(!msg.contains("Some("), "{msg}");
+    assert_eq!(
+        LocationError::NotUtf8 { cid: None }.to_string(),
+        "part without Content-ID is not UTF-8"
+    );
 }
 
 #[test]

@@ -126,7 +126,7 @@ pub enum LocationError {
     },
     /// A PIDF-LO (referenced by `cid`, or found unreferenced when `None`) that does not
     /// parse.
-    #[error("PIDF-LO {cid:?}: {error}")]
+    #[error("PIDF-LO {}: {error}", part_name(.cid))]
     Pidf {
         /// Content-ID of the part, if it has one.
         cid: Option<String>,
@@ -134,7 +134,7 @@ pub enum LocationError {
         error: PidfError,
     },
     /// A body part that is not UTF-8 text where XML was expected.
-    #[error("body part {cid:?} is not UTF-8")]
+    #[error("{} is not UTF-8", part_name(.cid))]
     NotUtf8 {
         /// Content-ID of the part, if any.
         cid: Option<String>,
@@ -239,6 +239,15 @@ fn cid_missing(uri: String, parts_ignored: bool, limits: &MultipartLimits) -> Lo
         }
     } else {
         LocationError::CidNotFound { uri }
+    }
+}
+
+/// How an error names a body part: `part <loc@x>` (its Content-ID, RFC 2045 §7, with
+/// control characters escaped) or `part without Content-ID`.
+fn part_name(cid: &Option<String>) -> String {
+    match cid {
+        Some(c) => format!("part <{}>", c.escape_debug()),
+        None => "part without Content-ID".to_owned(),
     }
 }
 
