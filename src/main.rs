@@ -137,7 +137,17 @@ fn main() {
 
 fn check_config(file: &std::path::Path) {
     match Config::load(file) {
-        Ok(config) => println!("config OK: {}", config.summary()),
+        Ok(config) => {
+            // A data_dir that cannot be created or written is a configuration error too
+            // (checked without creating anything).
+            if let Some(dir) = &config.data_dir {
+                if let Err(e) = answerpoint::store::data_dir::check_data_dir(dir, false) {
+                    eprintln!("{}: {e}", file.display());
+                    std::process::exit(1);
+                }
+            }
+            println!("config OK: {}", config.summary());
+        }
         Err(e) => {
             eprintln!("{}: {e}", file.display());
             std::process::exit(1);
@@ -158,6 +168,13 @@ fn run(args: RunArgs) {
         },
         None => Config::default(),
     };
+    // Before any port is bound: an unusable data_dir is bad configuration (exit 1).
+    if let Some(dir) = &config.data_dir {
+        if let Err(e) = answerpoint::store::data_dir::check_data_dir(dir, true) {
+            eprintln!("answerpoint: {e}");
+            std::process::exit(1);
+        }
+    }
     if !args.sip_udp.is_empty() || !args.sip_tcp.is_empty() {
         let udp = args.sip_udp.iter().map(|&addr| Listen {
             transport: SipTransport::Udp,

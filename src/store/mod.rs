@@ -37,6 +37,7 @@
 //!
 //! Nothing here decides about calls; the engine tells the journal what happened.
 
+pub mod data_dir;
 mod schema;
 
 use std::path::{Path, PathBuf};
