@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # CPU per completed call, answerpoint vs Kamailio, on the same SIPp load (issue 7,
-# DESIGN.md §7 "efficiency"). A SIPp carrier UAC places full emergency calls
+# docs/DESIGN.md §7 "efficiency"). A SIPp carrier UAC places full emergency calls
 # (sipp/carrier-999-pidf.xml: INVITE urn:service:sos + PIDF-LO, answer, TALK_MS of talk,
 # BYE) at RATE calls/s for DURATION_S s, through
 #   1. the engine (target/release/answerpoint, SEATS static seats → one SIPp handler UAS), then

@@ -1,7 +1,7 @@
 //! Classification and location of whole INVITEs: the SipLib NG9-1-1 INVITE with every
 //! RFC 7852 block by value, the IMS carrier traces carrying Geolocation, and 999 INVITEs
 //! whose location is broken (truncated PIDF-LO, dangling cid) — which must still be
-//! emergency calls with the location error recorded (DESIGN.md §5).
+//! emergency calls with the location error recorded (docs/DESIGN.md §5).
 
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 

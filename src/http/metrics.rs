@@ -49,7 +49,7 @@ pub const CALLS_REFUSED_TOTAL: &str = "answerpoint_calls_refused_total";
 pub const ANSWER_TIME_BUCKETS_S: [f64; 12] = [
     1.0, 2.0, 5.0, 10.0, 15.0, 20.0, 30.0, 60.0, 120.0, 300.0, 600.0, 1800.0,
 ];
-/// Engine-latency buckets, s: 10 µs to 100 ms (target: p99 well under 1 ms, DESIGN.md §7).
+/// Engine-latency buckets, s: 10 µs to 100 ms (target: p99 well under 1 ms, docs/DESIGN.md §7).
 pub const ENGINE_LATENCY_BUCKETS_S: [f64; 12] = [
     0.000_01, 0.000_025, 0.000_05, 0.000_1, 0.000_25, 0.000_5, 0.001, 0.002_5, 0.005, 0.01, 0.025,
     0.1,

@@ -1,4 +1,4 @@
-//! The HTTP interface (issue 6; DESIGN.md §8) on axum: Prometheus metrics, the JSON API
+//! The HTTP interface (issue 6; docs/DESIGN.md §8) on axum: Prometheus metrics, the JSON API
 //! for supervisors and other systems, the Server-Sent Events stream (W3C/WHATWG HTML
 //! "Server-sent events", `text/event-stream`) and AML ingest (ETSI TS 103 625 HTTPS form).
 //! Bearer tokens follow RFC 6750 §2.1 (`Authorization: Bearer <token>`).
@@ -210,7 +210,7 @@ pub struct Views {
 
 /// A ready-made [`ReadModel`]: the engine task publishes [`Views`] and updates the
 /// [`Kpi`]; HTTP handlers read them. Guards are held only to swap an `Arc` or apply one
-/// KPI update (parking_lot; read-mostly data, DESIGN.md §2).
+/// KPI update (parking_lot; read-mostly data, docs/DESIGN.md §2).
 #[derive(Debug)]
 pub struct SharedViews {
     views: RwLock<Arc<Views>>,

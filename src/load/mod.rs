@@ -1,4 +1,4 @@
-//! Load harness (issue 7, DESIGN.md §7 targets): `answerpoint load --scenario FILE` runs a
+//! Load harness (issue 7, docs/DESIGN.md §7 targets): `answerpoint load --scenario FILE` runs a
 //! [`LoadScenario`] against the real engine over real SIP on loopback UDP (RFC 3261) and
 //! judges it against the scenario's targets. I/O module (tokio sockets, clock reads, child
 //! process); the engine it measures stays sans-IO.

@@ -1,6 +1,6 @@
 //! Everything an INVITE says about where the caller is and who they are (RFC 6442 §4,
 //! RFC 7852 §4, RFC 3325, RFC 7044), collected into one [`CallLocation`] without ever
-//! failing: each problem becomes a [`LocationError`] and the call goes on (DESIGN.md §5:
+//! failing: each problem becomes a [`LocationError`] and the call goes on (docs/DESIGN.md §5:
 //! a broken location never blocks a 999 call).
 //!
 //! Works on the header values and body of an INVITE ([`InviteLocationInput`]), so tests
