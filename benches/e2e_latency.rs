@@ -1,4 +1,4 @@
-//! End-to-end engine latency (issue 7, DESIGN.md §7 "engine's own share"): the real
+//! End-to-end engine latency (issue 7, docs/DESIGN.md §7 "engine's own share"): the real
 //! runtime ([`answerpoint::runtime::Server`], tokio, loopback UDP) with one static seat;
 //! each iteration is one whole emergency call (INVITE urn:service:sos with a PIDF-LO
 //! body, RFC 3261 §13 / RFC 6442) and the timed part is carrier INVITE sent → the

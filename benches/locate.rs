@@ -1,5 +1,5 @@
 //! Classification and location of a 2 KB 999 INVITE carrying a Circle PIDF-LO
-//! (DESIGN.md §4, §5): `classify` + `locate` on an already-parsed message, against the
+//! (docs/DESIGN.md §4, §5): `classify` + `locate` on an already-parsed message, against the
 //! alternatives in the same run — the SIP parse that precedes it, `Pidf::parse` (hand-
 //! written tokenizer) against `Pidf::parse_quick_xml` (the same walk over the previous
 //! quick-xml built tree), and a bare roxmltree parse of the same PIDF-LO with no

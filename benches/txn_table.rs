@@ -1,4 +1,4 @@
-//! Transaction-layer costs with 100,000 calls queued (DESIGN.md §7 "scale"): each queued
+//! Transaction-layer costs with 100,000 calls queued (docs/DESIGN.md §7 "scale"): each queued
 //! call holds an INVITE server transaction.
 //!
 //! - `next_deadline`: the table's timer heap vs scanning every transaction's

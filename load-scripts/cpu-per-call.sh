@@ -1,13 +1,20 @@
 #!/usr/bin/env bash
 # CPU per completed call, answerpoint vs Kamailio, on the same SIPp load (issue 7,
-# DESIGN.md §7 "efficiency"). A SIPp carrier UAC places full emergency calls
+# docs/DESIGN.md §7 "efficiency"). A SIPp carrier UAC places full emergency calls
 # (sipp/carrier-999-pidf.xml: INVITE urn:service:sos + PIDF-LO, answer, TALK_MS of talk,
 # BYE) at RATE calls/s for DURATION_S s, through
 #   1. the engine (target/release/answerpoint, SEATS static seats → one SIPp handler UAS), then
 #   2. Kamailio as a stateful proxy (load-scripts/kamailio.cfg → the same SIPp handler UAS),
-# and reports for each: completed calls, failed calls (SIPp's counts) and the server's CPU
-# time (user + system, all its processes, from /proc/<pid>/stat) per completed call, then
-# the ratio engine / Kamailio.
+# and reports for each: requested, placed, completed, failed and unfinished calls (SIPp's
+# counts; unfinished = requested - completed - failed: never placed, or placed and never
+# ended), the rate SIPp actually achieved (placed calls / SIPp's run time, which includes
+# the last calls' talk time, so slightly below RATE on a healthy run), and the server's
+# CPU time (user + system, all its processes, from /proc/<pid>/stat) per completed call,
+# then the ratio engine / Kamailio.
+#
+# A target with any failed or unfinished call is a FAILED run: its line says so, and the
+# script exits 1 after all targets ran (an overloaded machine gives a CPU figure for a
+# different load than asked for, so it must not pass silently).
 #
 # Usage: load-scripts/cpu-per-call.sh [RATE=500] [DURATION_S=60] [TARGETS="engine kamailio"]
 # Env:   ANSWERPOINT_BIN (default target/release/answerpoint), TALK_MS=1000, THINK_MS=100,
@@ -43,6 +50,7 @@ ticks() {
 hz=$(getconf CLK_TCK)
 
 PIDS=()
+FAILED_RUNS=()
 cleanup() {
     for p in "${PIDS[@]}"; do kill "$p" 2>/dev/null || true; done
 }
@@ -85,24 +93,42 @@ run_one() {
     local t0 c0
     t0=$(date +%s.%N)
     c0=$(ticks "${server_pids[@]}")
+    local s0 s1
+    s0=$(date +%s.%N)
     sipp -sf "$HERE/sipp/carrier-999-pidf.xml" -i 127.0.0.1 -p "$UAC_PORT" -mp 17000 -t u1 \
         -r "$RATE" -m "$CALLS" -d "$TALK_MS" -l $(( RATE * 4 )) -nostdin \
         -timeout $(( DURATION_S + 60 ))s -timeout_error \
         -trace_stat -stf "$dir/uac_stats.csv" -fd 5 \
         -trace_err -error_file "$dir/uac_errors.log" \
         "127.0.0.1:$SERVER_PORT" >"$dir/uac.out" 2>&1 || true
+    s1=$(date +%s.%N)
     local c1 t1
     server_pids=("$main" $(pgrep -P "$main" || true))
     c1=$(ticks "${server_pids[@]}")
     t1=$(date +%s.%N)
-    # SIPp's cumulative counters from the last line of its statistics file.
-    local ok fail
-    ok=$(awk -F';' 'NR==1 { for (i = 1; i <= NF; i++) if ($i == "SuccessfulCall(C)") c = i } END { print $c }' "$dir/uac_stats.csv")
-    fail=$(awk -F';' 'NR==1 { for (i = 1; i <= NF; i++) if ($i == "FailedCall(C)") c = i } END { print $c }' "$dir/uac_stats.csv")
+    # SIPp's cumulative counters from the last line of its statistics file (0 when SIPp
+    # wrote none: then every requested call counts as unfinished).
+    local ok fail created unfinished achieved verdict
+    col() {
+        [[ -s "$dir/uac_stats.csv" ]] || { echo 0; return; }
+        awk -F';' -v name="$1" 'NR==1 { for (i = 1; i <= NF; i++) if ($i == name) c = i }
+            END { v = (c ? $c : 0) + 0; print v }' "$dir/uac_stats.csv"
+    }
+    ok=$(col "SuccessfulCall(C)")
+    fail=$(col "FailedCall(C)")
+    created=$(col "TotalCallCreated")
+    unfinished=$(( CALLS - ok - fail ))
+    (( unfinished < 0 )) && unfinished=0
+    achieved=$(awk -v n="$created" -v a="$s0" -v b="$s1" 'BEGIN { if (b > a) printf "%.1f", n / (b - a); else print "nan" }')
+    verdict=ok
+    if (( fail > 0 || unfinished > 0 )); then
+        verdict=FAILED
+        FAILED_RUNS+=("$target")
+    fi
     local cpu_s per_call
     cpu_s=$(awk -v a="$c0" -v b="$c1" -v hz="$hz" 'BEGIN { printf "%.2f", (b - a) / hz }')
     per_call=$(awk -v a="$c0" -v b="$c1" -v hz="$hz" -v n="$ok" 'BEGIN { if (n > 0) printf "%.1f", (b - a) / hz * 1e6 / n; else print "nan" }')
-    echo "$target rate=$RATE/s duration=${DURATION_S}s calls=$CALLS completed=$ok failed=$fail cpu=${cpu_s}s cpu_per_completed_call_us=$per_call wall=$(awk -v a="$t0" -v b="$t1" 'BEGIN { printf "%.1f", b - a }')s" | tee "$dir/result.txt"
+    echo "$target $verdict rate=$RATE/s achieved_rate=${achieved}/s duration=${DURATION_S}s calls=$CALLS placed=$created completed=$ok failed=$fail unfinished=$unfinished cpu=${cpu_s}s cpu_per_completed_call_us=$per_call wall=$(awk -v a="$t0" -v b="$t1" 'BEGIN { printf "%.1f", b - a }')s" | tee "$dir/result.txt"
     kill "$main" "$uas" 2>/dev/null || true
     wait "$main" "$uas" 2>/dev/null || true
     sleep 1
@@ -117,3 +143,7 @@ if [[ -f "$OUT/engine/result.txt" && -f "$OUT/kamailio/result.txt" ]]; then
     awk -v e="$e" -v k="$k" 'BEGIN { if (k > 0) printf "ratio engine/kamailio CPU per completed call = %.2f (target <= 1.0)\n", e / k }' | tee "$OUT/ratio.txt"
 fi
 echo "results in $OUT"
+if (( ${#FAILED_RUNS[@]} > 0 )); then
+    echo "FAILED: ${FAILED_RUNS[*]} had failed or unfinished calls; the CPU figures are not for the requested load" >&2
+    exit 1
+fi

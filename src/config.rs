@@ -1,4 +1,4 @@
-//! Engine configuration: one TOML file, validated before any port is bound (DESIGN.md §2,
+//! Engine configuration: one TOML file, validated before any port is bound (docs/DESIGN.md §2,
 //! §8), with an embedded default ([`DEFAULT_TOML`], [`Config::default`]) so the engine runs
 //! with no file at all.
 //!
@@ -130,7 +130,7 @@ pub struct HttpConfig {
     pub aml_hmac_key: Option<String>,
 }
 
-/// `[limits]`: caps on everything that comes from the network (DESIGN.md §2).
+/// `[limits]`: caps on everything that comes from the network (docs/DESIGN.md §2).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct Limits {

@@ -21,7 +21,7 @@
 //! | [`http`] | axum: `/metrics` (Prometheus), JSON API, Server-Sent Events, AML ingest | tokio |
 //!
 //! Everything that decides takes `now` and an input and returns outputs; sockets and
-//! timers live in a thin runtime layer (see `DESIGN.md` §2 in the project's shared notes).
+//! timers live in a thin runtime layer (see `docs/DESIGN.md` §2 in the project's shared notes).
 
 pub mod call;
 pub mod config;

@@ -118,7 +118,12 @@ fn main() {
             Ok(false) => std::process::exit(1),
             Err(e) => {
                 eprintln!("answerpoint load: {e}");
-                std::process::exit(2);
+                // 128 + signal number for an interrupted run, 2 for any other error.
+                std::process::exit(match e.downcast_ref::<answerpoint::load::LoadError>() {
+                    Some(answerpoint::load::LoadError::Interrupted(s)) if s == "SIGTERM" => 143,
+                    Some(answerpoint::load::LoadError::Interrupted(_)) => 130,
+                    _ => 2,
+                });
             }
         },
         Some(Command::Simulate(args)) => {
@@ -132,7 +137,17 @@ fn main() {
 
 fn check_config(file: &std::path::Path) {
     match Config::load(file) {
-        Ok(config) => println!("config OK: {}", config.summary()),
+        Ok(config) => {
+            // A data_dir that cannot be created or written is a configuration error too
+            // (checked without creating anything).
+            if let Some(dir) = &config.data_dir {
+                if let Err(e) = answerpoint::store::data_dir::check_data_dir(dir, false) {
+                    eprintln!("{}: {e}", file.display());
+                    std::process::exit(1);
+                }
+            }
+            println!("config OK: {}", config.summary());
+        }
         Err(e) => {
             eprintln!("{}: {e}", file.display());
             std::process::exit(1);
@@ -153,6 +168,13 @@ fn run(args: RunArgs) {
         },
         None => Config::default(),
     };
+    // Before any port is bound: an unusable data_dir is bad configuration (exit 1).
+    if let Some(dir) = &config.data_dir {
+        if let Err(e) = answerpoint::store::data_dir::check_data_dir(dir, true) {
+            eprintln!("answerpoint: {e}");
+            std::process::exit(1);
+        }
+    }
     if !args.sip_udp.is_empty() || !args.sip_tcp.is_empty() {
         let udp = args.sip_udp.iter().map(|&addr| Listen {
             transport: SipTransport::Udp,
@@ -352,7 +374,10 @@ fn load(args: &LoadArgs) -> Result<bool, Box<dyn std::error::Error>> {
     use answerpoint::load::{self, LoadScenario};
     use std::io::IsTerminal;
 
-    let mut scenario = LoadScenario::from_toml(&std::fs::read_to_string(&args.scenario)?)?;
+    let text = std::fs::read_to_string(&args.scenario)
+        .map_err(|e| format!("--scenario {}: {e}", args.scenario.display()))?;
+    let mut scenario = LoadScenario::from_toml(&text)
+        .map_err(|e| format!("--scenario {}: {e}", args.scenario.display()))?;
     if let Some(t) = args.time_scale {
         scenario.time_scale = t;
     }
@@ -360,6 +385,14 @@ fn load(args: &LoadArgs) -> Result<bool, Box<dyn std::error::Error>> {
         scenario.seed = s;
     }
     scenario.check()?;
+    // Fail now, not after the run, when the report cannot be written.
+    if let Some(path) = &args.json {
+        std::fs::OpenOptions::new()
+            .append(true)
+            .create(true)
+            .open(path)
+            .map_err(|e| format!("--json {}: {e}", path.display()))?;
+    }
     let exe = std::env::current_exe()?;
     let dir = args.dir.clone().unwrap_or_else(load::default_run_dir);
     let rt = tokio::runtime::Builder::new_current_thread()
@@ -381,13 +414,42 @@ fn load(args: &LoadArgs) -> Result<bool, Box<dyn std::error::Error>> {
             ));
         }
     };
-    let report = rt.block_on(load::run_with_child(&scenario, &exe, &dir, Some(&mut tick)))?;
+    let stop = async {
+        use tokio::signal::unix::{signal, SignalKind};
+        match signal(SignalKind::terminate()) {
+            Ok(mut term) => tokio::select! {
+                _ = tokio::signal::ctrl_c() => "SIGINT".to_owned(),
+                _ = term.recv() => "SIGTERM".to_owned(),
+            },
+            Err(_) => {
+                let _ = tokio::signal::ctrl_c().await;
+                "SIGINT".to_owned()
+            }
+        }
+    };
+    let started = |e: &load::EngineChild| {
+        eprintln!(
+            "answerpoint load: engine pid {} listening on sip udp:{} (files in {})",
+            e.pid,
+            e.addr,
+            dir.display()
+        );
+    };
+    let report = rt.block_on(load::run_with_child_until(
+        &scenario,
+        &exe,
+        &dir,
+        Some(&mut tick),
+        stop,
+        started,
+    ))?;
     if let Some(b) = &bar {
         b.finish_and_clear();
     }
     print!("{}", report.summary());
     if let Some(path) = &args.json {
-        std::fs::write(path, serde_json::to_string_pretty(&report)?)?;
+        std::fs::write(path, serde_json::to_string_pretty(&report)?)
+            .map_err(|e| format!("--json {}: {e}", path.display()))?;
     }
     Ok(report.pass)
 }

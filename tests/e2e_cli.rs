@@ -181,3 +181,26 @@ async fn a_bad_config_exits_1_before_any_port_is_bound() {
         "names the key: {stderr}"
     );
 }
+
+#[tokio::test]
+async fn an_unusable_data_dir_is_bad_configuration_exit_1() {
+    let held = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
+    let dir = scratch_dir("cli-data-dir");
+    let config = dir.join("bad-data-dir.toml");
+    std::fs::write(
+        &config,
+        format!(
+            "data_dir = \"/proc/nonexistent\"\n[sip]\nlisten = [\"udp:{}\"]\ncarriers = [\"127.0.0.0/8\"]\n",
+            held.local_addr().unwrap()
+        ),
+    )
+    .unwrap();
+    let path = config.to_str().unwrap();
+    let (code, stderr) = run_to_exit(&["check-config", path]).await;
+    assert_eq!(code, Some(1), "{stderr}");
+    assert!(stderr.contains("data_dir /proc/nonexistent"), "{stderr}");
+    // run: exit 1 (configuration), before the held port could give 3.
+    let (code, stderr) = run_to_exit(&["run", "--config", path]).await;
+    assert_eq!(code, Some(1), "{stderr}");
+    assert!(stderr.contains("data_dir /proc/nonexistent"), "{stderr}");
+}

@@ -693,3 +693,79 @@ async fn event_stream_delivers_broadcast_events() {
         .unwrap()
         .unwrap();
 }
+
+/// QA pass: every rejection is a JSON `{"error": …}` 4xx that names what was sent.
+#[tokio::test]
+async fn rejections_are_json_and_name_what_was_sent() {
+    let h = harness(ApiSettings::default(), None);
+    // A path segment that is not UTF-8: axum's plain-text rejection, now JSON.
+    for uri in ["/api/handlers/%00%ff/state", "/api/abandoned/%ff/done"] {
+        let (s, body) = call(&h.app, post_json(uri, r#"{"state":"available"}"#)).await;
+        assert!(s.is_client_error(), "{uri}: {s}");
+        assert!(body["error"].is_string(), "{uri}: {body}");
+    }
+    // The AML form field actually sent is named.
+    let form = |b: &str| {
+        Request::post("/api/aml")
+            .header(header::CONTENT_TYPE, "application/x-www-form-urlencoded")
+            .body(Body::from(b.to_owned()))
+            .unwrap()
+    };
+    let (s, body) = call(
+        &h.app,
+        form("v=1&device_number=1&location_latitude=91&location_longitude=0"),
+    )
+    .await;
+    assert_eq!(s, StatusCode::BAD_REQUEST);
+    let msg = body["error"].as_str().unwrap();
+    assert!(msg.contains("location_latitude"), "{msg}");
+    assert!(!msg.contains("field lt "), "{msg}");
+    // JSON to the form endpoint: 415, not "missing field".
+    let (s, body) = call(&h.app, post_json("/api/aml", r#"{"location_latitude":51}"#)).await;
+    assert_eq!(s, StatusCode::UNSUPPORTED_MEDIA_TYPE, "{body}");
+    assert!(body["error"]
+        .as_str()
+        .unwrap()
+        .contains("x-www-form-urlencoded"));
+    assert!(h.engine.lock().await.aml_reports.is_empty());
+}
+
+/// RFC 6750 §3.1: a wrong token is `invalid_token`; a missing one is a bare challenge.
+#[tokio::test]
+async fn wrong_bearer_token_is_invalid_token() {
+    let token = "s3cret-token-for-tests-0123";
+    let h = harness(
+        ApiSettings {
+            listen: "0.0.0.0:8080".parse().unwrap(),
+            bearer_token: Some(token.into()),
+            ..ApiSettings::default()
+        },
+        None,
+    );
+    let challenge = |r: &axum::response::Response| {
+        r.headers()
+            .get(header::WWW_AUTHENTICATE)
+            .unwrap()
+            .to_str()
+            .unwrap()
+            .to_owned()
+    };
+    let wrong = Request::get("/api/queue")
+        .header(header::AUTHORIZATION, "Bearer nope-nope-nope-nope-nope")
+        .body(Body::empty())
+        .unwrap();
+    let resp = h.app.clone().oneshot(wrong).await.unwrap();
+    assert_eq!(resp.status(), StatusCode::UNAUTHORIZED);
+    assert_eq!(
+        challenge(&resp),
+        "Bearer realm=\"answerpoint\", error=\"invalid_token\""
+    );
+    let bytes = axum::body::to_bytes(resp.into_body(), 1 << 16)
+        .await
+        .unwrap();
+    let v: Value = serde_json::from_slice(&bytes).unwrap();
+    assert_eq!(v["error"], "invalid bearer token");
+    let none = h.app.clone().oneshot(get("/api/queue")).await.unwrap();
+    assert_eq!(none.status(), StatusCode::UNAUTHORIZED);
+    assert_eq!(challenge(&none), "Bearer realm=\"answerpoint\"");
+}

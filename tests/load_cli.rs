@@ -95,3 +95,104 @@ fn load_reports_json_and_exit_status_follows_the_targets() {
     let _ = std::fs::remove_dir_all(scratch("pass"));
     let _ = std::fs::remove_dir_all(dir);
 }
+
+fn load_cmd(dir: &Path, scenario_text: &str) -> Command {
+    let scenario = dir.join("scenario.toml");
+    std::fs::write(&scenario, scenario_text).unwrap();
+    let mut c = Command::new(env!("CARGO_BIN_EXE_answerpoint"));
+    c.arg("load")
+        .arg("--scenario")
+        .arg(&scenario)
+        .arg("--dir")
+        .arg(dir.join("run"));
+    c
+}
+
+#[test]
+fn absurd_arrival_rate_is_refused_up_front_naming_the_key() {
+    let dir = scratch("absurd");
+    let text = SCENARIO.replace(
+        "arrivals_per_s = { emergency = 0.2 }",
+        "arrivals_per_s = { emergency = 1e9 }",
+    );
+    let out = load_cmd(&dir, &text).output().unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{err}");
+    assert!(err.contains("arrivals_per_s.emergency"), "{err}");
+    assert!(err.contains("5000"), "{err}");
+    // Refused before any engine child was started.
+    assert!(!dir.join("run/engine.toml").exists());
+    // Too many calls per run in total (rate within the per-second cap).
+    let text = SCENARIO
+        .replace("time_scale = 30", "time_scale = 1")
+        .replace("duration_s = 120", "duration_s = 1000000")
+        .replace(
+            "arrivals_per_s = { emergency = 0.2 }",
+            "arrivals_per_s = { emergency = 10 }",
+        );
+    let out = load_cmd(&dir, &text).output().unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{err}");
+    assert!(err.contains("calls, above the limit"), "{err}");
+}
+
+#[test]
+fn file_errors_name_the_path_and_a_bad_json_path_fails_before_the_run() {
+    let dir = scratch("paths");
+    let out = Command::new(env!("CARGO_BIN_EXE_answerpoint"))
+        .args(["load", "--scenario", "/nonexistent/scenario.toml"])
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{err}");
+    assert!(err.contains("/nonexistent/scenario.toml"), "{err}");
+    let out = load_cmd(&dir, SCENARIO)
+        .arg("--json")
+        .arg("/nonexistent-dir/report.json")
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{err}");
+    assert!(err.contains("--json /nonexistent-dir/report.json"), "{err}");
+    assert!(!dir.join("run/engine.toml").exists(), "no run was started");
+}
+
+#[test]
+fn sigterm_or_sigint_to_the_harness_stops_the_engine_child() {
+    use std::io::{BufRead, BufReader};
+    for (sig, code) in [(libc::SIGTERM, 143), (libc::SIGINT, 130)] {
+        let dir = scratch(&format!("signal-{sig}"));
+        // A run far longer than the test: 1 hour of scenario time at time_scale 1.
+        let text = SCENARIO
+            .replace("time_scale = 30", "time_scale = 1")
+            .replace("duration_s = 120", "duration_s = 3600");
+        let mut harness = load_cmd(&dir, &text)
+            .stderr(std::process::Stdio::piped())
+            .stdout(std::process::Stdio::null())
+            .spawn()
+            .unwrap();
+        let mut lines = BufReader::new(harness.stderr.take().unwrap()).lines();
+        let engine_pid: i32 = loop {
+            let line = lines.next().expect("harness ended early").unwrap();
+            if let Some(rest) = line.strip_prefix("answerpoint load: engine pid ") {
+                break rest.split_whitespace().next().unwrap().parse().unwrap();
+            }
+        };
+        assert!(Path::new(&format!("/proc/{engine_pid}")).exists());
+        unsafe {
+            libc::kill(harness.id() as i32, sig);
+        }
+        let rest: Vec<String> = lines.map_while(Result::ok).collect();
+        let status = harness.wait().unwrap();
+        assert_eq!(status.code(), Some(code), "{rest:?}");
+        assert!(
+            rest.iter().any(|l| l.contains("interrupted by")),
+            "{rest:?}"
+        );
+        // The harness reaped its child before exiting: no such process any more.
+        assert!(
+            !Path::new(&format!("/proc/{engine_pid}")).exists(),
+            "engine child {engine_pid} still running"
+        );
+    }
+}

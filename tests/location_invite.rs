@@ -1,7 +1,7 @@
 //! Classification and location of whole INVITEs: the SipLib NG9-1-1 INVITE with every
 //! RFC 7852 block by value, the IMS carrier traces carrying Geolocation, and 999 INVITEs
 //! whose location is broken (truncated PIDF-LO, dangling cid) — which must still be
-//! emergency calls with the location error recorded (DESIGN.md §5).
+//! emergency calls with the location error recorded (docs/DESIGN.md §5).
 
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
@@ -388,7 +388,16 @@ fn truncated_pidf_999_is_still_emergency_with_error_recorded() {
     assert!(loc.summary(None, SystemTime::UNIX_EPOCH).is_none());
     // The error is in the JSON the API serves.
     let j = serde_json::to_value(&loc).unwrap();
-    assert!(j["errors"][0].as_str().unwrap().starts_with("PIDF-LO"));
+    let msg = j["errors"][0].as_str().unwrap();
+    assert!(
+        msg.starts_with("PIDF-LO part <loc1@ims.example.net>: "),
+        "{msg}"
+    );
+    assert!(!msg.contains("Some("), "{msg}");
+    assert_eq!(
+        LocationError::NotUtf8 { cid: None }.to_string(),
+        "part without Content-ID is not UTF-8"
+    );
 }
 
 #[test]
@@ -463,4 +472,89 @@ fn geolocation_by_reference_is_kept_for_dereference() {
     );
     assert_eq!(loc.references[0].kind, GeolocationKind::ByReference);
     assert!(loc.best_location().unwrap().referenced);
+}
+
+/// A 999 body of `n` parts: SDP, then the PIDF-LO named `loc@x` as part 2 (or as the
+/// last part when `pidf_last`), then text/plain filler parts.
+fn many_part_body(n: usize, pidf_last: bool) -> String {
+    let sdp = "--b1\r\nContent-Type: application/sdp\r\n\r\nv=0\r\n\r\n";
+    let pidf = format!(
+        "--b1\r\nContent-Type: application/pidf+xml\r\nContent-ID: <loc@x>\r\n\r\n{CIRCLE_PIDF}\r\n"
+    );
+    let filler = |i: usize| format!("--b1\r\nContent-Type: text/plain\r\n\r\nfiller {i}\r\n");
+    let mut body = String::from(sdp);
+    if !pidf_last {
+        body.push_str(&pidf);
+    }
+    for i in 0..n - 2 {
+        body.push_str(&filler(i));
+    }
+    if pidf_last {
+        body.push_str(&pidf);
+    }
+    body.push_str("--b1--\r\n");
+    body
+}
+
+fn locate_body(body: &str) -> answerpoint::location::locate::CallLocation {
+    locate_input(&InviteLocationInput {
+        geolocation: vec!["<cid:loc@x>"],
+        content_type: Some("multipart/mixed;boundary=b1"),
+        body: body.as_bytes(),
+        ..Default::default()
+    })
+}
+
+#[test]
+fn more_than_32_parts_keeps_the_location_in_the_first_32() {
+    for n in [33, 40, 1_000] {
+        let body = many_part_body(n, false);
+        let mp = Multipart::parse(
+            "multipart/mixed;boundary=b1",
+            body.as_bytes(),
+            &MultipartLimits::default(),
+        )
+        .unwrap();
+        assert_eq!(mp.parts.len(), 32, "{n} parts");
+        assert!(mp.parts_ignored);
+        let loc = locate_body(&body);
+        assert_eq!(
+            loc.errors,
+            vec![LocationError::PartsIgnored { limit: 32 }],
+            "{n} parts"
+        );
+        let best = loc.best_location().expect("location kept");
+        assert_eq!(best.cid.as_deref(), Some("loc@x"));
+        assert!(best.referenced);
+        let j = serde_json::to_value(&loc).unwrap();
+        assert_eq!(
+            j["errors"],
+            serde_json::json!(["body has more than 32 parts; parts after the 32nd ignored"])
+        );
+    }
+    // Exactly 32 parts: nothing ignored, no error.
+    let loc = locate_body(&many_part_body(32, false));
+    assert!(loc.errors.is_empty(), "{:?}", loc.errors);
+    assert!(loc.best_location().is_some());
+}
+
+#[test]
+fn cid_beyond_the_32nd_part_is_not_claimed_missing() {
+    let loc = locate_body(&many_part_body(40, true));
+    assert_eq!(
+        loc.errors,
+        vec![
+            LocationError::PartsIgnored { limit: 32 },
+            LocationError::CidNotExamined {
+                uri: "cid:loc@x".into(),
+                limit: 32
+            }
+        ]
+    );
+    assert!(loc.locations.is_empty());
+    let msgs: Vec<String> = loc.errors.iter().map(ToString::to_string).collect();
+    assert!(
+        !msgs.iter().any(|m| m.contains("names no body part")),
+        "{msgs:?}"
+    );
 }

@@ -1,4 +1,4 @@
-//! Scenario tests of the routing core (DESIGN.md §6) in virtual time.
+//! Scenario tests of the routing core (docs/DESIGN.md §6) in virtual time.
 
 use std::time::{Duration, Instant};
 

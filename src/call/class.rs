@@ -3,7 +3,7 @@
 use serde::{Deserialize, Serialize};
 
 /// Priority class of a call, in strict priority order (NENA-STA-020 §2.2.2;
-/// DESIGN.md §6): every waiting [`CallClass::Emergency`] call is offered before any
+/// docs/DESIGN.md §6): every waiting [`CallClass::Emergency`] call is offered before any
 /// [`CallClass::NonEmergency`] call, which is offered before any [`CallClass::Admin`] call.
 ///
 /// The derived `Ord` follows that order: `Emergency < NonEmergency < Admin`, so the

@@ -1,4 +1,4 @@
-//! Call classification (DESIGN.md §4): emergency, non-emergency, test or other, decided
+//! Call classification (docs/DESIGN.md §4): emergency, non-emergency, test or other, decided
 //! from the Request-URI, `Resource-Priority` and `Priority`, with the reason recorded.
 //!
 //! Emergency when any of: the Request-URI's number is a configured emergency number

@@ -1,4 +1,4 @@
-//! Call classification (DESIGN.md §4) and the call record.
+//! Call classification (docs/DESIGN.md §4) and the call record.
 
 mod class;
 pub mod classify;

@@ -1,5 +1,5 @@
 //! Commands from the API to the engine's owner task: one bounded `tokio::sync::mpsc`
-//! channel, each request with a `oneshot` reply (DESIGN.md §2: one owner for routing
+//! channel, each request with a `oneshot` reply (docs/DESIGN.md §2: one owner for routing
 //! state; no lock per call). The API never waits on a full channel: it answers 503 at
 //! once (fail fast, like linkerd's bounded queues).
 //!

@@ -74,3 +74,11 @@ impl From<axum::extract::rejection::BytesRejection> for ApiError {
         ApiError::new(r.status(), r.body_text())
     }
 }
+
+impl From<axum::extract::rejection::PathRejection> for ApiError {
+    /// A path segment that cannot be extracted (e.g. `%ff`, not UTF-8) is the client's
+    /// fault: axum's 4xx status with a JSON body instead of its plain-text one.
+    fn from(r: axum::extract::rejection::PathRejection) -> ApiError {
+        ApiError::new(r.status(), r.body_text())
+    }
+}

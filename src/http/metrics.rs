@@ -40,13 +40,16 @@ pub const ENGINE_LATENCY_SECONDS: &str = "answerpoint_engine_latency_seconds";
 pub const JOURNAL_DROPPED_TOTAL: &str = "answerpoint_journal_dropped_total";
 /// Counter: events missed by slow SSE clients.
 pub const EVENTS_LAGGED_TOTAL: &str = "answerpoint_events_lagged_total";
+/// Counter: requests (INVITEs above all) refused without a dialog — 403 not a carrier,
+/// 404 unknown number, 413 too large, 503 class limit, 4xx parse errors; label `status`.
+pub const CALLS_REFUSED_TOTAL: &str = "answerpoint_calls_refused_total";
 
 /// Answer-time buckets, s: the regulators' thresholds (5, 10, 15, 20, 60 s) are bucket
 /// bounds, so `le` counts read off BT/Ofcom, police, NENA and Home Office figures.
 pub const ANSWER_TIME_BUCKETS_S: [f64; 12] = [
     1.0, 2.0, 5.0, 10.0, 15.0, 20.0, 30.0, 60.0, 120.0, 300.0, 600.0, 1800.0,
 ];
-/// Engine-latency buckets, s: 10 µs to 100 ms (target: p99 well under 1 ms, DESIGN.md §7).
+/// Engine-latency buckets, s: 10 µs to 100 ms (target: p99 well under 1 ms, docs/DESIGN.md §7).
 pub const ENGINE_LATENCY_BUCKETS_S: [f64; 12] = [
     0.000_01, 0.000_025, 0.000_05, 0.000_1, 0.000_25, 0.000_5, 0.001, 0.002_5, 0.005, 0.01, 0.025,
     0.1,
@@ -105,6 +108,10 @@ pub fn describe() {
     describe_counter!(
         JOURNAL_DROPPED_TOTAL,
         "Journal records dropped because the writer channel was full."
+    );
+    describe_counter!(
+        CALLS_REFUSED_TOTAL,
+        "Requests (mostly INVITEs) refused without a dialog, by SIP status code sent."
     );
     describe_counter!(
         EVENTS_LAGGED_TOTAL,
@@ -183,6 +190,20 @@ pub fn journal_dropped(n: u64) {
     counter!(JOURNAL_DROPPED_TOTAL).increment(n);
 }
 
+/// The engine refused a request without a dialog with final `status` (RFC 3261 §21:
+/// 403, 404, 413, 503 …): one increment of [`CALLS_REFUSED_TOTAL`] labelled
+/// `status="<code>"`. Call it for each `EngineEvent::Refused { status, .. }`. A status
+/// outside 300–699 (not a final non-2xx response) is counted as `status="other"`, so
+/// the label set stays bounded.
+pub fn call_refused(status: u16) {
+    let label = if (300..=699).contains(&status) {
+        status.to_string()
+    } else {
+        "other".to_owned()
+    };
+    counter!(CALLS_REFUSED_TOTAL, "status" => label).increment(1);
+}
+
 /// An SSE client missed `n` events.
 pub fn events_lagged(n: u64) {
     counter!(EVENTS_LAGGED_TOTAL).increment(n);
@@ -228,5 +249,28 @@ mod tests {
         assert!(text.contains("answerpoint_engine_latency_seconds_bucket{le=\"0.00005\"} 0"));
         assert!(text.contains("# HELP answerpoint_queue_depth Calls waiting in the queue"));
         assert!(text.contains("# TYPE answerpoint_answer_time_seconds histogram"));
+    }
+
+    #[test]
+    fn refused_requests_are_counted_by_status() {
+        let recorder = builder().unwrap().build_recorder();
+        let handle = recorder.handle();
+        metrics::with_local_recorder(&recorder, || {
+            describe();
+            call_refused(413);
+            call_refused(413);
+            call_refused(404);
+            call_refused(503);
+            call_refused(200);
+        });
+        let text = handle.render();
+        assert!(
+            text.contains("answerpoint_calls_refused_total{status=\"413\"} 2"),
+            "{text}"
+        );
+        assert!(text.contains("answerpoint_calls_refused_total{status=\"404\"} 1"));
+        assert!(text.contains("answerpoint_calls_refused_total{status=\"503\"} 1"));
+        assert!(text.contains("answerpoint_calls_refused_total{status=\"other\"} 1"));
+        assert!(text.contains("# TYPE answerpoint_calls_refused_total counter"));
     }
 }

@@ -1,4 +1,4 @@
-//! The HTTP interface (issue 6; DESIGN.md §8) on axum: Prometheus metrics, the JSON API
+//! The HTTP interface (issue 6; docs/DESIGN.md §8) on axum: Prometheus metrics, the JSON API
 //! for supervisors and other systems, the Server-Sent Events stream (W3C/WHATWG HTML
 //! "Server-sent events", `text/event-stream`) and AML ingest (ETSI TS 103 625 HTTPS form).
 //! Bearer tokens follow RFC 6750 §2.1 (`Authorization: Bearer <token>`).
@@ -71,7 +71,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use axum::body::Bytes;
-use axum::extract::rejection::{BytesRejection, JsonRejection};
+use axum::extract::rejection::{BytesRejection, JsonRejection, PathRejection};
 use axum::extract::{DefaultBodyLimit, Path, Request, State};
 use axum::http::{header, HeaderValue, StatusCode};
 use axum::middleware::{self, Next};
@@ -210,7 +210,7 @@ pub struct Views {
 
 /// A ready-made [`ReadModel`]: the engine task publishes [`Views`] and updates the
 /// [`Kpi`]; HTTP handlers read them. Guards are held only to swap an `Arc` or apply one
-/// KPI update (parking_lot; read-mostly data, DESIGN.md §2).
+/// KPI update (parking_lot; read-mostly data, docs/DESIGN.md §2).
 #[derive(Debug)]
 pub struct SharedViews {
     views: RwLock<Arc<Views>>,
@@ -408,18 +408,21 @@ async fn require_token(State(state): State<ApiState>, req: Request, next: Next) 
             let (scheme, rest) = v.split_once(' ')?;
             scheme.eq_ignore_ascii_case("bearer").then(|| rest.trim())
         });
-    match given {
-        Some(g) if constant_time_eq(g.as_bytes(), token.as_bytes()) => next.run(req).await,
-        _ => {
-            let mut resp =
-                ApiError::new(StatusCode::UNAUTHORIZED, "bearer token required").into_response();
-            resp.headers_mut().insert(
-                header::WWW_AUTHENTICATE,
-                HeaderValue::from_static("Bearer realm=\"answerpoint\""),
-            );
-            resp
-        }
-    }
+    // RFC 6750 §3.1: no credentials → a bare challenge; wrong ones → error="invalid_token".
+    let (message, challenge) = match given {
+        Some(g) if constant_time_eq(g.as_bytes(), token.as_bytes()) => return next.run(req).await,
+        Some(_) => (
+            "invalid bearer token",
+            "Bearer realm=\"answerpoint\", error=\"invalid_token\"",
+        ),
+        None => ("bearer token required", "Bearer realm=\"answerpoint\""),
+    };
+    let mut resp = ApiError::new(StatusCode::UNAUTHORIZED, message).into_response();
+    resp.headers_mut().insert(
+        header::WWW_AUTHENTICATE,
+        HeaderValue::from_static(challenge),
+    );
+    resp
 }
 
 // === handlers ===
@@ -549,9 +552,10 @@ fn handler_id(id: &str) -> Result<String, ApiError> {
 
 async fn post_handler_state(
     State(state): State<ApiState>,
-    Path(id): Path<String>,
+    id: Result<Path<String>, PathRejection>,
     body: Result<Json<StateBody>, JsonRejection>,
 ) -> Result<Json<serde_json::Value>, ApiError> {
+    let Path(id) = id?;
     let id = handler_id(&id)?;
     let Json(body) = body?;
     let requested = requested_state(body)?;
@@ -576,8 +580,9 @@ async fn post_handler_state(
 
 async fn post_abandoned_done(
     State(state): State<ApiState>,
-    Path(id): Path<String>,
+    id: Result<Path<String>, PathRejection>,
 ) -> Result<Json<serde_json::Value>, ApiError> {
+    let Path(id) = id?;
     let id: u64 = id
         .parse()
         .map_err(|_| ApiError::bad_request("callback id must be a non-negative integer"))?;
@@ -587,8 +592,31 @@ async fn post_abandoned_done(
 
 async fn post_aml(
     State(state): State<ApiState>,
+    headers: axum::http::HeaderMap,
     body: Result<Bytes, BytesRejection>,
 ) -> Result<Response, ApiError> {
+    // The AML HTTPS report is an HTML form post (ETSI TS 103 625 §7.2); a body declared
+    // as JSON or anything else is 415, not a misleading "missing field". No Content-Type
+    // at all is read as the form (some senders omit it).
+    let ct = headers
+        .get(header::CONTENT_TYPE)
+        .map(|v| String::from_utf8_lossy(v.as_bytes()).into_owned());
+    let essence = ct
+        .as_deref()
+        .map(|c| c.split(';').next().unwrap_or("").trim().to_owned());
+    if let Some(ct) = ct.filter(|_| {
+        essence
+            .as_deref()
+            .is_some_and(|e| !e.eq_ignore_ascii_case("application/x-www-form-urlencoded"))
+    }) {
+        return Err(ApiError::new(
+            StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            format!(
+                "Content-Type must be application/x-www-form-urlencoded (got {:?})",
+                ct.chars().take(64).collect::<String>()
+            ),
+        ));
+    }
     let body = body?;
     let fix = parse_https_form(&body, state.settings.aml_hmac_key.as_deref()).map_err(|e| {
         let status = match e {

@@ -1,4 +1,4 @@
-//! Answer-time KPIs (DESIGN.md §7; issue 6), sans-IO: per call class, per wall-clock
+//! Answer-time KPIs (docs/DESIGN.md §7; issue 6), sans-IO: per call class, per wall-clock
 //! aligned 15-minute interval and for the whole run — calls offered, answered and
 //! abandoned, mean and p50/p90/p95/p99 answer time, the fractions answered within 5 s
 //! (BT stage 1 / Ofcom), 10 s (UK police), 15 s and 20 s (NENA-STA-020.1-2020, the
@@ -6,7 +6,7 @@
 //! Office buckets (< 10 s, 10–60 s, ≥ 60 s).
 //!
 //! **Answer time** is the INVITE's arrival at the engine → the handler's 200 OK, in ms
-//! (NENA-STA-020 "call arrival" → "call answer"; DESIGN.md §3).
+//! (NENA-STA-020 "call arrival" → "call answer"; docs/DESIGN.md §3).
 //!
 //! # Exactness
 //! Counts, the threshold fractions, the Home Office buckets and the mean are kept with

@@ -1,4 +1,4 @@
-//! Load harness (issue 7, DESIGN.md §7 targets): `answerpoint load --scenario FILE` runs a
+//! Load harness (issue 7, docs/DESIGN.md §7 targets): `answerpoint load --scenario FILE` runs a
 //! [`LoadScenario`] against the real engine over real SIP on loopback UDP (RFC 3261) and
 //! judges it against the scenario's targets. I/O module (tokio sockets, clock reads, child
 //! process); the engine it measures stays sans-IO.
@@ -56,6 +56,10 @@ pub enum LoadError {
     /// The engine child did not print its UDP listen address in time.
     #[error("the engine did not start: {0}")]
     EngineStart(String),
+    /// The run was stopped by a signal (the payload names it, e.g. `SIGINT`); the engine
+    /// child was stopped first.
+    #[error("interrupted by {0}; engine child stopped")]
+    Interrupted(String),
 }
 
 fn io(what: impl Into<String>) -> impl FnOnce(std::io::Error) -> LoadError {
@@ -101,7 +105,9 @@ impl EngineChild {
         std::fs::create_dir_all(dir).map_err(io(format!("create {}", dir.display())))?;
         let cfg = dir.join("engine.toml");
         std::fs::write(&cfg, config_toml).map_err(io(format!("write {}", cfg.display())))?;
-        let log = std::fs::File::create(dir.join("engine.log")).map_err(io("create engine.log"))?;
+        let log_path = dir.join("engine.log");
+        let log = std::fs::File::create(&log_path)
+            .map_err(io(format!("create {}", log_path.display())))?;
         let mut child = Command::new(exe)
             .arg("run")
             .arg("--config")
@@ -150,6 +156,25 @@ impl EngineChild {
     pub async fn stop(mut self) {
         let _ = self.child.kill().await;
     }
+
+    /// Stops the engine politely: SIGTERM, then SIGKILL if it has not exited within
+    /// `grace`; waits for it either way (no zombie left).
+    pub async fn terminate(mut self, grace: Duration) {
+        if let Ok(pid) = libc::pid_t::try_from(self.pid) {
+            if pid > 0 {
+                // SAFETY: kill(2) on our own child's pid has no memory-safety effects.
+                unsafe {
+                    libc::kill(pid, libc::SIGTERM);
+                }
+            }
+        }
+        if tokio::time::timeout(grace, self.child.wait())
+            .await
+            .is_err()
+        {
+            let _ = self.child.kill().await;
+        }
+    }
 }
 
 /// Runs `scenario` against a fresh engine child process started from `exe` (normally
@@ -163,12 +188,50 @@ pub async fn run_with_child(
     dir: &Path,
     progress: Option<Progress<'_>>,
 ) -> Result<LoadReport, LoadError> {
+    run_with_child_until(
+        scenario,
+        exe,
+        dir,
+        progress,
+        std::future::pending::<String>(),
+        |_| {},
+    )
+    .await
+}
+
+/// [`run_with_child`] that gives up when `stop` completes (e.g. on SIGINT/SIGTERM; its
+/// output names the cause): the engine child gets SIGTERM, then SIGKILL after 3 s, and
+/// the result is [`LoadError::Interrupted`]. `started` is called once with the engine
+/// child's pid and SIP UDP address.
+///
+/// # Errors
+/// As [`run_with_child`], plus [`LoadError::Interrupted`].
+pub async fn run_with_child_until(
+    scenario: &LoadScenario,
+    exe: &Path,
+    dir: &Path,
+    progress: Option<Progress<'_>>,
+    stop: impl std::future::Future<Output = String>,
+    started: impl FnOnce(&EngineChild),
+) -> Result<LoadReport, LoadError> {
+    tokio::pin!(stop);
     let peers = Peers::bind().await.map_err(io("bind the peers' sockets"))?;
     let toml = scenario.engine_config_toml(peers.handler_addr());
-    let engine = EngineChild::start(exe, &toml, dir).await?;
+    // A child being started is killed when this future is dropped (kill_on_drop).
+    let engine = tokio::select! {
+        e = EngineChild::start(exe, &toml, dir) => e?,
+        why = &mut stop => return Err(LoadError::Interrupted(why)),
+    };
+    started(&engine);
     let cpu0 = engine.cpu_s();
     let own0 = process_cpu_s(std::process::id());
-    let data = peers.run(scenario, engine.addr, progress).await;
+    let data = tokio::select! {
+        d = peers.run(scenario, engine.addr, progress) => d,
+        why = &mut stop => {
+            engine.terminate(Duration::from_secs(3)).await;
+            return Err(LoadError::Interrupted(why));
+        }
+    };
     let own = process_cpu_s(std::process::id())
         .zip(own0)
         .map(|(b, a)| b - a);

@@ -1,7 +1,7 @@
 //! The load report: per class the answer-time KPIs exactly as `/api/kpi` computes them
 //! ([`crate::kpi`]: 5/10/15/20 s fractions, Home Office buckets, hdrhistogram
 //! percentiles), abandoned, rejected, cut off and lost calls, engine latency percentiles,
-//! the Erlang C expectation for each steady phase beside the measured values (DESIGN.md
+//! the Erlang C expectation for each steady phase beside the measured values (docs/DESIGN.md
 //! §7), and the verdict of every target.
 //!
 //! Answer times are converted back to scenario time (real × `time_scale`) before they

@@ -305,6 +305,13 @@ pub enum LoadScenarioError {
 /// Largest number of simulated handlers.
 pub const MAX_HANDLERS: u32 = 5_000;
 
+/// Most call arrivals per real second for one class (`arrivals_per_s.<class>` ×
+/// `time_scale`): beyond it the harness would only queue calls in memory.
+pub const MAX_RATE_PER_S: f64 = 5_000.0;
+
+/// Most calls one run may expect (Σ phases `arrivals_per_s` × `duration_s`, both classes).
+pub const MAX_CALLS_PER_RUN: f64 = 1_000_000.0;
+
 impl LoadScenario {
     /// Parses and checks a TOML scenario.
     ///
@@ -334,7 +341,8 @@ impl LoadScenario {
         if self.phases.is_empty() {
             return bad("needs at least one [[phases]]".into());
         }
-        for p in &self.phases {
+        let mut expected = 0.0;
+        for (i, p) in self.phases.iter().enumerate() {
             if !finite_pos(p.duration_s) {
                 return bad(format!("phase {:?}: duration_s must be > 0", p.name));
             }
@@ -346,6 +354,27 @@ impl LoadScenario {
             {
                 return bad(format!("phase {:?}: rates must be ≥ 0", p.name));
             }
+            for (class, rate) in [
+                ("emergency", r.emergency),
+                ("non-emergency", r.non_emergency),
+            ] {
+                if rate * self.time_scale > MAX_RATE_PER_S {
+                    return bad(format!(
+                        "phases[{i}] ({:?}): arrivals_per_s.{class} = {rate} × time_scale {} \
+                         is {} calls per real second, above the limit of {MAX_RATE_PER_S}",
+                        p.name,
+                        self.time_scale,
+                        rate * self.time_scale
+                    ));
+                }
+            }
+            expected += (r.emergency + r.non_emergency) * p.duration_s;
+        }
+        if expected > MAX_CALLS_PER_RUN {
+            return bad(format!(
+                "phases: arrivals_per_s × duration_s expects {expected:.0} calls, \
+                 above the limit of {MAX_CALLS_PER_RUN} per run"
+            ));
         }
         for (name, c) in [
             ("emergency", &self.classes.emergency),

@@ -214,27 +214,44 @@ fn f64_field(field: &'static str, v: &str) -> Result<f64, AmlError> {
     }
 }
 
-fn position(lat: f64, lon: f64, radius: Option<f64>) -> Result<AmlPosition, AmlError> {
+/// Field names of the latitude, longitude and radius as the sender wrote them (the SMS
+/// v1 `lt`/`lg`/`rd`, the SMS v2 `lo`, or the HTTPS form's `location_*`), for errors.
+type PosNames = [&'static str; 3];
+const SMS1_NAMES: PosNames = ["lt", "lg", "rd"];
+const SMS2_NAMES: PosNames = ["lo", "lo", "lo"];
+const FORM_NAMES: PosNames = [
+    "location_latitude",
+    "location_longitude",
+    "location_accuracy",
+];
+
+fn position(
+    lat: f64,
+    lon: f64,
+    radius: Option<f64>,
+    names: PosNames,
+) -> Result<AmlPosition, AmlError> {
+    let [lat_name, lon_name, radius_name] = names;
     if !(-90.0..=90.0).contains(&lat) {
-        return Err(bad("lt", &lat.to_string()));
+        return Err(bad(lat_name, &lat.to_string()));
     }
     if !(-180.0..=180.0).contains(&lon) {
-        return Err(bad("lg", &lon.to_string()));
+        return Err(bad(lon_name, &lon.to_string()));
     }
     let radius_m = match radius {
-        Some(r) if r < 0.0 => return Err(bad("rd", &r.to_string())),
+        Some(r) if r < 0.0 => return Err(bad(radius_name, &r.to_string())),
         Some(0.0) => None,
         r => r,
     };
     Ok(AmlPosition { lat, lon, radius_m })
 }
 
-fn confidence(v: &str) -> Result<f64, AmlError> {
-    let c = f64_field("lc", v)?;
+fn confidence(v: &str, name: &'static str) -> Result<f64, AmlError> {
+    let c = f64_field(name, v)?;
     if (0.0..=100.0).contains(&c) {
         Ok(c)
     } else {
-        Err(bad("lc", v))
+        Err(bad(name, v))
     }
 }
 
@@ -296,14 +313,14 @@ fn parse_v1(
             Some(r) if r.eq_ignore_ascii_case("N") => None,
             Some(r) => Some(f64_field("rd", r)?),
         };
-        fix.position = Some(position(lat, lon, radius)?);
+        fix.position = Some(position(lat, lon, radius, SMS1_NAMES)?);
     }
     if let Some(top) = get(fields, "top") {
         fix.time_of_positioning_ms =
             Some(parse_compact_utc_ms(top).ok_or_else(|| bad("top", top))?);
     }
     if let Some(lc) = get(fields, "lc") {
-        fix.confidence_pct = Some(confidence(lc)?);
+        fix.confidence_pct = Some(confidence(lc, "lc")?);
     }
     fix.imsi = get(fields, "si").and_then(nonempty);
     fix.imei = get(fields, "ei").and_then(nonempty);
@@ -328,7 +345,7 @@ fn parse_v2(fields: &[(&str, &str)], transport: AmlTransport) -> Result<AmlFix, 
         let lat = f64_field("lo", it.next().unwrap_or(""))?;
         let lon = f64_field("lo", it.next().ok_or_else(|| bad("lo", lo))?)?;
         let acc = it.next().map(|a| f64_field("lo", a)).transpose()?;
-        fix.position = Some(position(lat, lon, acc)?);
+        fix.position = Some(position(lat, lon, acc, SMS2_NAMES)?);
     } else if fix.method != PositioningMethod::None {
         return Err(AmlError::MissingField("lo"));
     }
@@ -337,7 +354,7 @@ fn parse_v2(fields: &[(&str, &str)], transport: AmlTransport) -> Result<AmlFix, 
         fix.time_of_positioning_ms = off.checked_mul(1000).and_then(|o| start.checked_add(o));
     }
     if let Some(lc) = get(fields, "lc") {
-        fix.confidence_pct = Some(confidence(lc)?);
+        fix.confidence_pct = Some(confidence(lc, "lc")?);
     }
     if let Some(lz) = get(fields, "lz") {
         fix.altitude_m = Some(f64_field("lz", lz.split(',').next().unwrap_or(""))?);
@@ -478,7 +495,7 @@ pub fn parse_https_form(body: &[u8], hmac_key: Option<&[u8]>) -> Result<AmlFix, 
     let acc = get("location_accuracy")
         .map(|a| f64_field("location_accuracy", a))
         .transpose()?;
-    fix.position = Some(position(lat, lon, acc)?);
+    fix.position = Some(position(lat, lon, acc, FORM_NAMES)?);
     if let Some(t) = get("location_time") {
         fix.time_of_positioning_ms = Some(
             t.trim()
@@ -487,7 +504,7 @@ pub fn parse_https_form(body: &[u8], hmac_key: Option<&[u8]>) -> Result<AmlFix, 
         );
     }
     if let Some(c) = get("location_certainty") {
-        fix.confidence_pct = Some(confidence(c)?);
+        fix.confidence_pct = Some(confidence(c, "location_certainty")?);
     }
     fix.altitude_m = get("location_altitude")
         .map(|a| f64_field("location_altitude", a))
@@ -540,6 +557,30 @@ mod tests {
         );
         let ok = parse_https_form(with, None).unwrap();
         assert!(!ok.authenticated);
+        // Errors name the form field actually sent, not the SMS key.
+        for (form, field) in [
+            (
+                &b"location_latitude=91&location_longitude=2"[..],
+                "location_latitude",
+            ),
+            (
+                b"location_latitude=1&location_longitude=181",
+                "location_longitude",
+            ),
+            (
+                b"location_latitude=1&location_longitude=2&location_accuracy=-3",
+                "location_accuracy",
+            ),
+            (
+                b"location_latitude=1&location_longitude=2&location_certainty=101",
+                "location_certainty",
+            ),
+        ] {
+            assert!(
+                matches!(parse_https_form(form, None), Err(AmlError::BadField { field: f, .. }) if f == field),
+                "{field}"
+            );
+        }
     }
 
     #[test]

@@ -1,6 +1,6 @@
 //! Everything an INVITE says about where the caller is and who they are (RFC 6442 §4,
 //! RFC 7852 §4, RFC 3325, RFC 7044), collected into one [`CallLocation`] without ever
-//! failing: each problem becomes a [`LocationError`] and the call goes on (DESIGN.md §5:
+//! failing: each problem becomes a [`LocationError`] and the call goes on (docs/DESIGN.md §5:
 //! a broken location never blocks a 999 call).
 //!
 //! Works on the header values and body of an INVITE ([`InviteLocationInput`]), so tests
@@ -108,9 +108,25 @@ pub enum LocationError {
         /// The URI.
         uri: String,
     },
+    /// The body had more than `limit` parts (RFC 2046 §5.1); the first `limit` were
+    /// examined and the rest ignored.
+    #[error("body has more than {limit} parts; parts after the {} ignored", ordinal(*.limit))]
+    PartsIgnored {
+        /// The part limit ([`MultipartLimits::max_parts`]).
+        limit: usize,
+    },
+    /// A `cid:` URI names none of the first `limit` parts; the body had more parts,
+    /// which were not examined, so the part may exist beyond the limit.
+    #[error("{uri} names none of the first {limit} body parts (later parts not examined)")]
+    CidNotExamined {
+        /// The URI.
+        uri: String,
+        /// The part limit.
+        limit: usize,
+    },
     /// A PIDF-LO (referenced by `cid`, or found unreferenced when `None`) that does not
     /// parse.
-    #[error("PIDF-LO {cid:?}: {error}")]
+    #[error("PIDF-LO {}: {error}", part_name(.cid))]
     Pidf {
         /// Content-ID of the part, if it has one.
         cid: Option<String>,
@@ -118,7 +134,7 @@ pub enum LocationError {
         error: PidfError,
     },
     /// A body part that is not UTF-8 text where XML was expected.
-    #[error("body part {cid:?} is not UTF-8")]
+    #[error("{} is not UTF-8", part_name(.cid))]
     NotUtf8 {
         /// Content-ID of the part, if any.
         cid: Option<String>,
@@ -213,6 +229,40 @@ impl CallLocation {
 }
 
 /// `true` for `application/pidf+xml`.
+/// The error for a `cid:` URI matching no examined part: "names no body part" only when
+/// every part was examined.
+fn cid_missing(uri: String, parts_ignored: bool, limits: &MultipartLimits) -> LocationError {
+    if parts_ignored {
+        LocationError::CidNotExamined {
+            uri,
+            limit: limits.max_parts,
+        }
+    } else {
+        LocationError::CidNotFound { uri }
+    }
+}
+
+/// How an error names a body part: `part <loc@x>` (its Content-ID, RFC 2045 §7, with
+/// control characters escaped) or `part without Content-ID`.
+fn part_name(cid: &Option<String>) -> String {
+    match cid {
+        Some(c) => format!("part <{}>", c.escape_debug()),
+        None => "part without Content-ID".to_owned(),
+    }
+}
+
+/// `1st`, `2nd`, `3rd`, `4th`, … `11th`, `12th`, `13th`, `21st`, `32nd`.
+fn ordinal(n: usize) -> String {
+    let suffix = match (n % 10, n % 100) {
+        (_, 11..=13) => "th",
+        (1, _) => "st",
+        (2, _) => "nd",
+        (3, _) => "rd",
+        _ => "th",
+    };
+    format!("{n}{suffix}")
+}
+
 fn is_pidf(mt: &MediaType<'_>) -> bool {
     mt.is("application", "pidf+xml")
 }
@@ -236,6 +286,11 @@ pub fn locate_input(input: &InviteLocationInput<'_>) -> CallLocation {
             Some(mt) if mt.is_type("multipart") => {
                 match Multipart::parse_typed(&mt, input.body, &limits) {
                     Ok(mp) => {
+                        if mp.parts_ignored {
+                            out.errors.push(LocationError::PartsIgnored {
+                                limit: limits.max_parts,
+                            });
+                        }
                         if mp.boundary_mismatch {
                             out.errors.push(LocationError::BoundaryMismatch);
                         }
@@ -265,6 +320,7 @@ pub fn locate_input(input: &InviteLocationInput<'_>) -> CallLocation {
         (None, Some(p)) => std::slice::from_ref(p),
         (None, None) => &[],
     };
+    let parts_ignored = multipart.as_ref().is_some_and(|m| m.parts_ignored);
     let mut used = vec![false; parts.len()];
     let find_cid = |uri: &str| -> Option<usize> {
         let wanted = cid_of(uri)?;
@@ -295,7 +351,7 @@ pub fn locate_input(input: &InviteLocationInput<'_>) -> CallLocation {
                             }
                         }
                     }
-                    None => out.errors.push(LocationError::CidNotFound { uri: g.uri }),
+                    None => out.errors.push(cid_missing(g.uri, parts_ignored, &limits)),
                 },
                 GeolocationKind::ByReference => {
                     if out.references.len() < MAX_HEADER_VALUES {
@@ -347,7 +403,7 @@ pub fn locate_input(input: &InviteLocationInput<'_>) -> CallLocation {
                             data,
                         });
                     }
-                    None => out.errors.push(LocationError::CidNotFound { uri: ci.uri }),
+                    None => out.errors.push(cid_missing(ci.uri, parts_ignored, &limits)),
                 }
             } else if out.additional_data.len() < MAX_HEADER_VALUES {
                 out.additional_data.push(AdditionalDataItem {

@@ -50,7 +50,9 @@ pub enum MultipartError {
         /// The limit in bytes.
         limit: usize,
     },
-    /// More parts than [`MultipartLimits::max_parts`].
+    /// More parts than [`MultipartLimits::max_parts`]. [`Multipart::parse`] no longer
+    /// returns it (it keeps the first `max_parts` parts and sets
+    /// [`Multipart::parts_ignored`]); kept so callers matching on it still build.
     #[error("more than {0} body parts")]
     TooManyParts(usize),
     /// A part with more header lines than [`MultipartLimits::max_part_headers`].
@@ -217,6 +219,10 @@ pub struct Multipart<'a> {
     pub boundary_mismatch: bool,
     /// `true` when the close delimiter (`--boundary--`) was missing (truncated body).
     pub unterminated: bool,
+    /// `true` when the body had more than [`MultipartLimits::max_parts`] parts: `parts`
+    /// holds the first `max_parts` and the rest were not examined (neither parsed nor
+    /// searched for a Content-ID).
+    pub parts_ignored: bool,
 }
 
 impl<'a> Multipart<'a> {
@@ -380,6 +386,7 @@ fn split<'a>(
     let mut pos = find_from(0).ok_or(MultipartError::NoDelimiter)?;
     let mut parts = Vec::with_capacity(4);
     let mut unterminated = true;
+    let mut parts_ignored = false;
     loop {
         let after = pos + delim.len();
         let rest = body.get(after..).unwrap_or_default();
@@ -398,7 +405,10 @@ fn split<'a>(
             None => body.len(),
         };
         if parts.len() == limits.max_parts {
-            return Err(MultipartError::TooManyParts(limits.max_parts));
+            // Keep what fits; the caller reports the rest as not examined.
+            parts_ignored = true;
+            unterminated = false;
+            break;
         }
         let idx = parts.len();
         let raw = body.get(line_end..content_end).unwrap_or_default();
@@ -412,6 +422,7 @@ fn split<'a>(
         parts,
         boundary_mismatch: false,
         unterminated,
+        parts_ignored,
     })
 }
 
@@ -594,14 +605,15 @@ mod tests {
             Multipart::parse("multipart/mixed;boundary=b", b"nothing here", &lim),
             Err(MultipartError::NoDelimiter)
         );
-        assert_eq!(
-            Multipart::parse(
-                "multipart/mixed;boundary=b",
-                b"--b\r\n\r\n1\r\n--b\r\n\r\n2\r\n--b--",
-                &lim
-            ),
-            Err(MultipartError::TooManyParts(1))
-        );
+        let mp = Multipart::parse(
+            "multipart/mixed;boundary=b",
+            b"--b\r\n\r\n1\r\n--b\r\n\r\n2\r\n--b--",
+            &lim,
+        )
+        .unwrap();
+        assert_eq!(mp.parts.len(), 1);
+        assert_eq!(mp.parts[0].body, b"1");
+        assert!(mp.parts_ignored && !mp.unterminated);
         assert_eq!(
             Multipart::parse(
                 "multipart/mixed;boundary=b",

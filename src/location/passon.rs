@@ -1,4 +1,4 @@
-//! What the INVITE to the handler must carry from the caller's INVITE (DESIGN.md §3, §5;
+//! What the INVITE to the handler must carry from the caller's INVITE (docs/DESIGN.md §3, §5;
 //! RFC 6442 §3: a B2BUA passing location on keeps the `Geolocation` header and the body
 //! part it references; RFC 7852 §4.1 likewise for `Call-Info` and its parts).
 //!

@@ -1,4 +1,4 @@
-//! The location summary the HTTP API and the console show (DESIGN.md §5, §8): one JSON
+//! The location summary the HTTP API and the console show (docs/DESIGN.md §5, §8): one JSON
 //! object per location with units in field names — `lat`, `lon`, `radius_m`,
 //! `confidence_pct`, civic fields, `source`, `method`, `timestamp_ms`, `age_s`.
 //!

@@ -1,5 +1,5 @@
 //! Erlang C: the M/M/c queue's waiting-time distribution, the theory the simulation and
-//! the load harness compare the engine against (DESIGN.md §7).
+//! the load harness compare the engine against (docs/DESIGN.md §7).
 //!
 //! For `c` servers, Poisson arrivals at rate λ, exponential holding times with mean
 //! 1/μ and FIFO service, with offered load `A = λ/μ` (Erlangs) and `A < c`:

@@ -1,5 +1,5 @@
 //! Discrete-event simulation in virtual time that drives the [`crate::queue`] core
-//! (DESIGN.md §2, §7): Poisson arrivals per class, exponential / lognormal handle
+//! (docs/DESIGN.md §2, §7): Poisson arrivals per class, exponential / lognormal handle
 //! times, wrap-up, ring-no-answer, caller abandonment (patience), handlers joining and
 //! leaving. The same [`crate::queue::Router`] that runs in production decides every
 //! offer, so the simulated waits measure the engine's policy, and for the M/M/c case

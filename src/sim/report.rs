@@ -1,5 +1,5 @@
 //! Simulation results per class: counts, mean wait, wait percentiles (ms) and service
-//! levels (fraction answered within 5/10/15/20/60 s), the measures of DESIGN.md §7
+//! levels (fraction answered within 5/10/15/20/60 s), the measures of docs/DESIGN.md §7
 //! (Home Office 10 s, NENA-STA-020 15/20 s, BT 5 s).
 
 use std::collections::BTreeMap;

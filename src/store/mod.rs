@@ -1,4 +1,4 @@
-//! The call journal (issue 6; DESIGN.md §2 `store/`): every call's record and the
+//! The call journal (issue 6; docs/DESIGN.md §2 `store/`): every call's record and the
 //! abandoned-call callback list in an embedded SQLite database (`journal.sqlite3` in the
 //! configured data directory, WAL mode), written **off the call path** by one writer
 //! thread fed through bounded crossbeam channels.
@@ -33,10 +33,11 @@
 //! [`JournalState::Offered`] (the process died while they waited or rang) become callback
 //! items with origin [`CallbackOrigin::Recovered`], their number and location, and are
 //! marked [`JournalState::Lost`]; [`Recovery`] returns them and every other open callback
-//! item so the engine can show them (DESIGN.md §6: an abandoned 999 is never dropped).
+//! item so the engine can show them (docs/DESIGN.md §6: an abandoned 999 is never dropped).
 //!
 //! Nothing here decides about calls; the engine tells the journal what happened.
 
+pub mod data_dir;
 mod schema;
 
 use std::path::{Path, PathBuf};
