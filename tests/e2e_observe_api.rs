@@ -177,3 +177,53 @@ async fn views_stay_live_without_input() {
         .await;
     assert!(idle_ms(&later).unwrap() < first + 10_000, "{later:#}");
 }
+
+/// A refused INVITE (an unknown number: 404) is counted in `/metrics` as
+/// `answerpoint_calls_refused_total{status="404"}`, not only shown on the event stream.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn refused_invites_are_counted_in_metrics() {
+    let dir = scratch_dir("observe-refused");
+    let engine = Binary::start(&dir, "answerpoint", &seats()).await;
+    let udp = tokio::net::UdpSocket::bind("127.0.0.1:0").await.unwrap();
+    let me = udp.local_addr().unwrap();
+    let invite = format!(
+        "INVITE sip:123456@{sip} SIP/2.0\r\n\
+         Via: SIP/2.0/UDP {me};branch=z9hG4bK-refused-1\r\n\
+         Max-Forwards: 70\r\n\
+         From: <sip:+447700900001@carrier.example>;tag=c1\r\n\
+         To: <sip:123456@{sip}>\r\n\
+         Call-ID: refused-1@test\r\n\
+         CSeq: 1 INVITE\r\n\
+         Contact: <sip:carrier@{me}>\r\n\
+         Content-Length: 0\r\n\r\n",
+        sip = engine.sip
+    );
+    udp.send_to(invite.as_bytes(), engine.sip).await.unwrap();
+    let mut buf = vec![0u8; 65_535];
+    let status = loop {
+        let (n, _) = tokio::time::timeout(Duration::from_secs(5), udp.recv_from(&mut buf))
+            .await
+            .expect("a final response within 5 s")
+            .unwrap();
+        let text = String::from_utf8_lossy(&buf[..n]).to_string();
+        let code: u16 = text[8..11].parse().unwrap();
+        if code >= 200 {
+            break code;
+        }
+    };
+    assert_eq!(status, 404, "unknown number");
+    let series = "answerpoint_calls_refused_total{status=\"404\"}";
+    let deadline = std::time::Instant::now() + Duration::from_secs(5);
+    loop {
+        let (code, text) = engine.request("GET", "/metrics", None).await;
+        assert_eq!(code, 200);
+        if observe_support::prom_value(&text, series) == Some(1.0) {
+            break;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "{series} not 1 in:\n{text}"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}

@@ -1,4 +1,4 @@
-//! Graceful shutdown of the engine (issue 6; DESIGN.md §6: an emergency call is never
+//! Graceful shutdown of the engine (issue 6; docs/DESIGN.md §6: an emergency call is never
 //! dropped silently), sans-IO. The runtime drives it on SIGINT/SIGTERM:
 //!
 //! 1. [`Engine::begin_shutdown`] starts a grace period (`shutdown_grace_s`).

@@ -1,5 +1,5 @@
 //! Routing policy configuration: the `[queue]` section of the engine's TOML file
-//! (DESIGN.md §6): ring-no-answer timeout, missed-call limit, wrap-up per class,
+//! (docs/DESIGN.md §6): ring-no-answer timeout, missed-call limit, wrap-up per class,
 //! admission limits for non-emergency and admin calls, emergency overflow rules to a
 //! partner control room, and optional aging among non-emergency traffic.
 //!
@@ -124,7 +124,7 @@ pub enum LimitOutcome {
     Overflow,
 }
 
-/// Emergency overflow rules (DESIGN.md §6). An emergency call is never rejected; it
+/// Emergency overflow rules (docs/DESIGN.md §6). An emergency call is never rejected; it
 /// leaves for `target_uri` only when a rule below fires, otherwise it stays queued.
 /// With no `target_uri` no rule applies.
 #[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]

@@ -1,4 +1,4 @@
-//! Priority queue, handler registry and routing policy (DESIGN.md §6): a sans-IO state
+//! Priority queue, handler registry and routing policy (docs/DESIGN.md §6): a sans-IO state
 //! machine, `(now, event) → actions`, owned by one task.
 //!
 //! Classes are served in strict order emergency > non-emergency > admin (NENA-STA-020

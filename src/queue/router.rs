@@ -1,5 +1,5 @@
 //! The router: priority queue + handler registry + routing policy as one sans-IO state
-//! machine (DESIGN.md §6, NENA-STA-020 §2.2.2 class order), driven quinn-proto style:
+//! machine (docs/DESIGN.md §6, NENA-STA-020 §2.2.2 class order), driven quinn-proto style:
 //! [`Router::handle`] for inputs, [`Router::poll_action`] for outputs,
 //! [`Router::poll_timeout`] / [`Router::handle_timeout`] for ring-no-answer, wrap-up and
 //! emergency-overflow timers. `now` is always passed in; the router never reads a clock.

@@ -1,4 +1,4 @@
-//! Handler skills and call skill requirements as a small bit set (DESIGN.md §6).
+//! Handler skills and call skill requirements as a small bit set (docs/DESIGN.md §6).
 //!
 //! A call carries the skills it *requires* (at least its class skill, e.g.
 //! [`Skills::EMERGENCY`]); a handler holds the skills it *has*. A handler is eligible

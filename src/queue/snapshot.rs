@@ -1,4 +1,4 @@
-//! Read-only views of the router for the HTTP API and wallboard (DESIGN.md §8): queue
+//! Read-only views of the router for the HTTP API and wallboard (docs/DESIGN.md §8): queue
 //! depth per class, waiting calls with their wait, handler states, the callback list.
 //! JSON field names carry units (`wait_ms`).
 

@@ -1,4 +1,4 @@
-//! Inputs, outputs and identifiers of the routing core (DESIGN.md §3 and §6): the
+//! Inputs, outputs and identifiers of the routing core (docs/DESIGN.md §3 and §6): the
 //! [`Event`]s the runtime feeds to [`crate::queue::Router::handle`], the [`Action`]s it
 //! polls back, handler states (ACD terms: ring-no-answer, wrap-up, not-ready) and the
 //! abandoned-call callback item.
@@ -37,7 +37,7 @@ impl std::fmt::Display for HandlerId {
     }
 }
 
-/// State of a call handler (DESIGN.md §6).
+/// State of a call handler (docs/DESIGN.md §6).
 ///
 /// ```text
 ///  LoggedOut ──login──► Available ──offer──► Ringing(call) ──200 OK──► Busy(call)
@@ -214,7 +214,7 @@ pub enum OverflowReason {
     QueueTooLong,
 }
 
-/// An abandoned call awaiting a call back (DESIGN.md §6).
+/// An abandoned call awaiting a call back (docs/DESIGN.md §6).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct CallbackItem {
     /// Entry id (for [`Event::CallbackDone`]).

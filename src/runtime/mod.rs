@@ -1,5 +1,5 @@
 //! The tokio runtime: the thin I/O shell that drives the sans-IO [`crate::engine`]
-//! (DESIGN.md §2). It binds the SIP transports (RFC 3261 §18: UDP and TCP), feeds every
+//! (docs/DESIGN.md §2). It binds the SIP transports (RFC 3261 §18: UDP and TCP), feeds every
 //! received message to the engine, sends what the engine asks to send, and calls the
 //! engine back at the instant it asks for. It decides nothing about calls.
 //!

@@ -1,4 +1,4 @@
-//! The engine task's observer (issue 6; DESIGN.md §2, §8): turns every engine event into
+//! The engine task's observer (issue 6; docs/DESIGN.md §2, §8): turns every engine event into
 //! answer-time KPIs ([`crate::kpi`]), Prometheus metrics ([`crate::http::metrics`]), journal
 //! records ([`crate::store`]; never blocking, drops counted), Server-Sent Events and a
 //! `tracing` span per call; publishes the read-only views the HTTP API serves; and answers
@@ -233,6 +233,10 @@ impl Observer {
         }
         match ev {
             EngineEvent::Call(c) => self.call_event(engine, c, taken, arrived_now),
+            EngineEvent::Refused { status, .. } => {
+                metrics::call_refused(*status);
+                log_event(ev);
+            }
             other => log_event(other),
         }
     }

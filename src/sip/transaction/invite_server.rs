@@ -1,6 +1,6 @@
 //! INVITE server transaction: RFC 3261 §17.2.1 (Figure 7) with the RFC 6026 §7.1 "Accepted"
 //! state, sans-IO. This is the machine that absorbs a carrier's INVITE retransmissions while
-//! a 999 call waits in the queue (DESIGN.md §3).
+//! a 999 call waits in the queue (docs/DESIGN.md §3).
 
 use std::collections::VecDeque;
 use std::time::{Duration, Instant};
@@ -19,7 +19,7 @@ use super::{
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Trying<M> {
     /// Send this 100 at once, when the transaction is created (what the engine does for
-    /// carriers: "100 Trying at once", DESIGN.md §1).
+    /// carriers: "100 Trying at once", docs/DESIGN.md §1).
     Immediate(M),
     /// Send this 100 only if the TU has sent no response within 200 ms
     /// ([`TRYING_DELAY_MS`]), or at once if the INVITE is retransmitted before that.
