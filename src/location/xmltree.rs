@@ -271,14 +271,7 @@ impl<'a> Builder<'a> {
         if !self.text_open && s.bytes().all(is_ws) {
             // Formatting white space: dropped after an element child; before one it is
             // held until the next markup decides (see `pending_ws`).
-            let parent = self.parent();
-            let after_element = self
-                .tree
-                .nodes
-                .get(parent as usize)
-                .and_then(|p| self.tree.nodes.get(p.last_child as usize))
-                .is_some_and(|l| matches!(l.kind, Kind::Element { .. }));
-            if !after_element {
+            if !self.last_child_is_element() {
                 self.pending_ws = Some((s, pos));
             }
             return Ok(());
@@ -300,19 +293,7 @@ impl<'a> Builder<'a> {
                 return Ok(());
             }
         }
-        self.count_node()?;
-        self.append(NodeData {
-            kind: Kind::Text(s),
-            first_child: NONE,
-            last_child: NONE,
-            next_sibling: NONE,
-            attr_start: 0,
-            attr_end: 0,
-            ns: NS_NONE,
-            pos: pos as u32,
-        });
-        self.text_open = true;
-        Ok(())
+        self.push_text_node(s, pos)
     }
 
     /// `true` when `run` (plain text, no `\r`) is white space right after an element
@@ -324,6 +305,11 @@ impl<'a> Builder<'a> {
         {
             return false;
         }
+        self.last_child_is_element()
+    }
+
+    /// `true` when the open element's last child so far is an element.
+    fn last_child_is_element(&self) -> bool {
         self.tree
             .nodes
             .get(self.parent() as usize)
@@ -331,11 +317,9 @@ impl<'a> Builder<'a> {
             .is_some_and(|l| matches!(l.kind, Kind::Element { .. }))
     }
 
-    /// Keeps held white space as a text node (it turned out not to be formatting).
-    fn flush_pending(&mut self) -> Result<(), XmlError> {
-        let Some((s, pos)) = self.pending_ws.take() else {
-            return Ok(());
-        };
+    /// Appends `s` as a new text node (counted against the node cap) and keeps it open
+    /// for the text that may follow.
+    fn push_text_node(&mut self, s: Cow<'a, str>, pos: u64) -> Result<(), XmlError> {
         self.count_node()?;
         self.append(NodeData {
             kind: Kind::Text(s),
@@ -349,6 +333,14 @@ impl<'a> Builder<'a> {
         });
         self.text_open = true;
         Ok(())
+    }
+
+    /// Keeps held white space as a text node (it turned out not to be formatting).
+    fn flush_pending(&mut self) -> Result<(), XmlError> {
+        let Some((s, pos)) = self.pending_ws.take() else {
+            return Ok(());
+        };
+        self.push_text_node(s, pos)
     }
 
     fn resolve(&self, prefix: &str, pos: u64) -> Result<u32, XmlError> {
