@@ -13,24 +13,6 @@ use engine_support::*;
 
 const CONTACT: &str = "\"Alice\" <sip:alice@127.0.0.1:5090;transport=udp;rinstance=a1b2c3;ob>;+sip.instance=\"<urn:uuid:00000000-0000-1000-8000-000A95A0E128>\";reg-id=1";
 
-fn register(seq: u32, branch: &str, contact: &str, expires: u32, auth: Option<&str>) -> String {
-    let auth = auth
-        .map(|a| format!("Authorization: {a}\r\n"))
-        .unwrap_or_default();
-    format!(
-        "REGISTER sip:127.0.0.1:5060 SIP/2.0\r\n\
-Via: SIP/2.0/UDP 127.0.0.1:5090;branch={branch};rport\r\n\
-Max-Forwards: 70\r\n\
-From: <sip:alice@127.0.0.1>;tag=r1\r\n\
-To: <sip:alice@127.0.0.1>\r\n\
-Call-ID: reg-alice@phone\r\n\
-CSeq: {seq} REGISTER\r\n\
-Contact: {contact}\r\n\
-Expires: {expires}\r\n\
-{auth}Content-Length: 0\r\n\r\n"
-    )
-}
-
 /// Challenge, then answer with `algorithm` and `password`; returns the final response.
 fn register_with(
     net: &mut Net,

@@ -135,27 +135,14 @@ Call-ID: opt-seat2@s\r\nCSeq: 1 OPTIONS\r\nContent-Length: 0\r\n\r\n",
     assert_eq!(state_of(&net, "seat1"), "not-ready");
 }
 
-fn register(seq: u32, branch: &str, auth: Option<&str>) -> String {
-    let auth = auth
-        .map(|a| format!("Authorization: {a}\r\n"))
-        .unwrap_or_default();
-    format!(
-        "REGISTER sip:127.0.0.1:5060 SIP/2.0\r\n\
-Via: SIP/2.0/UDP 127.0.0.1:5090;branch={branch};rport\r\n\
-Max-Forwards: 70\r\n\
-From: <sip:alice@127.0.0.1>;tag=r1\r\n\
-To: <sip:alice@127.0.0.1>\r\n\
-Call-ID: reg-alice@phone\r\n\
-CSeq: {seq} REGISTER\r\n\
-Contact: <sip:alice@127.0.0.1:5090>\r\n\
-Expires: 600\r\n\
-{auth}Content-Length: 0\r\n\r\n"
-    )
-}
+const ALICE_CONTACT: &str = "<sip:alice@127.0.0.1:5090>";
 
 fn register_alice(net: &mut Net) {
     let n = net.unique() as u32;
-    net.send(PHONE, &register(n * 2, &format!("z9hG4bKra{n}"), None));
+    net.send(
+        PHONE,
+        &register(n * 2, &format!("z9hG4bKra{n}"), ALICE_CONTACT, 600, None),
+    );
     let ch = net.response(PHONE, 401);
     let challenge = ch.msg.header_all("WWW-Authenticate").next().unwrap();
     let auth = authorization_for(
@@ -170,7 +157,13 @@ fn register_alice(net: &mut Net) {
     .unwrap();
     net.send(
         PHONE,
-        &register(n * 2 + 1, &format!("z9hG4bKrb{n}"), Some(&auth)),
+        &register(
+            n * 2 + 1,
+            &format!("z9hG4bKrb{n}"),
+            ALICE_CONTACT,
+            600,
+            Some(&auth),
+        ),
     );
     let _ = net.response(PHONE, 200);
 }

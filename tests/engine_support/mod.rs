@@ -264,6 +264,26 @@ P-Asserted-Identity: <tel:+441632960001>\r\n\
     )
 }
 
+/// A REGISTER from user alice at 127.0.0.1:5090 (RFC 3261 §10.2) with `contact`, `expires`
+/// and, when answering a challenge, an `Authorization` header value.
+pub fn register(seq: u32, branch: &str, contact: &str, expires: u32, auth: Option<&str>) -> String {
+    let auth = auth
+        .map(|a| format!("Authorization: {a}\r\n"))
+        .unwrap_or_default();
+    format!(
+        "REGISTER sip:127.0.0.1:5060 SIP/2.0\r\n\
+Via: SIP/2.0/UDP 127.0.0.1:5090;branch={branch};rport\r\n\
+Max-Forwards: 70\r\n\
+From: <sip:alice@127.0.0.1>;tag=r1\r\n\
+To: <sip:alice@127.0.0.1>\r\n\
+Call-ID: reg-alice@phone\r\n\
+CSeq: {seq} REGISTER\r\n\
+Contact: {contact}\r\n\
+Expires: {expires}\r\n\
+{auth}Content-Length: 0\r\n\r\n"
+    )
+}
+
 /// A plain 999 INVITE with SDP.
 pub fn invite_999(call_id: &str, branch: &str) -> String {
     invite(
