@@ -50,11 +50,6 @@ pub enum MultipartError {
         /// The limit in bytes.
         limit: usize,
     },
-    /// More parts than [`MultipartLimits::max_parts`]. [`Multipart::parse`] no longer
-    /// returns it (it keeps the first `max_parts` parts and sets
-    /// [`Multipart::parts_ignored`]); kept so callers matching on it still build.
-    #[error("more than {0} body parts")]
-    TooManyParts(usize),
     /// A part with more header lines than [`MultipartLimits::max_part_headers`].
     #[error("body part {part} has more than {limit} header lines")]
     TooManyHeaders {
