@@ -24,6 +24,7 @@ use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
 use tokio::net::UdpSocket;
 
+use super::rxstamp;
 use super::scenario::{FailureMode, HandlerMode, LoadScenario};
 use crate::call::CallClass;
 use crate::sim::Dist;
@@ -209,6 +210,12 @@ impl Peers {
     pub async fn bind() -> std::io::Result<Peers> {
         let carrier = UdpSocket::bind("127.0.0.1:0").await?;
         let handler = UdpSocket::bind("127.0.0.1:0").await?;
+        // Arrival times are the kernel's receive stamps (see `rxstamp`).
+        for s in [&carrier, &handler] {
+            if let Err(e) = rxstamp::enable(s) {
+                tracing::debug!(error = %e, "no kernel receive timestamps: read time used");
+            }
+        }
         Ok(Peers {
             carrier_addr: carrier.local_addr()?,
             handler_addr: handler.local_addr()?,
@@ -525,18 +532,16 @@ impl<'s> World<'s> {
                 .unwrap_or_else(|| Instant::now() + Duration::from_millis(200)),
         };
         tokio::select! {
-            r = self.p.carrier.recv_from(cbuf) => {
-                let now = Instant::now();
-                if let Ok((n, from)) = r {
+            r = rxstamp::recv(&self.p.carrier, cbuf) => {
+                if let Ok((n, from, now)) = r {
                     match parse(&cbuf[..n]) {
                         Ok(msg) => self.on_carrier(now, msg, from).await,
                         Err(_) => self.unparsable += 1,
                     }
                 }
             }
-            r = self.p.handler.recv_from(hbuf) => {
-                let now = Instant::now();
-                if let Ok((n, from)) = r {
+            r = rxstamp::recv(&self.p.handler, hbuf) => {
+                if let Ok((n, from, now)) = r {
                     match parse(&hbuf[..n]) {
                         Ok(msg) => self.on_handler(now, msg, from).await,
                         Err(_) => self.unparsable += 1,

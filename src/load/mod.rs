@@ -23,6 +23,7 @@
 
 pub mod agent;
 pub mod report;
+pub mod rxstamp;
 pub mod scenario;
 
 use std::net::SocketAddr;
