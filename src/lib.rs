@@ -32,6 +32,7 @@ pub mod load;
 pub mod location;
 pub mod queue;
 pub mod runtime;
+pub mod sharded;
 pub mod sim;
 pub mod sip;
 pub mod store;

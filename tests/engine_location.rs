@@ -78,7 +78,7 @@ fn queue_offer_answer(text: &str) -> (answerpoint::engine::CallView, answerpoint
     assert_eq!(ok.msg.body(), HANDLER_SDP.as_bytes());
     let snap = net.snapshot();
     assert_eq!(snap.calls[0].state, CallState::Connected);
-    (snap.calls[0].clone(), inv)
+    (answerpoint::engine::CallView::clone(&snap.calls[0]), inv)
 }
 
 #[test]

@@ -17,7 +17,7 @@
 use std::net::SocketAddr;
 use std::time::{Duration, Instant, UNIX_EPOCH};
 
-use super::endpoint::{Engine, Inbound, TimerKind};
+use super::endpoint::{Engine, Inbound, TimerKind, MAX_RECENT_CALLS};
 use super::types::*;
 use super::util::*;
 use super::Transport;
@@ -392,6 +392,7 @@ impl Engine {
             template: None,
         };
         self.calls.insert(id, call);
+        self.live.insert(id);
         self.dialogs.insert(call_id, (id, Side::Carrier));
         self.invites.insert(key, id);
         self.call_event(
@@ -1282,7 +1283,8 @@ impl Engine {
         }
     }
 
-    /// Marks the call finished and schedules its record for the recent list.
+    /// Marks the call finished, puts its view on the recent list and schedules the removal
+    /// of its record.
     pub(crate) fn finish(&mut self, now: Instant, id: u64, reason: EndReason) {
         let linger = self.linger();
         let Some(c) = self.calls.get_mut(&id) else {
@@ -1300,6 +1302,13 @@ impl Engine {
         c.end_reason = Some(reason.clone());
         c.ka_gen = c.ka_gen.wrapping_add(1);
         self.call_event(now, id, CallEventKind::Ended { reason });
+        self.live.remove(&id);
+        if let Some(c) = self.calls.get(&id) {
+            self.recent.push_back(std::sync::Arc::new(c.view(self)));
+            while self.recent.len() > MAX_RECENT_CALLS {
+                self.recent.pop_front();
+            }
+        }
         self.arm(now + linger, TimerKind::Purge(id));
     }
 

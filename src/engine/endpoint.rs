@@ -4,7 +4,7 @@
 //! session expiry, §10.3 binding expiry).
 
 use std::cmp::Reverse;
-use std::collections::{BinaryHeap, HashMap, VecDeque};
+use std::collections::{BTreeSet, BinaryHeap, HashMap, VecDeque};
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -17,6 +17,7 @@ use super::Transport;
 use crate::call::ClassifyConfig;
 use crate::config::Config;
 use crate::queue::{HandlerId, QueueConfig, RequestedState, Router, Skills};
+use crate::sharded::ShardedMap;
 use crate::sip::digest::DigestServer;
 use crate::sip::header::Via;
 use crate::sip::transaction::{
@@ -63,17 +64,24 @@ pub struct Engine {
     pub(crate) passwords: HashMap<String, String>,
     pub(crate) handlers: Vec<HandlerInfo>,
     pub(crate) handler_by_name: HashMap<String, HandlerId>,
-    /// Engine call ids are ours, not the network's: a one-multiply hash.
-    pub(crate) calls: crate::queue::IdMap<u64, Call>,
+    /// Engine call ids are ours, not the network's: a one-multiply hash. Sharded (as the
+    /// three maps below): finished calls linger 64·T1, so at 1,000 calls/s these hold tens
+    /// of thousands of entries and must grow without stalling (see crate::sharded).
+    pub(crate) calls: crate::queue::ShardedIdMap<u64, Call>,
     pub(crate) next_call: u64,
     /// Carrier INVITE server transaction → call (CANCEL matching, §9.2).
-    pub(crate) invites: HashMap<ServerKey, u64>,
+    pub(crate) invites: ShardedMap<ServerKey, u64>,
     /// Call-ID (carrier's, or our own per handler leg) → call and side.
-    pub(crate) dialogs: HashMap<String, (u64, Side)>,
+    pub(crate) dialogs: ShardedMap<String, (u64, Side)>,
     /// What each client transaction is for.
-    pub(crate) purposes: HashMap<ClientKey, super::calls::Purpose>,
+    pub(crate) purposes: ShardedMap<ClientKey, super::calls::Purpose>,
     pub(crate) heap: BinaryHeap<Reverse<(Instant, TimerKind)>>,
-    pub(crate) recent: VecDeque<CallView>,
+    /// Calls not finished yet (in `calls`), by id: what a snapshot lists in full.
+    pub(crate) live: BTreeSet<u64>,
+    /// Views of the last [`MAX_RECENT_CALLS`] finished calls, oldest first, taken when each
+    /// finished (a finished call stays in `calls` 64·T1 longer for stray requests: ~32,000
+    /// of them at 1,000 calls/s, which a snapshot must not walk). Shared with snapshots.
+    pub(crate) recent: VecDeque<Arc<CallView>>,
     pub(crate) transmits: VecDeque<Transmit>,
     pub(crate) events: VecDeque<EngineEvent>,
     pub(crate) ids: Ids,
@@ -126,12 +134,13 @@ impl Engine {
                 .collect(),
             handlers: Vec::new(),
             handler_by_name: HashMap::new(),
-            calls: crate::queue::IdMap::default(),
+            calls: crate::queue::ShardedIdMap::default(),
             next_call: 1,
-            invites: HashMap::new(),
-            dialogs: HashMap::new(),
-            purposes: HashMap::new(),
+            invites: ShardedMap::new(),
+            dialogs: ShardedMap::new(),
+            purposes: ShardedMap::new(),
             heap: BinaryHeap::new(),
+            live: BTreeSet::new(),
             recent: VecDeque::new(),
             transmits: VecDeque::new(),
             events: VecDeque::new(),
@@ -264,10 +273,20 @@ impl Engine {
 
     /// Read-only snapshot: live calls and the last [`MAX_RECENT_CALLS`] finished ones (by
     /// id), the queue core's view, handlers and registrations, as of the last input.
+    ///
+    /// Its cost grows with the live calls only, not with the finished calls still lingering
+    /// for stray retransmissions (tens of thousands at 1,000 calls/s): the engine task takes
+    /// it, so it must stay well under the 1 ms latency budget.
     pub fn snapshot(&self) -> Snapshot {
         let now = self.last_now;
-        let mut calls: Vec<CallView> = self.recent.iter().cloned().collect();
-        calls.extend(self.calls.values().map(|c| c.view(self)));
+        let mut calls: Vec<Arc<CallView>> = Vec::with_capacity(self.recent.len() + self.live.len());
+        calls.extend(self.recent.iter().cloned());
+        calls.extend(
+            self.live
+                .iter()
+                .filter_map(|id| self.calls.get(id))
+                .map(|c| Arc::new(c.view(self))),
+        );
         calls.sort_by_key(|c| c.id);
         Snapshot {
             now_ms: self.ms(now),
@@ -769,22 +788,15 @@ impl Engine {
         }
     }
 
-    /// Moves a finished call from the live map to the recent list.
+    /// Drops a finished call's record (its view is already on the recent list).
     fn purge(&mut self, call: u64) {
-        let Some(c) = self.calls.get(&call) else {
-            return;
-        };
-        let view = c.view(self);
         if let Some(c) = self.calls.remove(&call) {
+            self.live.remove(&call);
             self.dialogs.remove(&c.carrier.call_id);
             for leg in &c.legs {
                 self.dialogs.remove(&leg.call_id);
             }
             self.invites.remove(&c.carrier.key);
-        }
-        self.recent.push_back(view);
-        while self.recent.len() > MAX_RECENT_CALLS {
-            self.recent.pop_front();
         }
     }
 

@@ -11,6 +11,8 @@
 //! Reached through [`Command::AmlLocation`](super::Command::AmlLocation); nothing here
 //! reads a clock.
 
+use std::sync::Arc;
+
 use serde::Serialize;
 
 use super::endpoint::Engine;
@@ -49,7 +51,12 @@ impl Engine {
     pub fn call_view(&self, id: u64) -> Option<super::CallView> {
         match self.calls.get(&id) {
             Some(c) => Some(c.view(self)),
-            None => self.recent.iter().rev().find(|v| v.id == id).cloned(),
+            None => self
+                .recent
+                .iter()
+                .rev()
+                .find(|v| v.id == id)
+                .map(|v| super::CallView::clone(v)),
         }
     }
 
@@ -91,8 +98,11 @@ impl Engine {
             if matches(v.callback_number.as_ref(), &v.caller)
                 && better(&aml.location, v.location.as_ref())
             {
-                v.location = Some(aml.location.clone());
-                updated += 1;
+                Arc::make_mut(v).location = Some(aml.location.clone());
+                // A finished call still in `calls` was counted above.
+                if !self.calls.contains_key(&v.id) {
+                    updated += 1;
+                }
             }
         }
         updated

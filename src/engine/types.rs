@@ -3,6 +3,7 @@
 //! snapshots are milliseconds since the engine was created (`_ms`).
 
 use std::net::SocketAddr;
+use std::sync::Arc;
 
 use serde::Serialize;
 
@@ -272,8 +273,10 @@ pub struct RegistrationView {
 pub struct Snapshot {
     /// Engine time of the last input, ms since start.
     pub now_ms: u64,
-    /// Live calls and recently finished ones (newest last).
-    pub calls: Vec<CallView>,
+    /// Live calls and the last [`MAX_RECENT_CALLS`](super::MAX_RECENT_CALLS) finished ones,
+    /// by id. Finished calls' views are shared with the engine (taken once, when each call
+    /// finished), so a snapshot costs the live calls only.
+    pub calls: Vec<Arc<CallView>>,
     /// The queue core's view: depth per class, waiting calls, handlers, callback list.
     pub queue: RouterSnapshot,
     /// Handlers with names.

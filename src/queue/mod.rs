@@ -36,8 +36,10 @@ mod types;
 pub use config::{
     Aging, ClassLimit, EmergencyOverflow, LimitOutcome, PerClass, QueueConfig, QueueConfigError,
 };
-/// Fast map for engine-assigned integer ids (not network-chosen keys).
-pub(crate) use router::IdMap;
+/// [`crate::sharded::ShardedMap`] for engine-assigned integer ids: large tables that must grow
+/// without stalling the engine task.
+pub(crate) type ShardedIdMap<K, V> =
+    crate::sharded::ShardedMap<K, V, std::hash::BuildHasherDefault<router::IdHasher>>;
 pub use router::{CallStatus, Router, MISSED_CALLS_REASON};
 pub use skills::Skills;
 pub use snapshot::{CallbackView, HandlerView, RouterSnapshot, WaitingCall};
