@@ -391,7 +391,7 @@ impl Engine {
             reok_gen: 0,
             template: None,
         };
-        self.calls.insert(id, call);
+        self.calls.insert(id, Box::new(call));
         self.live.insert(id);
         self.dialogs.insert(call_id, (id, Side::Carrier));
         self.invites.insert(key, id);

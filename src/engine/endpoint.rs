@@ -67,7 +67,8 @@ pub struct Engine {
     /// Engine call ids are ours, not the network's: a one-multiply hash. Sharded (as the
     /// three maps below): finished calls linger 64·T1, so at 1,000 calls/s these hold tens
     /// of thousands of entries and must grow without stalling (see crate::sharded).
-    pub(crate) calls: crate::queue::ShardedIdMap<u64, Call>,
+    /// Boxed: a call record is ~1 KB, and a shard resize moves only the pointers.
+    pub(crate) calls: crate::queue::ShardedIdMap<u64, Box<Call>>,
     pub(crate) next_call: u64,
     /// Carrier INVITE server transaction → call (CANCEL matching, §9.2).
     pub(crate) invites: ShardedMap<ServerKey, u64>,

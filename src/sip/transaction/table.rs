@@ -110,8 +110,9 @@ pub struct TransactionTable<M> {
     clients: ShardedMap<ClientKey, u64>,
     servers: ShardedMap<ServerKey, u64>,
     aliases: ShardedMap<String, u64>,
-    /// Table-assigned ids: a one-multiply hash (not network-chosen).
-    entries: crate::queue::ShardedIdMap<u64, Entry<M>>,
+    /// Table-assigned ids: a one-multiply hash (not network-chosen). Boxed: an entry is
+    /// ~460 octets, and a shard resize moves only the pointers.
+    entries: crate::queue::ShardedIdMap<u64, Box<Entry<M>>>,
     heap: BinaryHeap<Reverse<(Instant, u64)>>,
     transmits: VecDeque<(TxKey, M)>,
     events: VecDeque<(TxKey, TxEvent<M>)>,
@@ -206,7 +207,7 @@ impl<M: Clone> TransactionTable<M> {
         };
         if let Some(Entry {
             tx: Tx::Server(tx), ..
-        }) = self.entries.get_mut(&id)
+        }) = self.entries.get_mut(&id).map(Box::as_mut)
         {
             match tx {
                 ServerTransaction::Invite(s) if method == "ACK" => s.handle_ack(now, request),
@@ -236,7 +237,7 @@ impl<M: Clone> TransactionTable<M> {
         let Some(&id) = self.clients.get(key) else {
             return Ok(false);
         };
-        let result = match self.entries.get_mut(&id) {
+        let result = match self.entries.get_mut(&id).map(Box::as_mut) {
             Some(Entry {
                 tx: Tx::Client(ClientTransaction::Invite(c)),
                 ..
@@ -263,7 +264,7 @@ impl<M: Clone> TransactionTable<M> {
         response: M,
     ) -> Result<(), TableError> {
         let id = *self.servers.get(key).ok_or(TableError::NotFound)?;
-        let result = match self.entries.get_mut(&id) {
+        let result = match self.entries.get_mut(&id).map(Box::as_mut) {
             Some(Entry {
                 tx: Tx::Server(ServerTransaction::Invite(s)),
                 ..
@@ -414,12 +415,12 @@ impl<M: Clone> TransactionTable<M> {
         self.next_id += 1;
         self.entries.insert(
             id,
-            Entry {
+            Box::new(Entry {
                 key,
                 alias: None,
                 tx,
                 scheduled: None,
-            },
+            }),
         );
         id
     }
