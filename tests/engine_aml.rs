@@ -80,3 +80,53 @@ fn aml_fix_for_the_caller_becomes_the_call_location_when_better() {
         Some(8.0)
     );
 }
+
+#[test]
+fn aml_fix_after_the_caller_hung_up_updates_the_recent_call_once() {
+    // The handset's AML SMS often lands after a short call ended: the abandoned call on the
+    // recent list (and so its callback item's view) takes the fix, before and after the
+    // record is purged (64·T1 later).
+    let mut net = Net::new(&config(""));
+    net.set_state("seat1", RequestedState::LoggedOut);
+    net.set_state("seat2", RequestedState::LoggedOut);
+    let ruri = "sip:999@127.0.0.1:5060;user=phone";
+    net.send(CARRIER, &invite_999("gone@c", "z9hG4bKgone"));
+    net.advance(Duration::from_secs(2));
+    net.send(CARRIER, &cancel_for("gone@c", "z9hG4bKgone", ruri));
+    net.response(CARRIER, 487);
+    let snap = net.snapshot();
+    assert_eq!(snap.calls.len(), 1);
+    assert_eq!(snap.calls[0].location, None);
+    let id = snap.calls[0].id;
+
+    let now = net.now;
+    net.engine
+        .handle_command(now, aml("+441632960001", 25.0))
+        .unwrap();
+    let snap = net.snapshot();
+    assert_eq!(
+        snap.calls.len(),
+        1,
+        "one call, not a live and a recent copy"
+    );
+    let loc = snap.calls[0].location.clone().unwrap();
+    assert_eq!((loc.source, loc.radius_m), (Source::Aml, Some(25.0)));
+    assert_eq!(
+        net.engine.call_view(id).unwrap().location.unwrap().radius_m,
+        Some(25.0)
+    );
+
+    // After the purge the recent view still takes a better fix.
+    net.advance(Duration::from_secs(40));
+    let now = net.now;
+    net.engine
+        .handle_command(now, aml("+441632960001", 6.0))
+        .unwrap();
+    let snap = net.snapshot();
+    assert_eq!(snap.calls.len(), 1);
+    assert_eq!(snap.calls[0].location.as_ref().unwrap().radius_m, Some(6.0));
+    assert_eq!(
+        net.engine.call_view(id).unwrap().location.unwrap().radius_m,
+        Some(6.0)
+    );
+}

@@ -371,3 +371,33 @@ fn engine_is_send_for_the_runtime_task() {
     assert_send::<answerpoint::engine::Transmit>();
     assert_send::<answerpoint::engine::EngineEvent>();
 }
+
+#[test]
+fn snapshot_lists_live_calls_and_only_the_last_thousand_finished() {
+    // Finished calls stay in the engine 64·T1 for stray requests (tens of thousands at
+    // 1,000 calls/s); the snapshot lists only the newest MAX_RECENT_CALLS of them.
+    let mut net = Net::new(&config(""));
+    log_out(&mut net, "seat1");
+    log_out(&mut net, "seat2");
+    let ruri = "sip:999@127.0.0.1:5060;user=phone";
+    let finished = answerpoint::engine::MAX_RECENT_CALLS + 5;
+    for i in 0..finished {
+        let (cid, branch) = (format!("r{i}@c"), format!("z9hG4bKr{i}"));
+        net.send(CARRIER, &invite_999(&cid, &branch));
+        net.send(CARRIER, &cancel_for(&cid, &branch, ruri));
+    }
+    net.send(CARRIER, &invite_999("live@c", "z9hG4bKlive"));
+    let snap = net.snapshot();
+    assert_eq!(snap.calls.len(), answerpoint::engine::MAX_RECENT_CALLS + 1);
+    let abandoned = snap
+        .calls
+        .iter()
+        .filter(|c| c.state == CallState::Abandoned)
+        .count();
+    assert_eq!(abandoned, answerpoint::engine::MAX_RECENT_CALLS);
+    // Sorted by id: the five oldest finished calls are the ones left out.
+    assert!(snap.calls.windows(2).all(|w| w[0].id < w[1].id));
+    assert_eq!(snap.calls.last().unwrap().carrier_call_id, "live@c");
+    assert!(snap.calls.iter().all(|c| c.carrier_call_id != "r4@c"));
+    assert!(snap.calls.iter().any(|c| c.carrier_call_id == "r5@c"));
+}
