@@ -899,6 +899,26 @@ impl Engine {
         self.send_cancel(now, &invite);
     }
 
+    /// CANCELs (RFC 3261 §9.1) every leg of call `id` still ringing at the overflow
+    /// partner (a leg with no handler): the queue core does not know those legs, so the
+    /// engine withdraws them itself when the carrier leg ends unanswered.
+    pub(crate) fn cancel_overflow_legs(&mut self, now: Instant, id: u64) {
+        let Some(c) = self.calls.get(&id) else {
+            return;
+        };
+        let ringing: Vec<Pkt> = c
+            .legs
+            .iter()
+            .filter(|l| {
+                l.handler.is_none() && matches!(l.state, LegState::Calling | LegState::Early)
+            })
+            .map(|l| l.invite.clone())
+            .collect();
+        for inv in ringing {
+            self.send_cancel(now, &inv);
+        }
+    }
+
     fn send_cancel(&mut self, now: Instant, invite: &Pkt) {
         let Some(m) = invite.parsed() else {
             return;
@@ -1545,14 +1565,6 @@ impl Engine {
             return;
         }
         let in_router = c.in_router;
-        let ringing: Vec<Pkt> = c
-            .legs
-            .iter()
-            .filter(|l| {
-                l.handler.is_none() && matches!(l.state, LegState::Calling | LegState::Early)
-            })
-            .map(|l| l.invite.clone())
-            .collect();
         self.final_to_carrier(now, id, 487, "Request Terminated", &[]);
         if in_router {
             // The queue core withdraws a ringing offer (CancelOffer → CANCEL) and adds
@@ -1562,10 +1574,7 @@ impl Engine {
                 .handle(now, Event::CallAbandoned { call: CallId(id) });
             self.settle(now);
         }
-        for inv in ringing {
-            // An overflow leg is ours to cancel.
-            self.send_cancel(now, &inv);
-        }
+        self.cancel_overflow_legs(now, id);
         if let Some(c) = self.calls.get_mut(&id) {
             c.in_router = false;
         }

@@ -282,12 +282,7 @@ impl Engine {
         let now = self.last_now;
         let mut calls: Vec<Arc<CallView>> = Vec::with_capacity(self.recent.len() + self.live.len());
         calls.extend(self.recent.iter().cloned());
-        calls.extend(
-            self.live
-                .iter()
-                .filter_map(|id| self.calls.get(id))
-                .map(|c| Arc::new(c.view(self))),
-        );
+        calls.extend(self.live_calls().map(|c| Arc::new(c.view(self))));
         calls.sort_by_key(|c| c.id);
         Snapshot {
             now_ms: self.ms(now),
@@ -787,6 +782,13 @@ impl Engine {
             TimerKind::ReinviteOk(call, gen) => self.on_reinvite_ok_timer(now, call, gen),
             TimerKind::Registration(h, gen) => self.on_registration_timer(now, HandlerId(h), gen),
         }
+    }
+
+    /// Calls not finished yet, by ascending id (not the finished records lingering 64·T1).
+    pub(crate) fn live_calls(&self) -> impl Iterator<Item = &Call> {
+        self.live
+            .iter()
+            .filter_map(|id| self.calls.get(id).map(|c| &**c))
     }
 
     /// Drops a finished call's record (its view is already on the recent list).

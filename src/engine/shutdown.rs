@@ -28,9 +28,8 @@
 //! ([`SHUTDOWN_RETRY_AFTER_S`]) tells the carrier how long to keep this server out of its
 //! rotation.
 //!
-//! Known gap: a call ringing at the overflow partner (a leg with no handler) gets its 503
-//! towards the carrier but its partner leg is not CANCELled here (`send_cancel` is private
-//! to `calls.rs`); the partner leg rings until its own timeout.
+//! A call ringing at the overflow partner (a leg with no handler) gets its 503 towards the
+//! carrier and a CANCEL on the partner leg.
 
 use std::time::{Duration, Instant};
 
@@ -121,8 +120,7 @@ impl Engine {
 
     /// Calls waiting in the queue or ringing at a handler, not yet given a final response.
     pub fn shutdown_unanswered(&self) -> usize {
-        self.calls
-            .values()
+        self.live_calls()
             .filter(|c| {
                 !c.carrier.final_sent && matches!(c.state, CallState::Queued | CallState::Offered)
             })
@@ -135,9 +133,8 @@ impl Engine {
     /// Returns the calls refused.
     pub fn shutdown_refuse_new(&mut self, now: Instant, sd: &mut Shutdown) -> Vec<ShutdownCall> {
         self.last_now = now;
-        let mut ids: Vec<u64> = self
-            .calls
-            .values()
+        let ids: Vec<u64> = self
+            .live_calls()
             .filter(|c| {
                 c.id >= sd.first_new_call
                     && !c.emergency
@@ -147,7 +144,6 @@ impl Engine {
             })
             .map(|c| c.id)
             .collect();
-        ids.sort_unstable();
         let mut out = Vec::with_capacity(ids.len());
         for id in ids {
             if let Some(done) = self.shutdown_answer(now, sd, id, false) {
@@ -163,15 +159,13 @@ impl Engine {
     pub fn finish_shutdown(&mut self, now: Instant, sd: &mut Shutdown) -> Vec<ShutdownCall> {
         self.last_now = now;
         sd.finished = true;
-        let mut ids: Vec<u64> = self
-            .calls
-            .values()
+        let ids: Vec<u64> = self
+            .live_calls()
             .filter(|c| {
                 !c.carrier.final_sent && matches!(c.state, CallState::Queued | CallState::Offered)
             })
             .map(|c| c.id)
             .collect();
-        ids.sort_unstable();
         let mut out = Vec::with_capacity(ids.len());
         for id in ids {
             let keep =
@@ -252,6 +246,9 @@ impl Engine {
             "Service Unavailable",
             &[("Retry-After", &retry)],
         );
+        // The carrier now sends this call elsewhere: a leg still ringing at the overflow
+        // partner must stop, or the partner could answer a caller who is gone.
+        self.cancel_overflow_legs(now, id);
         sd.answered.push(key);
         if callback {
             let at_ms = self.ms(now);
