@@ -52,8 +52,13 @@ fn grace_period_answers_what_it_can_then_503s_the_rest_onto_the_callback_list() 
         r.header("Retry-After"),
         Some(SHUTDOWN_RETRY_AFTER_S.to_string().as_str())
     );
-    // (Its 100 and 180 went out before the refusal: provisional, then final.)
-    net.take(CARRIER, |s| s.msg.call_id() == Some("n2@c"));
+    // Its 100 Trying went out before the refusal, but no 180: no ringback for a call
+    // that is about to be refused.
+    let n2 = net.take(CARRIER, |s| s.msg.call_id() == Some("n2@c"));
+    assert_eq!(
+        n2.iter().map(|s| s.status()).collect::<Vec<_>>(),
+        vec![Some(100)]
+    );
     // A new 999 during the grace period is still queued.
     net.send(CARRIER, &invite_999("e3@c", "z9hG4bKe3"));
     assert!(net.engine.shutdown_refuse_new(net.now, &mut sd).is_empty());

@@ -543,10 +543,13 @@ impl Engine {
     /// timer that repeats it while the call waits (RFC 3261 §13.3.1.1).
     fn send_ringing(&mut self, now: Instant, id: u64) {
         let keepalive = Duration::from_secs(u64::from(self.config.sip.queued_keepalive_s.max(1)));
+        let refused_at_shutdown = self.shutdown_first_new.is_some_and(|first| id >= first);
         let Some(c) = self.calls.get_mut(&id) else {
             return;
         };
-        if c.carrier.final_sent {
+        if c.carrier.final_sent || (refused_at_shutdown && !c.emergency) {
+            // A non-emergency call that arrived during a shutdown is about to get its 503
+            // (shutdown.rs): no ringback first.
             return;
         }
         c.ka_gen = c.ka_gen.wrapping_add(1);

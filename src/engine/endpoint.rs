@@ -83,6 +83,8 @@ pub struct Engine {
     /// finished (a finished call stays in `calls` 64·T1 longer for stray requests: ~32,000
     /// of them at 1,000 calls/s, which a snapshot must not walk). Shared with snapshots.
     pub(crate) recent: VecDeque<Arc<CallView>>,
+    /// Set by `begin_shutdown`: the first call id that arrived during the shutdown.
+    pub(crate) shutdown_first_new: Option<u64>,
     pub(crate) transmits: VecDeque<Transmit>,
     pub(crate) events: VecDeque<EngineEvent>,
     pub(crate) ids: Ids,
@@ -142,6 +144,7 @@ impl Engine {
             purposes: ShardedMap::new(),
             heap: BinaryHeap::new(),
             live: BTreeSet::new(),
+            shutdown_first_new: None,
             recent: VecDeque::new(),
             transmits: VecDeque::new(),
             events: VecDeque::new(),

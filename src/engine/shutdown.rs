@@ -109,6 +109,7 @@ impl Engine {
              new non-emergency calls are refused with 503",
             grace.as_secs()
         ));
+        self.shutdown_first_new = Some(self.next_call);
         Shutdown {
             began: now,
             deadline: now + grace,
