@@ -23,8 +23,8 @@ use serde::Serialize;
 use super::additional_data::{parse_additional_data, AdditionalData, AdditionalDataError};
 use super::aml::AmlFix;
 use super::header::{
-    callback_number, parse_call_info, parse_geolocation, parse_geolocation_routing, CallInfoValue,
-    GeolocationKind, GeolocationValue, HeaderValueError,
+    callback_number, parse_call_info, parse_geolocation_refs, parse_geolocation_routing,
+    CallInfoValue, GeolocationKind, GeolocationValue, HeaderValueError,
 };
 use super::multipart::{cid_of, MediaType, Multipart, MultipartError, MultipartLimits, Part};
 use super::pidf::{Location, Pidf, PidfError};
@@ -78,7 +78,30 @@ impl<'a> InviteLocationInput<'a> {
 /// Collects location, additional data, callback number and History-Info from a parsed
 /// INVITE. Never fails: problems are in [`CallLocation::errors`].
 pub fn locate(msg: &Message) -> CallLocation {
-    locate_input(&InviteLocationInput::from_message(msg))
+    // Straight from the message's header lookups: no intermediate `Vec`s.
+    locate_sources(Sources {
+        geolocation: msg.get_all(HeaderName::Geolocation),
+        geolocation_routing: msg.get(HeaderName::GeolocationRouting),
+        call_info: msg.get_all(HeaderName::CallInfo),
+        p_asserted_identity: msg.get_all(HeaderName::PAssertedIdentity),
+        history_info: msg.get_all(HeaderName::HistoryInfo),
+        content_type: msg.get(HeaderName::ContentType),
+        content_id: msg.header("Content-ID"),
+        body: msg.body(),
+    })
+}
+
+/// What [`locate_input`] reads, with each multi-valued header as an iterator (so
+/// [`locate`] needs no intermediate `Vec`s).
+struct Sources<'a, G, C, P, H> {
+    geolocation: G,
+    geolocation_routing: Option<&'a str>,
+    call_info: C,
+    p_asserted_identity: P,
+    history_info: H,
+    content_type: Option<&'a str>,
+    content_id: Option<&'a str>,
+    body: &'a [u8],
 }
 
 /// A location problem, recorded on the call (never fatal).
@@ -275,6 +298,25 @@ fn is_additional_data(mt: &MediaType<'_>) -> bool {
 /// Collects location, additional data, callback number and History-Info from an INVITE.
 /// Never fails: problems are in [`CallLocation::errors`].
 pub fn locate_input(input: &InviteLocationInput<'_>) -> CallLocation {
+    locate_sources(Sources {
+        geolocation: input.geolocation.iter().copied(),
+        geolocation_routing: input.geolocation_routing,
+        call_info: input.call_info.iter().copied(),
+        p_asserted_identity: input.p_asserted_identity.iter().copied(),
+        history_info: input.history_info.iter().copied(),
+        content_type: input.content_type,
+        content_id: input.content_id,
+        body: input.body,
+    })
+}
+
+fn locate_sources<'a, G, C, P, H>(input: Sources<'a, G, C, P, H>) -> CallLocation
+where
+    G: Iterator<Item = &'a str>,
+    C: Iterator<Item = &'a str>,
+    P: Iterator<Item = &'a str>,
+    H: Iterator<Item = &'a str>,
+{
     let mut out = CallLocation::default();
     let limits = MultipartLimits::default();
 
@@ -326,21 +368,21 @@ pub fn locate_input(input: &InviteLocationInput<'_>) -> CallLocation {
         let wanted = cid_of(uri)?;
         parts
             .iter()
-            .position(|p| p.content_id().is_some_and(|c| c == wanted))
+            .position(|p| p.content_id().is_some_and(|c| c == wanted.as_ref()))
     };
 
     // Geolocation (RFC 6442 §4.1).
-    for value in input.geolocation.iter().take(MAX_HEADER_VALUES) {
-        let values = match parse_geolocation(value) {
+    for value in input.geolocation.take(MAX_HEADER_VALUES) {
+        let (first, rest) = match parse_geolocation_refs(value) {
             Ok(v) => v,
             Err(e) => {
                 out.errors.push(LocationError::Geolocation(e));
                 continue;
             }
         };
-        for g in values {
+        for g in std::iter::once(first).chain(rest) {
             match g.kind {
-                GeolocationKind::ByValue => match find_cid(&g.uri) {
+                GeolocationKind::ByValue => match find_cid(g.uri) {
                     Some(i) => {
                         if used.get(i) == Some(&false) {
                             if let Some(flag) = used.get_mut(i) {
@@ -351,16 +393,18 @@ pub fn locate_input(input: &InviteLocationInput<'_>) -> CallLocation {
                             }
                         }
                     }
-                    None => out.errors.push(cid_missing(g.uri, parts_ignored, &limits)),
+                    None => out
+                        .errors
+                        .push(cid_missing(g.uri.to_owned(), parts_ignored, &limits)),
                 },
                 GeolocationKind::ByReference => {
                     if out.references.len() < MAX_HEADER_VALUES {
-                        out.references.push(g);
+                        out.references.push(g.into_owned());
                     }
                 }
                 GeolocationKind::Unsupported => out
                     .errors
-                    .push(LocationError::UnsupportedGeolocation(g.uri)),
+                    .push(LocationError::UnsupportedGeolocation(g.uri.to_owned())),
             }
         }
     }
@@ -372,7 +416,7 @@ pub fn locate_input(input: &InviteLocationInput<'_>) -> CallLocation {
     }
 
     // Call-Info (RFC 7852 §4.1).
-    for value in input.call_info.iter().take(MAX_HEADER_VALUES) {
+    for value in input.call_info.take(MAX_HEADER_VALUES) {
         let values = match parse_call_info(value) {
             Ok(v) => v,
             Err(e) => {
@@ -438,14 +482,12 @@ pub fn locate_input(input: &InviteLocationInput<'_>) -> CallLocation {
 
     out.callback_number = input
         .p_asserted_identity
-        .iter()
         .take(MAX_HEADER_VALUES)
-        .find_map(|v| callback_number(v));
+        .find_map(callback_number);
     out.history_info = input
         .history_info
-        .iter()
         .take(MAX_HEADER_VALUES)
-        .map(|v| (*v).to_owned())
+        .map(str::to_owned)
         .collect();
 
     out.best = best_index(&out.locations);
