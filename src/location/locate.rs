@@ -511,6 +511,10 @@ fn read_pidf_part(part: &Part<'_>, referenced: bool, out: &mut CallLocation) {
             // Move the entity and cid into the last location instead of cloning them.
             let (mut entity, mut cid) = (pidf.entity, cid);
             let n = pidf.locations.len();
+            if out.locations.is_empty() {
+                // Sized once (the growth path of `push` costs more than the allocation).
+                out.locations = Vec::with_capacity(n);
+            }
             for (i, location) in pidf.locations.into_iter().enumerate() {
                 let last = i + 1 == n;
                 out.locations.push(FoundLocation {

@@ -10,6 +10,7 @@
 //! ([`Multipart::boundary_mismatch`]).
 
 use std::borrow::Cow;
+use std::sync::LazyLock;
 
 use memchr::memmem;
 
@@ -366,6 +367,11 @@ fn trim_ascii_end(b: &[u8]) -> &[u8] {
     b.get(..end).unwrap_or_default()
 }
 
+/// Searcher for `\n--`, the start of every delimiter line after the first (RFC 2046
+/// §5.1.1: a delimiter is CRLF `--` boundary; bare LF accepted).
+static LINE_DASHES: LazyLock<memmem::Finder<'static>> =
+    LazyLock::new(|| memmem::Finder::new(b"\n--"));
+
 /// Finds each delimiter `--boundary` that starts the body or follows a line break.
 fn split<'a>(
     body: &'a [u8],
@@ -384,17 +390,22 @@ fn split<'a>(
     dashes.copy_from_slice(b"--");
     rest.copy_from_slice(boundary.get(..rest.len()).unwrap_or_default());
     let delim: &[u8] = delim;
-    let finder = memmem::Finder::new(delim);
-
-    // Positions of delimiters at line starts.
+    // Positions of delimiters at line starts: the body's start, or a `\n--` (one
+    // searcher for that fixed needle, built once) followed by the rest of the delimiter.
+    // Far cheaper than building a searcher for `--boundary` per body.
     let find_from = |from: usize| -> Option<usize> {
-        let mut at = from;
+        if from == 0 && body.starts_with(delim) {
+            return Some(0);
+        }
+        // A `\n` just before `from` still puts a delimiter at `from`.
+        let mut at = from.saturating_sub(1);
         loop {
-            let pos = finder.find(body.get(at..)?)? + at;
-            if pos == 0 || body.get(pos - 1) == Some(&b'\n') {
+            let nl = LINE_DASHES.find(body.get(at..)?)? + at;
+            let pos = nl + 1;
+            if pos >= from && body.get(pos..).is_some_and(|r| r.starts_with(delim)) {
                 return Some(pos);
             }
-            at = pos + 1;
+            at = pos;
         }
     };
 

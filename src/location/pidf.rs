@@ -576,6 +576,11 @@ fn read_location_info(li: Node<'_, '_>, base: &Base<'_>, pidf: &mut Pidf) {
     }
     let push = |shape: Option<Shape>, civic: Option<CivicAddress>, pidf: &mut Pidf| {
         if pidf.locations.len() < MAX_LOCATIONS {
+            if pidf.locations.capacity() == 0 {
+                // Most documents carry one or two locations; sized up front (the
+                // growth path of `push` costs more than the allocation).
+                pidf.locations = Vec::with_capacity(2);
+            }
             pidf.locations.push(Location {
                 holder: base.holder,
                 holder_id: base.holder_id.map(str::to_owned),
