@@ -501,4 +501,23 @@ mod tests {
         assert_eq!(j["reason"]["rule"], "emergency-number");
         assert_eq!(j["reason"]["number"], "999");
     }
+
+    /// The one-pass `clean_number` gives what the original two-step definition gives:
+    /// every `%20` removed (left to right), then the visual separators.
+    #[test]
+    fn clean_number_matches_the_two_step_definition() {
+        fn reference(s: &str) -> String {
+            s.replace("%20", "")
+                .chars()
+                .filter(|c| !matches!(c, '-' | '.' | '(' | ')' | ' '))
+                .collect()
+        }
+        use proptest::prelude::*;
+        proptest!(|(s in "[0-9%2 ()\\-.+é]{0,16}")| {
+            prop_assert_eq!(clean_number(&s), reference(&s));
+        });
+        for s in ["%2%200", "%%2020", "+44 (0)20-7946.0000", "%20%20", "é%20-"] {
+            assert_eq!(clean_number(s), reference(s), "{s:?}");
+        }
+    }
 }

@@ -464,4 +464,54 @@ mod tests {
             HeaderValueError::TooManyValues
         );
     }
+
+    /// The byte-wise `clean_callback` gives what the char-wise definition gives.
+    #[test]
+    fn clean_callback_matches_the_char_definition() {
+        fn reference(number: &str) -> Option<String> {
+            let cleaned: String = number
+                .chars()
+                .filter(|c| !matches!(c, '-' | '.' | '(' | ')' | ' '))
+                .collect();
+            let digits = cleaned.strip_prefix('+').unwrap_or(&cleaned);
+            (!digits.is_empty() && digits.bytes().all(|b| b.is_ascii_digit())).then_some(cleaned)
+        }
+        use proptest::prelude::*;
+        proptest!(|(s in "[0-9 ()\\-.+é]{0,16}")| {
+            prop_assert_eq!(clean_callback(&s), reference(&s));
+        });
+    }
+
+    /// The borrowed Geolocation parse agrees with the general URI-list parser.
+    #[test]
+    fn geolocation_refs_match_owned() {
+        for v in [
+            "<cid:a@b>",
+            "<cid:a@b>;inserted-by=x, <https://l/x>;Inserted-By=\"q y\"",
+            "<sip:l@x>;inserted-by, <mailto:a@b>",
+            " , ",
+            "<cid:x",
+        ] {
+            // The definition through the general URI-list parser.
+            let reference = parse_uri_list(v).map(|list| {
+                list.into_iter()
+                    .map(|u| GeolocationValue {
+                        kind: match u.scheme().as_str() {
+                            "cid" => GeolocationKind::ByValue,
+                            "http" | "https" | "sip" | "sips" | "pres" => {
+                                GeolocationKind::ByReference
+                            }
+                            _ => GeolocationKind::Unsupported,
+                        },
+                        inserted_by: u.param("inserted-by").flatten().map(str::to_owned),
+                        uri: u.uri,
+                    })
+                    .collect::<Vec<_>>()
+            });
+            assert_eq!(parse_geolocation(v), reference, "{v:?}");
+        }
+        let g = parse_geolocation("<https://l/x>;Inserted-By=\"q y\"").unwrap();
+        assert_eq!(g[0].inserted_by.as_deref(), Some("q y"));
+        assert_eq!(g[0].kind, GeolocationKind::ByReference);
+    }
 }
