@@ -86,21 +86,22 @@ pub fn locate(msg: &Message) -> CallLocation {
         p_asserted_identity: msg.get_all(HeaderName::PAssertedIdentity),
         history_info: msg.get_all(HeaderName::HistoryInfo),
         content_type: msg.get(HeaderName::ContentType),
-        content_id: msg.header("Content-ID"),
+        // Looked up only for a single-part PIDF-LO body (the only use).
+        content_id: || msg.header("Content-ID"),
         body: msg.body(),
     })
 }
 
 /// What [`locate_input`] reads, with each multi-valued header as an iterator (so
 /// [`locate`] needs no intermediate `Vec`s).
-struct Sources<'a, G, C, P, H> {
+struct Sources<'a, G, C, P, H, I> {
     geolocation: G,
     geolocation_routing: Option<&'a str>,
     call_info: C,
     p_asserted_identity: P,
     history_info: H,
     content_type: Option<&'a str>,
-    content_id: Option<&'a str>,
+    content_id: I,
     body: &'a [u8],
 }
 
@@ -305,13 +306,14 @@ pub fn locate_input(input: &InviteLocationInput<'_>) -> CallLocation {
         p_asserted_identity: input.p_asserted_identity.iter().copied(),
         history_info: input.history_info.iter().copied(),
         content_type: input.content_type,
-        content_id: input.content_id,
+        content_id: || input.content_id,
         body: input.body,
     })
 }
 
-fn locate_sources<'a, G, C, P, H>(input: Sources<'a, G, C, P, H>) -> CallLocation
+fn locate_sources<'a, G, C, P, H, I>(input: Sources<'a, G, C, P, H, I>) -> CallLocation
 where
+    I: FnOnce() -> Option<&'a str>,
     G: Iterator<Item = &'a str>,
     C: Iterator<Item = &'a str>,
     P: Iterator<Item = &'a str>,
@@ -346,7 +348,7 @@ where
             }
             Some(mt) if is_pidf(&mt) => {
                 let mut headers = vec![("Content-Type", ct)];
-                if let Some(cid) = input.content_id {
+                if let Some(cid) = (input.content_id)() {
                     headers.push(("Content-ID", cid));
                 }
                 single = Some(Part {
@@ -363,7 +365,16 @@ where
         (None, None) => &[],
     };
     let parts_ignored = multipart.as_ref().is_some_and(|m| m.parts_ignored);
-    let mut used = vec![false; parts.len()];
+    // Which parts a URI named; on the stack for the usual handful of parts.
+    let mut used_inline = [false; 32];
+    let mut used_heap = Vec::new();
+    let used: &mut [bool] = match used_inline.get_mut(..parts.len()) {
+        Some(u) => u,
+        None => {
+            used_heap.resize(parts.len(), false);
+            &mut used_heap
+        }
+    };
     let find_cid = |uri: &str| -> Option<usize> {
         let wanted = cid_of(uri)?;
         parts
