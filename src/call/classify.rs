@@ -262,7 +262,7 @@ pub fn classify_input(input: &ClassifyInput<'_>, cfg: &ClassifyConfig) -> Classi
     };
     let t = match target(input.request_uri) {
         Target::Number(n)
-            if cfg.emergency_numbers.iter().any(|e| *e == n) || (cfg.accept_911 && n == "911") =>
+            if cfg.emergency_numbers.contains(&n) || (cfg.accept_911 && n == "911") =>
         {
             return emergency(Reason::EmergencyNumber { number: n });
         }
