@@ -4,8 +4,8 @@
 //! a broken location never blocks a 999 call).
 //!
 //! Works on the header values and body of an INVITE ([`InviteLocationInput`]), so tests
-//! and fuzzers can drive it with strings; [`locate`] builds that input from a parsed
-//! [`Message`] (header lookup by the SIP layer).
+//! and fuzzers can drive it with strings; [`locate`] reads the same values straight from
+//! a parsed [`Message`] (header lookup by the SIP layer, no intermediate `Vec`s).
 //!
 //! Order of work: `Geolocation` values (`cid:` → the body part with that Content-ID →
 //! PIDF-LO; `https:`/`sip:` → kept for a later dereference), then `Call-Info` with
