@@ -8,8 +8,11 @@
 //! and this module gives them their RFC 6442 / RFC 7852 / RFC 3325 meaning. Input is a header *value* (`&str`) as the
 //! SIP parser hands it over; several header lines are several calls.
 
+use std::borrow::Cow;
+
 use serde::Serialize;
 
+use super::split_once_byte;
 use crate::sip::header::NameAddr;
 use crate::sip::CommaSplit;
 
@@ -136,22 +139,90 @@ pub struct GeolocationValue {
 /// # Errors
 /// Any [`HeaderValueError`] from the list syntax.
 pub fn parse_geolocation(value: &str) -> Result<Vec<GeolocationValue>, HeaderValueError> {
-    Ok(parse_uri_list(value)?
-        .into_iter()
-        .map(|v| {
-            let kind = match v.scheme().as_str() {
-                "cid" => GeolocationKind::ByValue,
-                "http" | "https" | "sip" | "sips" | "pres" => GeolocationKind::ByReference,
-                _ => GeolocationKind::Unsupported,
-            };
-            let inserted_by = v.param("inserted-by").flatten().map(str::to_owned);
-            GeolocationValue {
-                uri: v.uri,
-                kind,
-                inserted_by,
-            }
-        })
+    let (first, rest) = parse_geolocation_refs(value)?;
+    Ok(std::iter::once(first)
+        .chain(rest)
+        .map(GeolocationRef::into_owned)
         .collect())
+}
+
+/// One `Geolocation` value borrowed from the header text: what [`GeolocationValue`]
+/// holds, without copying (the hot path in `locate` only needs the `cid:` to find the
+/// body part).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct GeolocationRef<'a> {
+    /// The location URI as sent inside `<>`.
+    pub uri: &'a str,
+    /// By value or by reference.
+    pub kind: GeolocationKind,
+    /// `inserted-by` parameter value, unquoted.
+    pub inserted_by: Option<Cow<'a, str>>,
+}
+
+impl GeolocationRef<'_> {
+    /// The owned [`GeolocationValue`].
+    pub fn into_owned(self) -> GeolocationValue {
+        GeolocationValue {
+            uri: self.uri.to_owned(),
+            kind: self.kind,
+            inserted_by: self.inserted_by.map(Cow::into_owned),
+        }
+    }
+}
+
+/// [`parse_geolocation`] without copies: the first value and the others (the list is
+/// never empty; the `Vec` stays unallocated for the usual single value). Same syntax,
+/// caps and errors as [`parse_uri_list`].
+///
+/// # Errors
+/// Any [`HeaderValueError`] from the list syntax.
+pub(crate) fn parse_geolocation_refs(
+    value: &str,
+) -> Result<(GeolocationRef<'_>, Vec<GeolocationRef<'_>>), HeaderValueError> {
+    let mut first = None;
+    let mut rest = Vec::new();
+    let mut n = 0;
+    for item in CommaSplit::new(value) {
+        if item.is_empty() {
+            continue;
+        }
+        if n == MAX_LIST_VALUES {
+            return Err(HeaderValueError::TooManyValues);
+        }
+        n += 1;
+        let na = NameAddr::parse(item).map_err(HeaderValueError::Syntax)?;
+        let uri = na.uri.as_str();
+        let scheme = split_once_byte(uri, b':').map_or("", |(s, _)| s.trim());
+        let kind = if scheme.eq_ignore_ascii_case("cid") {
+            GeolocationKind::ByValue
+        } else if ["http", "https", "sip", "sips", "pres"]
+            .iter()
+            .any(|s| scheme.eq_ignore_ascii_case(s))
+        {
+            GeolocationKind::ByReference
+        } else {
+            GeolocationKind::Unsupported
+        };
+        // As `UriValue::param("inserted-by")`: the first such parameter among the
+        // first MAX_LIST_VALUES, only when it has a value.
+        let inserted_by = na
+            .params
+            .iter()
+            .take(MAX_LIST_VALUES)
+            .find(|p| p.name.eq_ignore_ascii_case("inserted-by"))
+            .and_then(|p| p.unquoted());
+        let g = GeolocationRef {
+            uri,
+            kind,
+            inserted_by,
+        };
+        if first.is_none() {
+            first = Some(g);
+        } else {
+            rest.push(g);
+        }
+    }
+    first.map(|f| (f, rest)).ok_or(HeaderValueError::EmptyUri)
 }
 
 /// Parses a `Geolocation-Routing` header value (RFC 6442 §4.2): `yes` → `true` (location
@@ -160,7 +231,9 @@ pub fn parse_geolocation(value: &str) -> Result<Vec<GeolocationValue>, HeaderVal
 /// # Errors
 /// [`HeaderValueError::BadRouting`] for any other token.
 pub fn parse_geolocation_routing(value: &str) -> Result<bool, HeaderValueError> {
-    let token = value.split(';').next().unwrap_or("").trim();
+    let token = split_once_byte(value, b';')
+        .map_or(value, |(t, _)| t)
+        .trim();
     if token.eq_ignore_ascii_case("yes") {
         Ok(true)
     } else if token.eq_ignore_ascii_case("no") {
@@ -234,7 +307,7 @@ pub fn callback_number(pai_value: &str) -> Option<String> {
             .filter(|p| simple && p.eq_ignore_ascii_case("tel:"))
             .and_then(|_| inner.get(4..))
         {
-            return clean_callback(rest.split(';').next().unwrap_or(rest));
+            return clean_callback(split_once_byte(rest, b';').map_or(rest, |(n, _)| n));
         }
     }
     for item in CommaSplit::new(pai_value).take(MAX_LIST_VALUES) {
@@ -242,7 +315,7 @@ pub fn callback_number(pai_value: &str) -> Option<String> {
             continue;
         };
         let uri = na.uri.as_str();
-        let Some((scheme, rest)) = uri.split_once(':') else {
+        let Some((scheme, rest)) = split_once_byte(uri, b':') else {
             continue;
         };
         if scheme.eq_ignore_ascii_case("tel") {
@@ -266,10 +339,17 @@ pub fn callback_number(pai_value: &str) -> Option<String> {
 
 /// A callback number with visual separators removed; `None` unless `+`? digits remain.
 fn clean_callback(number: &str) -> Option<String> {
-    let cleaned: String = number
-        .chars()
-        .filter(|c| !matches!(c, '-' | '.' | '(' | ')' | ' '))
-        .collect();
+    // Byte-wise: the separators are ASCII, and any non-ASCII character fails the digit
+    // check below either way.
+    let mut cleaned = String::with_capacity(number.len());
+    for c in number.bytes() {
+        if !matches!(c, b'-' | b'.' | b'(' | b')' | b' ') {
+            if !c.is_ascii() {
+                return None;
+            }
+            cleaned.push(char::from(c));
+        }
+    }
     let digits = cleaned.strip_prefix('+').unwrap_or(&cleaned);
     if !digits.is_empty() && digits.bytes().all(|b| b.is_ascii_digit()) {
         Some(cleaned)
@@ -383,5 +463,55 @@ mod tests {
             parse_uri_list(&many).unwrap_err(),
             HeaderValueError::TooManyValues
         );
+    }
+
+    /// The byte-wise `clean_callback` gives what the char-wise definition gives.
+    #[test]
+    fn clean_callback_matches_the_char_definition() {
+        fn reference(number: &str) -> Option<String> {
+            let cleaned: String = number
+                .chars()
+                .filter(|c| !matches!(c, '-' | '.' | '(' | ')' | ' '))
+                .collect();
+            let digits = cleaned.strip_prefix('+').unwrap_or(&cleaned);
+            (!digits.is_empty() && digits.bytes().all(|b| b.is_ascii_digit())).then_some(cleaned)
+        }
+        use proptest::prelude::*;
+        proptest!(|(s in "[0-9 ()\\-.+é]{0,16}")| {
+            prop_assert_eq!(clean_callback(&s), reference(&s));
+        });
+    }
+
+    /// The borrowed Geolocation parse agrees with the general URI-list parser.
+    #[test]
+    fn geolocation_refs_match_owned() {
+        for v in [
+            "<cid:a@b>",
+            "<cid:a@b>;inserted-by=x, <https://l/x>;Inserted-By=\"q y\"",
+            "<sip:l@x>;inserted-by, <mailto:a@b>",
+            " , ",
+            "<cid:x",
+        ] {
+            // The definition through the general URI-list parser.
+            let reference = parse_uri_list(v).map(|list| {
+                list.into_iter()
+                    .map(|u| GeolocationValue {
+                        kind: match u.scheme().as_str() {
+                            "cid" => GeolocationKind::ByValue,
+                            "http" | "https" | "sip" | "sips" | "pres" => {
+                                GeolocationKind::ByReference
+                            }
+                            _ => GeolocationKind::Unsupported,
+                        },
+                        inserted_by: u.param("inserted-by").flatten().map(str::to_owned),
+                        uri: u.uri,
+                    })
+                    .collect::<Vec<_>>()
+            });
+            assert_eq!(parse_geolocation(v), reference, "{v:?}");
+        }
+        let g = parse_geolocation("<https://l/x>;Inserted-By=\"q y\"").unwrap();
+        assert_eq!(g[0].inserted_by.as_deref(), Some("q y"));
+        assert_eq!(g[0].kind, GeolocationKind::ByReference);
     }
 }

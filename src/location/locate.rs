@@ -4,8 +4,8 @@
 //! a broken location never blocks a 999 call).
 //!
 //! Works on the header values and body of an INVITE ([`InviteLocationInput`]), so tests
-//! and fuzzers can drive it with strings; [`locate`] builds that input from a parsed
-//! [`Message`] (header lookup by the SIP layer).
+//! and fuzzers can drive it with strings; [`locate`] reads the same values straight from
+//! a parsed [`Message`] (header lookup by the SIP layer, no intermediate `Vec`s).
 //!
 //! Order of work: `Geolocation` values (`cid:` → the body part with that Content-ID →
 //! PIDF-LO; `https:`/`sip:` → kept for a later dereference), then `Call-Info` with
@@ -23,8 +23,8 @@ use serde::Serialize;
 use super::additional_data::{parse_additional_data, AdditionalData, AdditionalDataError};
 use super::aml::AmlFix;
 use super::header::{
-    callback_number, parse_call_info, parse_geolocation, parse_geolocation_routing, CallInfoValue,
-    GeolocationKind, GeolocationValue, HeaderValueError,
+    callback_number, parse_call_info, parse_geolocation_refs, parse_geolocation_routing,
+    CallInfoValue, GeolocationKind, GeolocationValue, HeaderValueError,
 };
 use super::multipart::{cid_of, MediaType, Multipart, MultipartError, MultipartLimits, Part};
 use super::pidf::{Location, Pidf, PidfError};
@@ -78,7 +78,31 @@ impl<'a> InviteLocationInput<'a> {
 /// Collects location, additional data, callback number and History-Info from a parsed
 /// INVITE. Never fails: problems are in [`CallLocation::errors`].
 pub fn locate(msg: &Message) -> CallLocation {
-    locate_input(&InviteLocationInput::from_message(msg))
+    // Straight from the message's header lookups: no intermediate `Vec`s.
+    locate_sources(Sources {
+        geolocation: msg.get_all(HeaderName::Geolocation),
+        geolocation_routing: msg.get(HeaderName::GeolocationRouting),
+        call_info: msg.get_all(HeaderName::CallInfo),
+        p_asserted_identity: msg.get_all(HeaderName::PAssertedIdentity),
+        history_info: msg.get_all(HeaderName::HistoryInfo),
+        content_type: msg.get(HeaderName::ContentType),
+        // Looked up only for a single-part PIDF-LO body (the only use).
+        content_id: || msg.header("Content-ID"),
+        body: msg.body(),
+    })
+}
+
+/// What [`locate_input`] reads, with each multi-valued header as an iterator (so
+/// [`locate`] needs no intermediate `Vec`s).
+struct Sources<'a, G, C, P, H, I> {
+    geolocation: G,
+    geolocation_routing: Option<&'a str>,
+    call_info: C,
+    p_asserted_identity: P,
+    history_info: H,
+    content_type: Option<&'a str>,
+    content_id: I,
+    body: &'a [u8],
 }
 
 /// A location problem, recorded on the call (never fatal).
@@ -275,6 +299,26 @@ fn is_additional_data(mt: &MediaType<'_>) -> bool {
 /// Collects location, additional data, callback number and History-Info from an INVITE.
 /// Never fails: problems are in [`CallLocation::errors`].
 pub fn locate_input(input: &InviteLocationInput<'_>) -> CallLocation {
+    locate_sources(Sources {
+        geolocation: input.geolocation.iter().copied(),
+        geolocation_routing: input.geolocation_routing,
+        call_info: input.call_info.iter().copied(),
+        p_asserted_identity: input.p_asserted_identity.iter().copied(),
+        history_info: input.history_info.iter().copied(),
+        content_type: input.content_type,
+        content_id: || input.content_id,
+        body: input.body,
+    })
+}
+
+fn locate_sources<'a, G, C, P, H, I>(input: Sources<'a, G, C, P, H, I>) -> CallLocation
+where
+    I: FnOnce() -> Option<&'a str>,
+    G: Iterator<Item = &'a str>,
+    C: Iterator<Item = &'a str>,
+    P: Iterator<Item = &'a str>,
+    H: Iterator<Item = &'a str>,
+{
     let mut out = CallLocation::default();
     let limits = MultipartLimits::default();
 
@@ -304,7 +348,7 @@ pub fn locate_input(input: &InviteLocationInput<'_>) -> CallLocation {
             }
             Some(mt) if is_pidf(&mt) => {
                 let mut headers = vec![("Content-Type", ct)];
-                if let Some(cid) = input.content_id {
+                if let Some(cid) = (input.content_id)() {
                     headers.push(("Content-ID", cid));
                 }
                 single = Some(Part {
@@ -321,26 +365,35 @@ pub fn locate_input(input: &InviteLocationInput<'_>) -> CallLocation {
         (None, None) => &[],
     };
     let parts_ignored = multipart.as_ref().is_some_and(|m| m.parts_ignored);
-    let mut used = vec![false; parts.len()];
+    // Which parts a URI named; on the stack for the usual handful of parts.
+    let mut used_inline = [false; 32];
+    let mut used_heap = Vec::new();
+    let used: &mut [bool] = match used_inline.get_mut(..parts.len()) {
+        Some(u) => u,
+        None => {
+            used_heap.resize(parts.len(), false);
+            &mut used_heap
+        }
+    };
     let find_cid = |uri: &str| -> Option<usize> {
         let wanted = cid_of(uri)?;
         parts
             .iter()
-            .position(|p| p.content_id().is_some_and(|c| c == wanted))
+            .position(|p| p.content_id().is_some_and(|c| c == wanted.as_ref()))
     };
 
     // Geolocation (RFC 6442 §4.1).
-    for value in input.geolocation.iter().take(MAX_HEADER_VALUES) {
-        let values = match parse_geolocation(value) {
+    for value in input.geolocation.take(MAX_HEADER_VALUES) {
+        let (first, rest) = match parse_geolocation_refs(value) {
             Ok(v) => v,
             Err(e) => {
                 out.errors.push(LocationError::Geolocation(e));
                 continue;
             }
         };
-        for g in values {
+        for g in std::iter::once(first).chain(rest) {
             match g.kind {
-                GeolocationKind::ByValue => match find_cid(&g.uri) {
+                GeolocationKind::ByValue => match find_cid(g.uri) {
                     Some(i) => {
                         if used.get(i) == Some(&false) {
                             if let Some(flag) = used.get_mut(i) {
@@ -351,16 +404,18 @@ pub fn locate_input(input: &InviteLocationInput<'_>) -> CallLocation {
                             }
                         }
                     }
-                    None => out.errors.push(cid_missing(g.uri, parts_ignored, &limits)),
+                    None => out
+                        .errors
+                        .push(cid_missing(g.uri.to_owned(), parts_ignored, &limits)),
                 },
                 GeolocationKind::ByReference => {
                     if out.references.len() < MAX_HEADER_VALUES {
-                        out.references.push(g);
+                        out.references.push(g.into_owned());
                     }
                 }
                 GeolocationKind::Unsupported => out
                     .errors
-                    .push(LocationError::UnsupportedGeolocation(g.uri)),
+                    .push(LocationError::UnsupportedGeolocation(g.uri.to_owned())),
             }
         }
     }
@@ -372,7 +427,7 @@ pub fn locate_input(input: &InviteLocationInput<'_>) -> CallLocation {
     }
 
     // Call-Info (RFC 7852 §4.1).
-    for value in input.call_info.iter().take(MAX_HEADER_VALUES) {
+    for value in input.call_info.take(MAX_HEADER_VALUES) {
         let values = match parse_call_info(value) {
             Ok(v) => v,
             Err(e) => {
@@ -438,14 +493,12 @@ pub fn locate_input(input: &InviteLocationInput<'_>) -> CallLocation {
 
     out.callback_number = input
         .p_asserted_identity
-        .iter()
         .take(MAX_HEADER_VALUES)
-        .find_map(|v| callback_number(v));
+        .find_map(callback_number);
     out.history_info = input
         .history_info
-        .iter()
         .take(MAX_HEADER_VALUES)
-        .map(|v| (*v).to_owned())
+        .map(str::to_owned)
         .collect();
 
     out.best = best_index(&out.locations);
@@ -469,6 +522,10 @@ fn read_pidf_part(part: &Part<'_>, referenced: bool, out: &mut CallLocation) {
             // Move the entity and cid into the last location instead of cloning them.
             let (mut entity, mut cid) = (pidf.entity, cid);
             let n = pidf.locations.len();
+            if out.locations.is_empty() {
+                // Sized once (the growth path of `push` costs more than the allocation).
+                out.locations = Vec::with_capacity(n);
+            }
             for (i, location) in pidf.locations.into_iter().enumerate() {
                 let last = i + 1 == n;
                 out.locations.push(FoundLocation {

@@ -9,7 +9,12 @@
 //! plainly starts with a delimiter line, that boundary is used and the mismatch reported
 //! ([`Multipart::boundary_mismatch`]).
 
+use std::borrow::Cow;
+use std::sync::LazyLock;
+
 use memchr::memmem;
+
+use super::split_once_byte;
 
 /// Limits for one multipart body.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -75,43 +80,55 @@ pub struct MediaType<'a> {
     pub type_: &'a str,
     /// Subtype (`mixed`, `pidf+xml`).
     pub subtype: &'a str,
-    /// Parameters in order; names as sent, values without quotes.
-    pub params: Vec<(&'a str, &'a str)>,
+    /// The text after the first `;` outside quotes (parameters, read on demand by
+    /// [`MediaType::params`]: no allocation).
+    params_raw: &'a str,
 }
 
 impl<'a> MediaType<'a> {
     /// Parses a Content-Type value (RFC 2045 §5.1); `None` when there is no `/`.
     pub fn parse(value: &'a str) -> Option<MediaType<'a>> {
         let mut it = split_params(value);
-        let essence = it.next()?.trim();
-        let (t, s) = essence.split_once('/')?;
+        let essence = it.next()?;
+        // What `split_params` yields after the first piece (`None` when there is none).
+        let params_raw = value.get(essence.len() + 1..).unwrap_or("");
+        let (t, s) = split_once_byte(essence.trim(), b'/')?;
         let (t, s) = (t.trim(), s.trim());
         if t.is_empty() || s.is_empty() {
             return None;
         }
-        let mut params = Vec::new();
-        params.extend(it.take(16).filter_map(|p| {
-            let (n, v) = p.split_once('=')?;
-            let v = v.trim();
-            let v = v
-                .strip_prefix('"')
-                .and_then(|x| x.strip_suffix('"'))
-                .unwrap_or(v);
-            Some((n.trim(), v))
-        }));
         Some(MediaType {
             type_: t,
             subtype: s,
-            params,
+            params_raw,
         })
+    }
+
+    /// Parameters in order (at most 16 are read): names as sent, values without
+    /// quotes; a parameter without `=` is skipped.
+    pub fn params(&self) -> impl Iterator<Item = (&'a str, &'a str)> {
+        let raw = self.params_raw;
+        // Without a `;` after the essence there are no parameters at all.
+        let mut it = split_params(raw);
+        let none = raw.is_empty();
+        std::iter::from_fn(move || if none { None } else { it.next() })
+            .take(16)
+            .filter_map(|p| {
+                let (n, v) = split_once_byte(p, b'=')?;
+                let v = v.trim();
+                let v = v
+                    .strip_prefix('"')
+                    .and_then(|x| x.strip_suffix('"'))
+                    .unwrap_or(v);
+                Some((n.trim(), v))
+            })
     }
 
     /// Value of the parameter `name` (case-insensitive).
     pub fn param(&self, name: &str) -> Option<&'a str> {
-        self.params
-            .iter()
+        self.params()
             .find(|(n, _)| n.eq_ignore_ascii_case(name))
-            .map(|(_, v)| *v)
+            .map(|(_, v)| v)
     }
 
     /// `true` when this is `type_/subtype` (case-insensitive).
@@ -281,21 +298,25 @@ impl<'a> Multipart<'a> {
         let wanted = cid_of(uri)?;
         self.parts
             .iter()
-            .find(|p| p.content_id().is_some_and(|c| c == wanted))
+            .find(|p| p.content_id().is_some_and(|c| c == wanted.as_ref()))
     }
 }
 
-/// The Content-ID a `cid:` URI names: scheme removed, `<>` removed, %-decoded.
-/// `None` for another scheme or undecodable escapes.
-pub fn cid_of(uri: &str) -> Option<String> {
+/// The Content-ID a `cid:` URI names: scheme removed, `<>` removed, %-decoded
+/// (borrowed from `uri` when there is no `%` escape). `None` for another scheme or
+/// undecodable escapes.
+pub fn cid_of(uri: &str) -> Option<Cow<'_, str>> {
     let uri = uri.trim();
     let uri = uri.strip_prefix('<').unwrap_or(uri);
     let uri = uri.strip_suffix('>').unwrap_or(uri);
-    let (scheme, rest) = uri.split_once(':')?;
+    let (scheme, rest) = split_once_byte(uri, b':')?;
     if !scheme.eq_ignore_ascii_case("cid") {
         return None;
     }
-    percent_decode(rest)
+    if !rest.as_bytes().contains(&b'%') {
+        return Some(Cow::Borrowed(rest));
+    }
+    percent_decode(rest).map(Cow::Owned)
 }
 
 /// Decodes `%XX` escapes; `None` for a bad escape or non-UTF-8 result.
@@ -346,6 +367,11 @@ fn trim_ascii_end(b: &[u8]) -> &[u8] {
     b.get(..end).unwrap_or_default()
 }
 
+/// Searcher for `\n--`, the start of every delimiter line after the first (RFC 2046
+/// §5.1.1: a delimiter is CRLF `--` boundary; bare LF accepted).
+static LINE_DASHES: LazyLock<memmem::Finder<'static>> =
+    LazyLock::new(|| memmem::Finder::new(b"\n--"));
+
 /// Finds each delimiter `--boundary` that starts the body or follows a line break.
 fn split<'a>(
     body: &'a [u8],
@@ -364,17 +390,22 @@ fn split<'a>(
     dashes.copy_from_slice(b"--");
     rest.copy_from_slice(boundary.get(..rest.len()).unwrap_or_default());
     let delim: &[u8] = delim;
-    let finder = memmem::Finder::new(delim);
-
-    // Positions of delimiters at line starts.
+    // Positions of delimiters at line starts: the body's start, or a `\n--` (one
+    // searcher for that fixed needle, built once) followed by the rest of the delimiter.
+    // Far cheaper than building a searcher for `--boundary` per body.
     let find_from = |from: usize| -> Option<usize> {
-        let mut at = from;
+        if from == 0 && body.starts_with(delim) {
+            return Some(0);
+        }
+        // A `\n` just before `from` still puts a delimiter at `from`.
+        let mut at = from.saturating_sub(1);
         loop {
-            let pos = finder.find(body.get(at..)?)? + at;
-            if pos == 0 || body.get(pos - 1) == Some(&b'\n') {
+            let nl = LINE_DASHES.find(body.get(at..)?)? + at;
+            let pos = nl + 1;
+            if pos >= from && body.get(pos..).is_some_and(|r| r.starts_with(delim)) {
                 return Some(pos);
             }
-            at = pos + 1;
+            at = pos;
         }
     };
 
@@ -468,7 +499,7 @@ fn parse_part<'a>(
                 .get(hs..at + line.len())
                 .and_then(|b| std::str::from_utf8(b).ok())
                 .ok_or_else(bad)?;
-            let (name, value) = joined.split_once(':').ok_or_else(bad)?;
+            let (name, value) = split_once_byte(joined, b':').ok_or_else(bad)?;
             if let Some(last) = headers.last_mut() {
                 *last = (name.trim(), value.trim());
             }
@@ -476,7 +507,7 @@ fn parse_part<'a>(
             continue;
         }
         let line = std::str::from_utf8(line).map_err(|_| bad())?;
-        let (name, value) = line.split_once(':').ok_or_else(bad)?;
+        let (name, value) = split_once_byte(line, b':').ok_or_else(bad)?;
         if headers.len() == limits.max_part_headers {
             return Err(MultipartError::TooManyHeaders {
                 part: idx,

@@ -127,12 +127,12 @@ pub fn select_for_handler<'a>(input: &InviteLocationInput<'a>) -> PassOn<'a> {
     let mut named: Vec<String> = Vec::new();
     for v in &input.geolocation {
         for g in parse_geolocation(v).unwrap_or_default() {
-            named.extend(cid_of(&g.uri));
+            named.extend(cid_of(&g.uri).map(std::borrow::Cow::into_owned));
         }
     }
     for v in &input.call_info {
         for c in parse_call_info(v).unwrap_or_default() {
-            named.extend(cid_of(&c.uri));
+            named.extend(cid_of(&c.uri).map(std::borrow::Cow::into_owned));
         }
     }
     for p in &mp.parts {

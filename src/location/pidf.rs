@@ -482,7 +482,7 @@ fn read_holder(
         direct.into_iter().chain(nested)
     });
     for gp in geoprivs.take(MAX_LOCATIONS) {
-        let method = child(gp, "method").and_then(text_of).map(str::to_owned);
+        let method = child(gp, "method").and_then(text_of);
         let retransmission_allowed = child(gp, "usage-rules")
             .and_then(|u| child(u, "retransmission-allowed"))
             .and_then(text_of)
@@ -492,12 +492,9 @@ fn read_holder(
                 _ => None,
             });
         let provided_by = child(gp, "provided-by").map(|pb| ctx.provided_by_at(pb.pos()));
-        let base = Location {
+        let base = Base {
             holder: kind,
-            holder_id: holder.attribute("id").map(str::to_owned),
-            shape: None,
-            civic: None,
-            confidence_pct: None,
+            holder_id: holder.attribute("id"),
             method,
             timestamp_ms,
             retransmission_allowed,
@@ -514,7 +511,20 @@ fn read_holder(
     }
 }
 
-fn read_location_info(li: Node<'_, '_>, base: &Location, pidf: &mut Pidf) {
+/// What every location of one `<geopriv>` shares, borrowed from the tree until a
+/// [`Location`] is made (so nothing is copied twice).
+struct Base<'t> {
+    holder: Holder,
+    holder_id: Option<&'t str>,
+    method: Option<&'t str>,
+    timestamp_ms: Option<i64>,
+    retransmission_allowed: Option<bool>,
+    provided_by: Option<ProvidedBy>,
+}
+
+fn read_location_info(li: Node<'_, '_>, base: &Base<'_>, pidf: &mut Pidf) {
+    // The usual single shape stays out of the `Vec` (no allocation).
+    let mut first_shape: Option<Shape> = None;
     let mut shapes = Vec::new();
     let mut civic = None;
     let mut confidence = None;
@@ -545,6 +555,7 @@ fn read_location_info(li: Node<'_, '_>, base: &Location, pidf: &mut Pidf) {
             }
             "Point" | "Circle" | "Ellipse" | "ArcBand" | "Polygon" | "Sphere" | "Ellipsoid"
             | "Prism" => match read_shape(el, None) {
+                Ok(s) if first_shape.is_none() => first_shape = Some(s),
                 Ok(s) => shapes.push(s),
                 Err(e) => {
                     failed = true;
@@ -560,27 +571,37 @@ fn read_location_info(li: Node<'_, '_>, base: &Location, pidf: &mut Pidf) {
             _ => {}
         }
     }
-    if shapes.is_empty() && civic.is_none() && failed {
+    if first_shape.is_none() && civic.is_none() && failed {
         return; // the only content was a broken shape: nothing usable
     }
-    let mut first = true;
     let push = |shape: Option<Shape>, civic: Option<CivicAddress>, pidf: &mut Pidf| {
         if pidf.locations.len() < MAX_LOCATIONS {
-            let mut loc = base.clone();
-            loc.shape = shape;
-            loc.civic = civic;
-            loc.confidence_pct = confidence;
-            pidf.locations.push(loc);
+            if pidf.locations.capacity() == 0 {
+                // Most documents carry one or two locations; sized up front (the
+                // growth path of `push` costs more than the allocation).
+                pidf.locations = Vec::with_capacity(2);
+            }
+            pidf.locations.push(Location {
+                holder: base.holder,
+                holder_id: base.holder_id.map(str::to_owned),
+                shape,
+                civic,
+                confidence_pct: confidence,
+                method: base.method.map(str::to_owned),
+                timestamp_ms: base.timestamp_ms,
+                retransmission_allowed: base.retransmission_allowed,
+                provided_by: base.provided_by.clone(),
+            });
         }
     };
-    if shapes.is_empty() {
+    let Some(first_shape) = first_shape else {
         push(None, civic, pidf);
         return;
-    }
+    };
+    // The civic address goes with the first shape only.
+    push(Some(first_shape), civic, pidf);
     for s in shapes {
-        let c = if first { civic.take() } else { None };
-        first = false;
-        push(Some(s), c, pidf);
+        push(Some(s), None, pidf);
     }
 }
 

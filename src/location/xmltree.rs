@@ -131,6 +131,7 @@ fn is_ws(c: u8) -> bool {
 const C_NAME: u8 = 1; // name character: ASCII letter, digit, `_ - .`, any non-ASCII byte
 const C_COLON: u8 = 2; // `:`
 const C_TEXT_STOP: u8 = 4; // ends a plain character-data run: `<`, `&`, `\r`
+const C_ATTR_STOP: u8 = 8; // ends a plain attribute-value run: quotes, `<`, `&`, `\t \r \n`
 
 static CLASS: [u8; 256] = {
     let mut t = [0u8; 256];
@@ -146,6 +147,13 @@ static CLASS: [u8; 256] = {
     t[b'<' as usize] |= C_TEXT_STOP;
     t[b'&' as usize] |= C_TEXT_STOP;
     t[b'\r' as usize] |= C_TEXT_STOP;
+    t[b'"' as usize] |= C_ATTR_STOP;
+    t[b'\'' as usize] |= C_ATTR_STOP;
+    t[b'<' as usize] |= C_ATTR_STOP;
+    t[b'&' as usize] |= C_ATTR_STOP;
+    t[b'\t' as usize] |= C_ATTR_STOP;
+    t[b'\r' as usize] |= C_ATTR_STOP;
+    t[b'\n' as usize] |= C_ATTR_STOP;
     t
 };
 
@@ -242,6 +250,7 @@ impl<'a> Builder<'a> {
         Ok(())
     }
 
+    #[inline(always)]
     fn append(&mut self, data: NodeData<'a>) -> u32 {
         let id = self.tree.nodes.len() as u32;
         let parent = self.parent();
@@ -258,6 +267,7 @@ impl<'a> Builder<'a> {
         id
     }
 
+    #[inline(always)]
     fn text(&mut self, s: Cow<'a, str>, pos: u64) -> Result<(), XmlError> {
         if s.is_empty() {
             return Ok(());
@@ -319,6 +329,7 @@ impl<'a> Builder<'a> {
 
     /// Appends `s` as a new text node (counted against the node cap) and keeps it open
     /// for the text that may follow.
+    #[inline(always)]
     fn push_text_node(&mut self, s: Cow<'a, str>, pos: u64) -> Result<(), XmlError> {
         self.count_node()?;
         self.append(NodeData {
@@ -343,6 +354,7 @@ impl<'a> Builder<'a> {
         self.push_text_node(s, pos)
     }
 
+    #[inline(always)]
     fn resolve(&self, prefix: &str, pos: u64) -> Result<u32, XmlError> {
         if eq_short(prefix, "xml") {
             return Ok(NS_XML_ID);
@@ -366,6 +378,7 @@ impl<'a> Builder<'a> {
 
     /// A start tag begins: root, depth and node checks. Returns the index its first
     /// attribute will get.
+    #[inline(always)]
     fn begin_element(&mut self, pos: u64) -> Result<u32, XmlError> {
         if self.open.is_empty() && self.saw_root {
             return Err(malformed("more than one root element", pos));
@@ -384,6 +397,7 @@ impl<'a> Builder<'a> {
 
     /// One attribute of the element begun at `attr_start`: duplicate and count checks,
     /// namespace declarations put in scope.
+    #[inline(always)]
     fn attribute(
         &mut self,
         attr_start: u32,
@@ -423,6 +437,7 @@ impl<'a> Builder<'a> {
     }
 
     /// The start tag is complete: prefixes resolved, the element appended and opened.
+    #[inline(always)]
     fn finish_start(
         &mut self,
         qname: &'a str,
@@ -467,6 +482,7 @@ impl<'a> Builder<'a> {
 
     /// Closes the current element; its qualified name must be `name` unless `None` (an
     /// empty-element tag).
+    #[inline(always)]
     fn end(&mut self, name: Option<&[u8]>, pos: u64) -> Result<(), XmlError> {
         self.flush_pending()?;
         let Some((id, mark)) = self.open.pop() else {
@@ -576,6 +592,7 @@ impl<'a> Scanner<'a> {
     /// `_ - . :` and any non-ASCII character; not starting with a digit, `-` or `.`;
     /// at most one `:`, with non-empty prefix and local part (Namespaces in XML 1.0 §4).
     /// Returns the name and the offset of its `:` (0 when unprefixed).
+    #[inline(always)]
     fn name(&mut self) -> Result<(&'a str, usize), XmlError> {
         let start = self.i;
         let rest = self.rest();
@@ -636,6 +653,7 @@ impl<'a> Scanner<'a> {
     /// Attribute value between quotes (cursor on the opening quote), normalised per
     /// XML 1.0 §3.3.3 (references replaced, each white-space character a space, `\r\n`
     /// one space) — borrowed when nothing changes.
+    #[inline(always)]
     fn attr_value(&mut self) -> Result<Cow<'a, str>, XmlError> {
         let quote = match self.peek() {
             Some(q @ (b'"' | b'\'')) => q,
@@ -643,19 +661,34 @@ impl<'a> Scanner<'a> {
         };
         self.i += 1;
         let start = self.i;
-        let end = memchr::memchr(quote, self.rest())
-            .map(|k| start + k)
-            .ok_or_else(|| self.err("unterminated attribute value"))?;
-        let raw = self.b.get(start..end).unwrap_or_default();
+        // One pass to the closing quote (values are short: a table loop beats three
+        // `memchr` calls), noting `<` (an error once the value is known to be
+        // terminated) and anything that needs normalising (`&`, `\t \r \n`).
+        let mut k = start;
         let mut plain = true;
-        if let Some(k) = memchr::memchr2(b'<', b'&', raw) {
-            let tail = raw.get(k..).unwrap_or_default();
-            if memchr::memchr(b'<', tail).is_some() {
-                return Err(self.err("'<' in attribute value"));
+        let mut lt = false;
+        let end = loop {
+            let run = self
+                .b
+                .get(k..)
+                .unwrap_or_default()
+                .iter()
+                .position(|&c| class(c) & C_ATTR_STOP != 0);
+            let Some(r) = run else {
+                return Err(self.err("unterminated attribute value"));
+            };
+            k += r;
+            match self.b.get(k).copied() {
+                Some(c) if c == quote => break k,
+                Some(b'<') => lt = true,
+                Some(b'"' | b'\'') => {}
+                _ => plain = false,
             }
-            plain = false;
+            k += 1;
+        };
+        if lt {
+            return Err(self.err("'<' in attribute value"));
         }
-        plain = plain && memchr::memchr3(b'\t', b'\r', b'\n', raw).is_none();
         self.i = end + 1;
         if plain {
             return Ok(Cow::Borrowed(self.slice(start, end)));
