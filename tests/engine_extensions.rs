@@ -189,11 +189,7 @@ fn tcp_carrier_gets_no_retransmissions() {
 
 #[test]
 fn emergency_overflow_sends_invite_to_partner() {
-    let extra = "[queue.emergency_overflow]\ntarget_uri = \"sip:partner@127.0.0.1:5099\"\nwhen_no_handler_logged_in = true\n";
-    let mut net = Net::new(&config(extra));
-    log_out_all(&mut net);
-    net.send(CARRIER, &invite_999("ovf@c", "z9hG4bKovf"));
-    let inv = net.request("127.0.0.1:5099", "INVITE").msg;
+    let (mut net, inv) = overflowing_999("ovf@c", "z9hG4bKovf");
     assert_eq!(inv.request_uri_str(), Some("sip:partner@127.0.0.1:5099"));
     assert_eq!(inv.header("Priority"), Some("emergency"));
     net.send_msg(

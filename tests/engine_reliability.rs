@@ -85,17 +85,9 @@ fn full_transaction_table_sheds_101_first_and_never_busies_a_999() {
     assert_eq!(waiting, 950);
 }
 
-const PARTNER: &str = "127.0.0.1:5099";
-
 #[test]
 fn failed_overflow_partner_requeues_the_999_instead_of_failing_it() {
-    let mut net = Net::new(&config(
-        "[queue.emergency_overflow]\ntarget_uri = \"sip:overflow@127.0.0.1:5099\"\nwhen_no_handler_logged_in = true\n",
-    ));
-    net.set_state("seat1", RequestedState::LoggedOut);
-    net.set_state("seat2", RequestedState::LoggedOut);
-    net.send(CARRIER, &invite_999("ovf@c", "z9hG4bKovf"));
-    let inv = net.request(PARTNER, "INVITE").msg;
+    let (mut net, inv) = overflowing_999("ovf@c", "z9hG4bKovf");
     net.send_msg(
         PARTNER,
         &handler_response(&inv, 503, "Service Unavailable", "p1", ""),

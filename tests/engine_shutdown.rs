@@ -163,15 +163,9 @@ fn nothing_waiting_means_nothing_to_answer() {
 fn shutdown_cancels_a_999_ringing_at_the_overflow_partner() {
     // The carrier takes the 503 as "send it to the fallback PSAP": the leg still ringing
     // at the overflow partner must be CANCELled, or two control rooms ring for one caller.
-    let partner = "127.0.0.1:5099";
-    let extra = "[queue.emergency_overflow]\ntarget_uri = \"sip:partner@127.0.0.1:5099\"\nwhen_no_handler_logged_in = true\n";
-    let mut net = Net::new(&config(extra));
-    net.set_state("seat1", RequestedState::LoggedOut);
-    net.set_state("seat2", RequestedState::LoggedOut);
-    net.send(CARRIER, &invite_999("ovs@c", "z9hG4bKovs"));
-    let inv = net.request(partner, "INVITE").msg;
+    let (mut net, inv) = overflowing_999("ovs@c", "z9hG4bKovs");
     net.send_msg(
-        partner,
+        PARTNER,
         &handler_response(&inv, 180, "Ringing", "p1", "sip:partner@127.0.0.1:5099"),
     );
     let mut sd = net.engine.begin_shutdown(net.now, Duration::ZERO);
@@ -183,17 +177,17 @@ fn shutdown_cancels_a_999_ringing_at_the_overflow_partner() {
         final_resp.header("Retry-After"),
         Some(SHUTDOWN_RETRY_AFTER_S.to_string().as_str())
     );
-    let cancel = net.request(partner, "CANCEL").msg;
+    let cancel = net.request(PARTNER, "CANCEL").msg;
     assert_eq!(cancel.call_id(), inv.call_id());
     assert_eq!(
         cancel.top_via().unwrap().branch(),
         inv.top_via().unwrap().branch()
     );
     // The partner's 487 for its INVITE completes the leg: no further CANCEL.
-    net.send_msg(partner, &plain_response(&cancel, 200, "OK"));
-    net.send_msg(partner, &plain_response(&inv, 487, "Request Terminated"));
+    net.send_msg(PARTNER, &plain_response(&cancel, 200, "OK"));
+    net.send_msg(PARTNER, &plain_response(&inv, 487, "Request Terminated"));
     net.advance(Duration::from_secs(40));
     assert!(net
-        .take(partner, |s| s.method().as_deref() == Some("CANCEL"))
+        .take(PARTNER, |s| s.method().as_deref() == Some("CANCEL"))
         .is_empty());
 }

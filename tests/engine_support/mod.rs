@@ -15,6 +15,8 @@ pub const CARRIER: &str = "127.0.0.1:5070";
 pub const SEAT1: &str = "127.0.0.1:5080";
 pub const SEAT2: &str = "127.0.0.1:5081";
 pub const PHONE: &str = "127.0.0.1:5090";
+/// The overflow partner control room of [`overflowing_999`].
+pub const PARTNER: &str = "127.0.0.1:5099";
 
 pub fn addr(s: &str) -> SocketAddr {
     s.parse().unwrap()
@@ -379,4 +381,19 @@ pub fn handler_bye(invite: &Message, tag: &str, contact: &str) -> String {
 Via: SIP/2.0/UDP {contact};branch=z9hG4bKhbye{call_id}\r\n\
 Max-Forwards: 70\r\nFrom: {to};tag={tag}\r\nTo: {from}\r\nCall-ID: {call_id}\r\nCSeq: 1 BYE\r\nContent-Length: 0\r\n\r\n"
     )
+}
+
+/// An engine whose `[queue.emergency_overflow]` sends to `sip:partner@` [`PARTNER`] when
+/// no handler is logged in, both seats logged out, and one 999 (`call_id`, `branch`)
+/// already overflowed: returns the engine and the INVITE the partner received.
+#[allow(dead_code)]
+pub fn overflowing_999(call_id: &str, branch: &str) -> (Net, Message) {
+    let mut net = Net::new(&config(
+        "[queue.emergency_overflow]\ntarget_uri = \"sip:partner@127.0.0.1:5099\"\nwhen_no_handler_logged_in = true\n",
+    ));
+    net.set_state("seat1", answerpoint::queue::RequestedState::LoggedOut);
+    net.set_state("seat2", answerpoint::queue::RequestedState::LoggedOut);
+    net.send(CARRIER, &invite_999(call_id, branch));
+    let inv = net.request(PARTNER, "INVITE").msg;
+    (net, inv)
 }
