@@ -151,3 +151,31 @@ fn good_location_summarised_and_carried_to_handler() {
     assert!(body.contains("<gml:pos>48.123 14.456</gml:pos>"));
     assert_eq!(call.callback_number.as_deref(), Some("+441632960001"));
 }
+
+#[test]
+fn location_by_reference_only_is_listed_for_the_handler() {
+    // No PIDF-LO in the body, only a LIS URI: the call has no location of its own, but the
+    // console must show the reference (RFC 6442 §4.1) rather than nothing at all.
+    let uri = "https://lis.example.net/held/loc?id=3f9a";
+    let text = invite(
+        "sip:999@127.0.0.1:5060;user=phone",
+        "byref@c",
+        "z9hG4bKbyref",
+        &format!("Geolocation: <{uri}>, <sip:lis@lis.example.net>\r\nGeolocation-Routing: yes\r\n"),
+        "application/sdp",
+        SDP,
+    );
+    let (call, inv) = queue_offer_answer(&text);
+    assert_eq!(call.location, None);
+    assert!(
+        call.location_errors.is_empty(),
+        "{:?}",
+        call.location_errors
+    );
+    assert_eq!(
+        call.location_references,
+        vec![uri.to_owned(), "sip:lis@lis.example.net".to_owned()]
+    );
+    // And the handler's INVITE still carries the header (passed on, not dereferenced).
+    assert!(inv.header("Geolocation").is_some_and(|g| g.contains(uri)));
+}

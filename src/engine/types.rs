@@ -222,6 +222,10 @@ pub struct CallView {
     pub location: Option<LocationSummary>,
     /// Location problems recorded at arrival (never fatal).
     pub location_errors: Vec<String>,
+    /// Location URIs the INVITE gave by reference (Geolocation `https:`/`sip:` values, RFC
+    /// 6442 §4.1), in header order: the engine passes them on to the handler but does not
+    /// dereference them, so a console shows them for the handler to look up.
+    pub location_references: Vec<String>,
     /// State.
     pub state: CallState,
     /// The handler ringing or connected (seat id / user name), if any.
