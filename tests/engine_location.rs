@@ -179,3 +179,19 @@ fn location_by_reference_only_is_listed_for_the_handler() {
     // And the handler's INVITE still carries the header (passed on, not dereferenced).
     assert!(inv.header("Geolocation").is_some_and(|g| g.contains(uri)));
 }
+
+#[test]
+fn big_999_body_within_the_message_limit_is_queued_not_413() {
+    // 61 KB of body (a PIDF-LO padded with an XML comment) in a datagram under the default
+    // limits.max_message_bytes (65,535): queued and located, never "413 Request Entity Too
+    // Large" for an emergency call.
+    let padded = pidf().replace(
+        "</presence>",
+        &format!("<!--{}--></presence>", "x".repeat(61_000)),
+    );
+    let text = invite_with_location("big@c", "loc1@carrier.example", &multipart(&padded));
+    assert!(text.len() > 61_000 && text.len() < 65_535, "{}", text.len());
+    let (call, _) = queue_offer_answer(&text);
+    let loc = call.location.expect("located");
+    assert_eq!(loc.lat, Some(48.123));
+}

@@ -21,7 +21,7 @@ use super::endpoint::{Engine, Inbound, TimerKind, MAX_RECENT_CALLS};
 use super::types::*;
 use super::util::*;
 use super::Transport;
-use crate::call::{classify_input, Action as ClassAction, CallClass, ClassifyInput};
+use crate::call::{Action as ClassAction, CallClass};
 use crate::location::locate::locate;
 use crate::location::passon::pass_on;
 use crate::location::summary::LocationSummary;
@@ -228,15 +228,7 @@ impl Engine {
             self.refuse(&inb, 403, "Forbidden (not a configured carrier)", &[]);
             return;
         }
-        let rp: Vec<&str> = req.values(HeaderName::ResourcePriority).collect();
-        let classification = classify_input(
-            &ClassifyInput {
-                request_uri: req.request_uri_str().unwrap_or(""),
-                resource_priority: &rp,
-                priority: req.get(HeaderName::Priority),
-            },
-            &self.classify,
-        );
+        let classification = self.classify_request(req);
         let emergency = classification.is_emergency();
         if !emergency {
             if crate::sip::validate::hops_exhausted(req) {

@@ -109,6 +109,9 @@ impl Engine {
         let limits = sip::Limits {
             max_message_bytes: config.limits.max_message_bytes,
             max_headers: config.limits.max_headers,
+            // The body may use all of `limits.max_message_bytes`: a 999 INVITE that fits
+            // the configured message limit is never refused (413) for its body's size.
+            max_body_bytes: config.limits.max_message_bytes,
             ..sip::Limits::default()
         };
         let qcfg = config.queue.clone();
@@ -493,6 +496,17 @@ impl Engine {
             );
             return;
         }
+        // 413 (RFC 3261 §21.4.11) for a body over MAX_BODY_BYTES — except an emergency
+        // INVITE, whose body may use the whole configured message limit: a 999 is never
+        // refused for the size of its location and additional data.
+        if req.body().len() > sip::MAX_BODY_BYTES && !self.is_emergency_invite(&req) {
+            let e = sip::ParseError::BodyTooLarge {
+                len: req.body().len(),
+                max: sip::MAX_BODY_BYTES,
+            };
+            self.stateless_parse_error(rx, &e);
+            return;
+        }
         let Some(method_name) = req.method().map(|m| m.as_str().to_owned()) else {
             return;
         };
@@ -738,6 +752,24 @@ impl Engine {
                 reason: reason.to_owned(),
             });
         }
+    }
+
+    /// Classifies a request (DESIGN §4): Request-URI, Resource-Priority, Priority.
+    pub(crate) fn classify_request(&self, req: &Message) -> crate::call::Classification {
+        let rp: Vec<&str> = req.values(HeaderName::ResourcePriority).collect();
+        crate::call::classify_input(
+            &crate::call::ClassifyInput {
+                request_uri: req.request_uri_str().unwrap_or(""),
+                resource_priority: &rp,
+                priority: req.get(HeaderName::Priority),
+            },
+            &self.classify,
+        )
+    }
+
+    /// Whether `req` is an INVITE that classifies as emergency.
+    fn is_emergency_invite(&self, req: &Message) -> bool {
+        req.method() == Some(Method::Invite) && self.classify_request(req).is_emergency()
     }
 
     fn stateless_parse_error(&mut self, rx: &Received<'_>, e: &sip::ParseError) {

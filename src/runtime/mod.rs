@@ -449,7 +449,8 @@ impl Server {
         let limits = crate::sip::Limits {
             max_message_bytes: config.limits.max_message_bytes,
             max_headers: config.limits.max_headers,
-            max_body_bytes: crate::sip::MAX_BODY_BYTES.min(config.limits.max_message_bytes),
+            // As in Engine::new: the body may use the whole configured message limit.
+            max_body_bytes: config.limits.max_message_bytes,
             ..crate::sip::Limits::default()
         };
         let max_tcp = config.limits.max_tcp_connections;

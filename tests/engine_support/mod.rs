@@ -112,7 +112,14 @@ impl Net {
 
     fn collect(&mut self) {
         while let Some(t) = self.engine.poll_transmit() {
-            let msg = sip::parse(&t.contents).expect("engine sent an unparseable message");
+            // The engine's own limits: an emergency INVITE's body may use the whole
+            // message limit.
+            let limits = sip::Limits {
+                max_body_bytes: sip::MAX_MESSAGE_BYTES,
+                ..sip::Limits::default()
+            };
+            let msg =
+                sip::parse_with(&t.contents, &limits).expect("engine sent an unparseable message");
             let s = Sent {
                 at: self.now,
                 transport: t.transport,
