@@ -342,13 +342,7 @@ fn reinvite_from_carrier_is_relayed_to_handler() {
     let (inv, _) = seat_answers(&mut net, SEAT1, "h1");
     let cok = net.response(CARRIER, 200);
     net.send(CARRIER, &ack_for(&cok.msg, "z9hG4bKriack"));
-    let reinv = carrier_in_dialog(&cok.msg, "INVITE", 2, "z9hG4bKri2").replace(
-        "Content-Length: 0\r\n\r\n",
-        &format!(
-            "Content-Type: application/sdp\r\nContent-Length: {}\r\n\r\n{SDP}",
-            SDP.len()
-        ),
-    );
+    let reinv = carrier_reinvite_with_sdp(&cok.msg, 2, "z9hG4bKri2");
     net.send(CARRIER, &reinv);
     let fwd = net.request(SEAT1, "INVITE").msg;
     assert_eq!(fwd.call_id(), inv.call_id());

@@ -22,13 +22,7 @@ fn reinvite_2xx_is_retransmitted_until_the_ack() {
     );
     let cok = net.response(CARRIER, 200);
     net.send(CARRIER, &ack_for(&cok.msg, "z9hG4bKri2ack"));
-    let reinv = carrier_in_dialog(&cok.msg, "INVITE", 2, "z9hG4bKri2re").replace(
-        "Content-Length: 0\r\n\r\n",
-        &format!(
-            "Content-Type: application/sdp\r\nContent-Length: {}\r\n\r\n{SDP}",
-            SDP.len()
-        ),
-    );
+    let reinv = carrier_reinvite_with_sdp(&cok.msg, 2, "z9hG4bKri2re");
     net.send(CARRIER, &reinv);
     let fwd = net.request(SEAT1, "INVITE").msg;
     net.send_msg(

@@ -404,3 +404,15 @@ pub fn overflowing_999(call_id: &str, branch: &str) -> (Net, Message) {
     let inv = net.request(PARTNER, "INVITE").msg;
     (net, inv)
 }
+
+/// A carrier re-INVITE (CSeq `seq`) in the dialog of the 200 `ok`, with an SDP offer.
+#[allow(dead_code)]
+pub fn carrier_reinvite_with_sdp(ok: &Message, seq: u32, branch: &str) -> String {
+    carrier_in_dialog(ok, "INVITE", seq, branch).replace(
+        "Content-Length: 0\r\n\r\n",
+        &format!(
+            "Content-Type: application/sdp\r\nContent-Length: {}\r\n\r\n{SDP}",
+            SDP.len()
+        ),
+    )
+}
