@@ -79,6 +79,12 @@ pub struct Config {
     /// be answered before every remaining one gets a final 503 (and goes on the callback
     /// list), s. 0–300, default [`DEFAULT_SHUTDOWN_GRACE_S`].
     pub shutdown_grace_s: u32,
+    /// `realtime_priority`: run the engine thread under Linux `SCHED_FIFO` at this priority
+    /// (1–99) so other processes on the machine cannot keep an arriving call waiting for a
+    /// CPU; 0 (the default) keeps the normal policy. Needs `CAP_SYS_NICE` or `ulimit -r`;
+    /// without it the engine logs a warning and runs at normal priority
+    /// (`crate::runtime::sched`).
+    pub realtime_priority: u8,
     /// `[queue]`: routing policy (ring-no-answer, wrap-up, limits, overflow), checked by
     /// [`QueueConfig::validate`]; the defaults when absent.
     pub queue: QueueConfig,
@@ -558,6 +564,8 @@ struct RawConfig {
     #[serde(default)]
     shutdown_grace_s: Option<u32>,
     #[serde(default)]
+    realtime_priority: Option<u32>,
+    #[serde(default)]
     queue: QueueConfig,
     #[serde(default)]
     classification: ClassifyConfig,
@@ -664,6 +672,7 @@ impl Default for Config {
             users: Vec::new(),
             data_dir: None,
             shutdown_grace_s: DEFAULT_SHUTDOWN_GRACE_S,
+            realtime_priority: 0,
             queue: QueueConfig::default(),
             classification: ClassifyConfig::default(),
         }
@@ -973,6 +982,9 @@ impl Config {
         if let Some(g) = raw.shutdown_grace_s {
             range("shutdown_grace_s", u64::from(g), 0, 300)?;
         }
+        if let Some(p) = raw.realtime_priority {
+            range("realtime_priority", u64::from(p), 0, 99)?;
+        }
         if let Some(t) = &raw.http.bearer_token {
             if !(16..=256).contains(&t.len())
                 || !t
@@ -1022,6 +1034,10 @@ impl Config {
             users: raw.users,
             data_dir: raw.data_dir,
             shutdown_grace_s: raw.shutdown_grace_s.unwrap_or(DEFAULT_SHUTDOWN_GRACE_S),
+            realtime_priority: raw
+                .realtime_priority
+                .and_then(|p| u8::try_from(p).ok())
+                .unwrap_or(0),
             queue: raw.queue,
             classification: raw.classification,
         })
@@ -1323,5 +1339,24 @@ mod tests {
         let off =
             Config::from_toml_str("[http]\nenabled = false\nlisten = \"0.0.0.0:1\"\n").unwrap();
         assert!(!off.http.enabled);
+    }
+
+    #[test]
+    fn realtime_priority_is_off_by_default_and_bounded() {
+        assert_eq!(Config::default().realtime_priority, 0);
+        let c = Config::from_toml_str("realtime_priority = 10\n").unwrap();
+        assert_eq!(c.realtime_priority, 10);
+        assert_eq!(
+            Config::from_toml_str("realtime_priority = 99\n")
+                .unwrap()
+                .realtime_priority,
+            99
+        );
+        for bad in ["realtime_priority = 100\n", "realtime_priority = 70000\n"] {
+            match Config::from_toml_str(bad) {
+                Err(ConfigError::Invalid { key, .. }) => assert_eq!(key, "realtime_priority"),
+                other => panic!("{bad}: {other:?}"),
+            }
+        }
     }
 }

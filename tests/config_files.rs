@@ -53,6 +53,7 @@ fn example_file_parses_and_validates() {
         c.data_dir.as_deref(),
         Some(Path::new("/var/lib/answerpoint"))
     );
+    assert_eq!(c.realtime_priority, 10);
     assert_eq!(c.queue.ring_timeout_ms, 12_000);
     assert_eq!(c.queue.max_consecutive_misses, 2);
     assert_eq!(c.queue.wrap_up_s.admin, 5);

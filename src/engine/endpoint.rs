@@ -767,6 +767,27 @@ impl Engine {
         )
     }
 
+    /// Whether `datagram` is an INVITE that classifies as emergency, judged from its
+    /// request line and `Resource-Priority` / `Priority` headers alone
+    /// ([`sip::peek::peek_invite`]: no parse, no allocation unless it is an INVITE), with
+    /// the same rules and configuration as the engine's own classification. The runtime
+    /// uses it to hand emergency INVITEs to [`Engine::handle_received`] before other
+    /// waiting datagrams; `false` only means "arrival order", never "not an emergency".
+    pub fn is_emergency_datagram(&self, datagram: &[u8]) -> bool {
+        let Some(p) = sip::peek::peek_invite(datagram) else {
+            return false;
+        };
+        crate::call::classify_input(
+            &crate::call::ClassifyInput {
+                request_uri: p.request_uri,
+                resource_priority: p.resource_priority(),
+                priority: p.priority,
+            },
+            &self.classify,
+        )
+        .is_emergency()
+    }
+
     /// Whether `req` is an INVITE that classifies as emergency.
     fn is_emergency_invite(&self, req: &Message) -> bool {
         req.method() == Some(Method::Invite) && self.classify_request(req).is_emergency()

@@ -210,8 +210,12 @@ impl Peers {
     pub async fn bind() -> std::io::Result<Peers> {
         let carrier = UdpSocket::bind("127.0.0.1:0").await?;
         let handler = UdpSocket::bind("127.0.0.1:0").await?;
-        // Arrival times are the kernel's receive stamps (see `rxstamp`).
+        // Arrival times are the kernel's receive stamps (see `rxstamp`). The receive buffers
+        // are as large as the engine's, so a burst the harness cannot read at once (it
+        // shares the cores with the engine) waits in the kernel instead of being dropped
+        // and showing up as a 500 ms SIP retransmission in the engine's latency.
         for s in [&carrier, &handler] {
+            crate::runtime::udp::enlarge_recv_buffer(s);
             if let Err(e) = rxstamp::enable(s) {
                 tracing::debug!(error = %e, "no kernel receive timestamps: read time used");
             }

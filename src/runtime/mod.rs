@@ -48,8 +48,9 @@
 //! (`engine/shutdown.rs` has the SIP reasoning).
 
 mod observe;
+pub mod sched;
 mod tcp;
-mod udp;
+pub(crate) mod udp;
 
 pub use observe::{Observer, JOURNAL_ID_BASE, LIVE_VIEWS_INTERVAL, PUBLISH_INTERVAL};
 
@@ -412,7 +413,9 @@ impl Server {
 
     /// Serves until `shutdown` completes, then drains (see the module docs) and returns
     /// the final counters. The engine advertises the first bound address of each
-    /// transport in Via and Contact.
+    /// transport in Via and Contact. With `realtime_priority` set, the calling thread (the
+    /// one that polls this future: run it on a current-thread runtime) is switched to
+    /// `SCHED_FIFO` first ([`sched::set_realtime`]); a refusal is logged, not fatal.
     pub async fn run<F: Future<Output = ()>>(self, shutdown: F) -> RuntimeStats {
         let Server {
             config,
@@ -429,6 +432,21 @@ impl Server {
             http,
         } = self;
         drop(control_tx);
+        // Before any thread is started from here: they must not inherit the policy.
+        if config.realtime_priority > 0 {
+            match sched::set_realtime(config.realtime_priority) {
+                Ok(()) => tracing::info!(
+                    priority = config.realtime_priority,
+                    "engine thread runs under SCHED_FIFO"
+                ),
+                Err(e) => tracing::warn!(
+                    priority = config.realtime_priority,
+                    error = %e,
+                    "realtime_priority not applied (needs CAP_SYS_NICE or `ulimit -r`): \
+                     the engine runs at normal priority"
+                ),
+            }
+        }
         let started_wall = std::time::SystemTime::now();
         let (journal, earlier): (Option<Journal>, Vec<CallbackRow>) = match journal {
             Some((j, r)) => (Some(j), r.open_callbacks),
@@ -492,7 +510,7 @@ impl Server {
             udp,
             conns: HashMap::new(),
             ctx,
-            rx_buf: vec![0u8; udp::DATAGRAM_BUFFER_BYTES],
+            inbound: udp::Inbound::default(),
             permits: permits.clone(),
             counters: counters.clone(),
             observer,
@@ -719,8 +737,8 @@ struct Core {
     udp: Vec<(SocketAddr, Arc<UdpSocket>)>,
     conns: HashMap<SocketAddr, Conn>,
     ctx: tcp::ConnContext,
-    /// Receive buffer for UDP datagrams, reused for every read.
-    rx_buf: Vec<u8>,
+    /// UDP datagrams read but not yet handed to the engine (emergency INVITEs first).
+    inbound: udp::Inbound,
     permits: Arc<Semaphore>,
     counters: Arc<Counters>,
     observer: Observer,
@@ -760,42 +778,53 @@ impl Core {
         }
     }
 
-    /// Reads up to [`udp::READ_BATCH`] datagrams from UDP socket `i` (without waiting) and
-    /// hands each to the engine, sending its answers before reading the next.
+    /// Handles the datagrams waiting on UDP socket `i`, **emergency INVITEs first**: it
+    /// reads what the socket holds into [`udp::Inbound`] (at most [`udp::READ_BATCH`]
+    /// waiting), hands the engine the oldest emergency INVITE if there is one, else the
+    /// oldest datagram, sends the answers, and reads again whenever the queue is empty or
+    /// [`udp::REFILL_AFTER`] has passed — so a 999 INVITE that arrives while the engine works
+    /// through other calls' ACKs, BYEs and responses overtakes them instead of waiting
+    /// behind them. After [`udp::READ_BATCH`] datagrams it stops reading (what was read is
+    /// still handled) so timers, TCP and the API get their turn.
     fn read_udp(&mut self, i: usize) {
         let Some((local, socket)) = self.udp.get(i).map(|(a, s)| (*a, s.clone())) else {
             return;
         };
-        let mut buf = std::mem::take(&mut self.rx_buf);
-        for _ in 0..udp::READ_BATCH {
-            match udp::try_read(&socket, &mut buf) {
-                udp::Read::Datagram { source, bytes } => {
-                    tracing::trace!(%source, len = bytes.len(), "received");
-                    let taken = std::time::Instant::now();
-                    self.engine.handle_received(
-                        now(),
-                        Received {
-                            transport: Transport::Udp,
-                            source,
-                            local,
-                            bytes,
-                        },
-                    );
-                    self.flush(taken);
-                }
-                udp::Read::Keepalive => {}
-                udp::Read::Empty => break,
-                udp::Read::Error(e) => {
-                    // ICMP port unreachable surfaces as ConnectionReset on some platforms;
-                    // it concerns an earlier send, not this socket: keep reading.
-                    tracing::debug!(%local, error = %e, "udp recv error");
+        let mut handled = 0;
+        let mut last_read: Option<std::time::Instant> = None;
+        loop {
+            let read_due = self.inbound.is_empty()
+                || last_read.is_none_or(|t| t.elapsed() >= udp::REFILL_AFTER);
+            if handled < udp::READ_BATCH && read_due {
+                let engine = &self.engine;
+                let errors = self
+                    .inbound
+                    .fill(&socket, |d| engine.is_emergency_datagram(d));
+                if errors > 0 {
                     self.counters
                         .udp_recv_errors
-                        .fetch_add(1, Ordering::Relaxed);
+                        .fetch_add(errors, Ordering::Relaxed);
                 }
+                last_read = Some(std::time::Instant::now());
             }
+            let Some(d) = self.inbound.next() else {
+                break;
+            };
+            tracing::trace!(source = %d.source, len = d.bytes().len(), "received");
+            let taken = std::time::Instant::now();
+            self.engine.handle_received(
+                now(),
+                Received {
+                    transport: Transport::Udp,
+                    source: d.source,
+                    local,
+                    bytes: d.bytes(),
+                },
+            );
+            self.inbound.recycle(d);
+            self.flush(taken);
+            handled += 1;
         }
-        self.rx_buf = buf;
     }
 
     fn control(&mut self, ctrl: Control) {

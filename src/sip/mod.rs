@@ -10,6 +10,8 @@
 //!   accessors (`top_via`, `from`, `to`, `cseq`, `contacts`, `routes`, …).
 //! - [`MessageBuilder`]: new requests, responses to a request (§8.2.6), CANCEL, ACK.
 //! - [`validate::validate_request`]: the §8.2 checks above the parser (416, 400, 483…).
+//! - [`peek::peek_invite`]: an INVITE's Request-URI and priority headers without a parse
+//!   (to take emergency INVITEs first from the inbound queue).
 
 mod build;
 mod error;
@@ -19,6 +21,7 @@ pub mod header;
 mod limits;
 mod message;
 mod parse;
+pub mod peek;
 mod print;
 pub(crate) mod scan;
 pub mod uri;
