@@ -195,3 +195,70 @@ fn big_999_body_within_the_message_limit_is_queued_not_413() {
     let loc = call.location.expect("located");
     assert_eq!(loc.lat, Some(48.123));
 }
+
+/// `text` with its last `cut` octets lost in transit: the Content-Length is now larger
+/// than the body the datagram holds (RFC 3261 §18.3).
+fn truncated(text: &str, cut: usize) -> String {
+    text[..text.len() - cut].to_owned()
+}
+
+#[test]
+fn truncated_999_datagram_is_queued_offered_answered_without_its_body() {
+    // RFC 3261 §18.3 would discard this datagram or answer 400: for a 999 that is a
+    // rejection. It is served without its body, the reason recorded as the location error.
+    let full = invite_with_location("cut@c", "loc1@carrier.example", &multipart(&pidf()));
+    let (call, inv) = queue_offer_answer(&truncated(&full, 300));
+    assert_eq!(call.location, None);
+    let first = call.location_errors.first().expect("a location error");
+    assert!(first.starts_with("body truncated"), "{first}");
+    assert!(first.contains("body dropped"), "{first}");
+    assert_eq!(
+        call.location_errors[1..],
+        ["cid:loc1@carrier.example names no body part".to_owned()],
+        "{:?}",
+        call.location_errors
+    );
+    // The handler's INVITE carries no half body (no offer: the handler makes one).
+    assert!(inv.body().is_empty(), "{:?}", inv.body().len());
+    assert_eq!(call.callback_number.as_deref(), Some("+441632960001"));
+}
+
+#[test]
+fn truncated_999_retransmission_is_absorbed_and_truncated_101_gets_400() {
+    let mut net = Net::new(&config(""));
+    for s in ["seat1", "seat2"] {
+        net.set_state(s, RequestedState::LoggedOut);
+    }
+    let full = invite_with_location("cut2@c", "loc1@carrier.example", &multipart(&pidf()));
+    // Cut inside the header-body boundary's neighbourhood too: only 1 body octet left.
+    let body_start = full.find("\r\n\r\n").unwrap() + 4;
+    let text = truncated(&full, full.len() - body_start - 1);
+    net.send(CARRIER, &text);
+    net.response(CARRIER, 100);
+    net.response(CARRIER, 180);
+    // The same datagram again (a retransmission, same branch): no second call.
+    net.send(CARRIER, &text);
+    assert!(net.take(CARRIER, |s| s.status() == Some(400)).is_empty());
+    let snap = net.snapshot();
+    assert_eq!(snap.calls.len(), 1);
+    assert_eq!(snap.calls[0].state, CallState::Queued);
+    assert_eq!(
+        snap.calls[0].class,
+        Some(answerpoint::call::CallClass::Emergency)
+    );
+
+    // A non-emergency request keeps the RFC behaviour: 400 naming Content-Length.
+    let n101 = invite_101("cut101@c", "z9hG4bKcut101");
+    net.send(CARRIER, &truncated(&n101, 10));
+    let r = net.response(CARRIER, 400);
+    assert_eq!(r.msg.call_id(), Some("cut101@c"));
+    assert!(r.header("Warning").unwrap().contains("Content-Length"));
+    // So does a truncated 999 that is not an INVITE (here an OPTIONS with a body).
+    let opt = "OPTIONS sip:999@127.0.0.1:5060 SIP/2.0\r\n\
+Via: SIP/2.0/UDP 127.0.0.1:5070;branch=z9hG4bKcutopt\r\n\
+Max-Forwards: 70\r\nFrom: <sip:c@127.0.0.1>;tag=o\r\nTo: <sip:999@127.0.0.1>\r\n\
+Call-ID: cutopt@c\r\nCSeq: 1 OPTIONS\r\nContent-Length: 50\r\n\r\nabc";
+    net.send(CARRIER, opt);
+    net.response(CARRIER, 400);
+    assert_eq!(net.snapshot().calls.len(), 1);
+}
