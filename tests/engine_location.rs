@@ -262,3 +262,28 @@ Call-ID: cutopt@c\r\nCSeq: 1 OPTIONS\r\nContent-Length: 50\r\n\r\nabc";
     net.response(CARRIER, 400);
     assert_eq!(net.snapshot().calls.len(), 1);
 }
+
+#[test]
+fn radius_of_1e308_places_the_999_at_the_centre_with_uncertainty_unknown() {
+    let huge = pidf().replace(
+        r#"<gs:radius uom="urn:ogc:def:uom:EPSG::9001">24</gs:radius>"#,
+        r#"<gs:radius uom="urn:ogc:def:uom:EPSG::9001">1e308</gs:radius>"#,
+    );
+    assert!(huge.contains("1e308"));
+    let (call, _) = queue_offer_answer(&invite_with_location(
+        "huge@c",
+        "loc1@carrier.example",
+        &multipart(&huge),
+    ));
+    let loc = call.location.expect("the centre is kept");
+    assert_eq!((loc.lat, loc.lon), (Some(48.123), Some(14.456)));
+    assert_eq!(loc.radius_m, None);
+    assert_eq!(loc.shape, Some("Point"));
+    assert!(
+        call.location_errors
+            .iter()
+            .any(|e| e.contains("Circle kept as its centre Point") && e.contains("radius")),
+        "{:?}",
+        call.location_errors
+    );
+}
