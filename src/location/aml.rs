@@ -10,12 +10,15 @@
 //!   before `&hmac=` with a shared key, checked when a key is configured.
 //!
 //! Published examples carry a wrong `ml` (message length): it is tolerated and reported
-//! as [`AmlFix::length_mismatch`].
+//! as [`AmlFix::length_mismatch`]. Field meanings of v2 follow the ELS beta examples
+//! (`lt` = seconds from `et`, the call start, to the fix); the ETSI text itself was not
+//! available when this was written.
 //!
 //! Sanity rules (ours; the fix decides which location a handler sees):
 //! - The accuracy (v1 `rd`, v2 third `lo` value, HTTPS `location_accuracy`) is the
-//!   radius in metres of the area the handset is in (ETSI TS 103 625 §6). When given it
-//!   must be finite, above 0 and at most [`MAX_UNCERTAINTY_M`] (100 km, as for PIDF-LO):
+//!   radius in metres of the area the handset is in (ETSI TS 103 625, TR 103 393
+//!   examples). When given it must be finite, above 0 and at most
+//!   [`MAX_UNCERTAINTY_M`] (100 km, as for PIDF-LO):
 //!   0 m is no measurement (read as exact it would beat every real fix; read as unknown
 //!   it would quietly rank below them), so it is a [`AmlError::BadField`] and the HTTPS
 //!   sender gets 400. A fix without accuracy omits it (or sends `rd=N`) and is kept with
@@ -24,9 +27,7 @@
 //!   receiver's clock is refused by [`check_time`] ([`AmlError::TimeInFuture`]): the
 //!   best fix is chosen by newest time among equals, so a far-future time (a year-5138
 //!   `location_time`) would otherwise displace every later, real fix. The parsers have
-//!   no clock; the layer that receives the report (HTTP `POST /api/aml`) calls it. Field meanings of v2 follow the ELS beta examples
-//! (`lt` = seconds from `et`, the call start, to the fix); the ETSI text itself was not
-//! available when this was written.
+//!   no clock; the layer that receives the report (HTTP `POST /api/aml`) calls it.
 
 use hmac::{Hmac, Mac};
 use serde::Serialize;
