@@ -287,3 +287,60 @@ fn radius_of_1e308_places_the_999_at_the_centre_with_uncertainty_unknown() {
         call.location_errors
     );
 }
+
+#[test]
+fn tcp_999_with_body_over_the_limit_is_queued_101_gets_413_ack_is_ignored() {
+    // The stream decoder skipped the body (over limits.max_message_bytes) and hands on the
+    // header section: a 999 is queued with the reason as its location error, anything
+    // else gets 413, an ACK nothing.
+    let mut net = Net::new(&config(""));
+    for s in ["seat1", "seat2"] {
+        net.set_state(s, RequestedState::LoggedOut);
+    }
+    let padded = pidf().replace(
+        "</presence>",
+        &format!("<!--{}--></presence>", "x".repeat(70_000)),
+    );
+    let big999 = invite_with_location("tcpbig@c", "loc1@carrier.example", &multipart(&padded))
+        .replace("SIP/2.0/UDP", "SIP/2.0/TCP");
+    net.send_tcp_body_too_large(CARRIER, &big999, 65_000);
+    let trying = net.response(CARRIER, 100);
+    assert_eq!(trying.transport, answerpoint::engine::Transport::Tcp);
+    net.response(CARRIER, 180);
+    let snap = net.snapshot();
+    assert_eq!(snap.calls.len(), 1);
+    let call = &snap.calls[0];
+    assert_eq!(call.state, CallState::Queued);
+    assert_eq!(call.location, None);
+    assert!(
+        call.location_errors[0].starts_with("body dropped: too large"),
+        "{:?}",
+        call.location_errors
+    );
+
+    let big101 = invite(
+        "sip:101@127.0.0.1:5060;user=phone",
+        "tcp101@c",
+        "z9hG4bKtcp101",
+        "",
+        "application/sdp",
+        &"x".repeat(70_000),
+    )
+    .replace("SIP/2.0/UDP", "SIP/2.0/TCP");
+    net.send_tcp_body_too_large(CARRIER, &big101, 65_000);
+    let r = net.response(CARRIER, 413);
+    assert_eq!(r.msg.call_id(), Some("tcp101@c"));
+    assert!(r.header("Warning").unwrap().contains("70000"));
+
+    let ack = "ACK sip:999@127.0.0.1 SIP/2.0\r\n\
+Via: SIP/2.0/TCP 127.0.0.1:5070;branch=z9hG4bKtcpack\r\n\
+Max-Forwards: 70\r\nFrom: <sip:c@127.0.0.1>;tag=a\r\nTo: <sip:999@127.0.0.1>;tag=b\r\n\
+Call-ID: tcpack@c\r\nCSeq: 1 ACK\r\nContent-Length: 70000\r\n\r\n";
+    net.send_tcp_body_too_large(CARRIER, ack, 65_000);
+    assert!(
+        net.take(CARRIER, |_| true).is_empty(),
+        "{:?}",
+        net.pending_summary()
+    );
+    assert_eq!(net.snapshot().calls.len(), 1);
+}

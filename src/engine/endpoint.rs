@@ -215,7 +215,8 @@ impl Engine {
     /// served like any other, without a body: queued, with `dropped` as its first
     /// location error (DESIGN §5, a 999 call is never refused). Any other request gets
     /// the stateless answer of [`sip::DroppedBody::parse_error`] (400 truncated, 413 too
-    /// large; RFC 3261 §18.3, §21.4.12); a response is discarded (§18.1.2).
+    /// large; RFC 3261 §18.3, §21.4.12); an ACK or a response is discarded (§17.2.1,
+    /// §18.1.2). The TCP runtime calls this for [`sip::framing::StreamItem::BodyTooLarge`].
     pub fn handle_received_body_dropped(
         &mut self,
         now: Instant,
@@ -225,7 +226,8 @@ impl Engine {
         self.last_now = now;
         let refused = dropped.parse_error();
         let head = match sip::parse_head_with(msg.bytes, &self.limits) {
-            Ok(m) if m.is_request() => m,
+            // An ACK is never answered (RFC 3261 §17.2.1), a response only discarded.
+            Ok(m) if m.is_request() && m.method() != Some(Method::Ack) => m,
             Ok(_) => return,
             Err(e) => {
                 if !sip::is_response_start(msg.bytes) {
