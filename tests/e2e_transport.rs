@@ -1,7 +1,8 @@
 //! The runtime's transports on real sockets, driven byte by byte (RFC 3261 §18): UDP
 //! responses go back from the listening socket to the source port (§18.2.2 with `rport`,
 //! RFC 3581); TCP stream framing with split and batched messages, CRLF keepalives
-//! (RFC 5626 §4.4.1), and an unframeable stream answered with 400 and closed (§18.3).
+//! (RFC 5626 §4.4.1), an unframeable stream answered with 400 and closed (§18.3), and a
+//! body over the message limit skipped with the connection kept (999 queued, 101 413).
 //! No external tools needed.
 
 mod e2e_support;
@@ -257,4 +258,102 @@ async fn queued_call_keepalive_provisionals_run_in_virtual_time() {
     assert_eq!(snap.calls.len(), 1);
     assert_eq!(snap.calls[0].state, answerpoint::engine::CallState::Queued);
     engine.stop().await;
+}
+
+/// A carrier INVITE over TCP to `user` (999 / 101) with an SDP body padded with an SDP
+/// `a=` line to `body_len` octets.
+fn tcp_invite(user: &str, call_id: &str, branch: &str, body_len: usize) -> Vec<u8> {
+    let sdp = "v=0\r\no=- 1 1 IN IP4 127.0.0.1\r\ns=-\r\nc=IN IP4 127.0.0.1\r\nt=0 0\r\nm=audio 4000 RTP/AVP 0\r\n";
+    let pad = body_len - sdp.len() - "a=x:\r\n".len();
+    let body = format!("{sdp}a=x:{}\r\n", "p".repeat(pad));
+    assert_eq!(body.len(), body_len);
+    format!(
+        "INVITE sip:{user}@127.0.0.1;user=phone SIP/2.0\r\n\
+         Via: SIP/2.0/TCP 127.0.0.1:9;rport;branch=z9hG4bK{branch}\r\n\
+         Max-Forwards: 70\r\n\
+         From: <sip:+441632960001@127.0.0.1;user=phone>;tag=c1\r\n\
+         To: <sip:{user}@127.0.0.1>\r\n\
+         Call-ID: {call_id}\r\n\
+         CSeq: 1 INVITE\r\n\
+         Contact: <sip:carrier@127.0.0.1:9;transport=tcp>\r\n\
+         Content-Type: application/sdp\r\n\
+         Content-Length: {body_len}\r\n\r\n{body}"
+    )
+    .into_bytes()
+}
+
+/// Reads responses off `conn` (framing kept across calls in `decoder`) until one with
+/// `status` for `call_id` arrives; returns it.
+async fn read_until(
+    conn: &mut TcpStream,
+    decoder: &mut answerpoint::sip::framing::StreamDecoder,
+    status: u16,
+    call_id: &str,
+) -> answerpoint::sip::Message {
+    loop {
+        while let Some(item) = decoder.next_item().expect("framed") {
+            if let answerpoint::sip::framing::StreamItem::Message(m) = item {
+                if m.status_code() == Some(status) && m.call_id() == Some(call_id) {
+                    return m;
+                }
+            }
+        }
+        let mut chunk = [0u8; 4096];
+        let n = tokio::time::timeout(WITHIN, conn.read(&mut chunk))
+            .await
+            .unwrap_or_else(|_| panic!("no {status} for {call_id} in time"))
+            .expect("read");
+        assert!(
+            n > 0,
+            "connection closed while waiting for {status} {call_id}"
+        );
+        decoder.push(&chunk[..n]).unwrap();
+    }
+}
+
+#[tokio::test]
+async fn tcp_body_over_the_message_limit_999_queued_101_gets_413_connection_kept() {
+    // Over limits.max_message_bytes (65,535): the decoder skips the body (exactly
+    // Content-Length octets), the 999 is queued with "body dropped: too large", the 101
+    // is answered 413, and the connection keeps working for the next message.
+    let engine = Engine::start(&format!("shutdown_grace_s = 0\n{CONFIG}")).await;
+    let mut conn = TcpStream::connect(engine.tcp).await.unwrap();
+    let mut decoder = answerpoint::sip::framing::StreamDecoder::default();
+
+    conn.write_all(&tcp_invite("101", "tcp-big-101", "b101", 70_000))
+        .await
+        .unwrap();
+    let r = read_until(&mut conn, &mut decoder, 413, "tcp-big-101").await;
+    assert!(r.header("Warning").unwrap().contains("70000"));
+
+    conn.write_all(&tcp_invite("999", "tcp-big-999", "b999", 100_000))
+        .await
+        .unwrap();
+    read_until(&mut conn, &mut decoder, 100, "tcp-big-999").await;
+    let snap = engine
+        .wait_for("the 999 queued", WITHIN, |s| {
+            s.calls.iter().any(|c| c.carrier_call_id == "tcp-big-999")
+        })
+        .await;
+    let call = snap
+        .calls
+        .iter()
+        .find(|c| c.carrier_call_id == "tcp-big-999")
+        .unwrap();
+    assert_eq!(call.class, Some(answerpoint::call::CallClass::Emergency));
+    assert!(
+        call.location_errors[0].starts_with("body dropped: too large"),
+        "{:?}",
+        call.location_errors
+    );
+    assert_eq!(snap.calls.len(), 1);
+
+    // Same connection: framing intact after 170,000 skipped octets.
+    conn.write_all(&options("TCP", "after", "tcp-after"))
+        .await
+        .unwrap();
+    read_until(&mut conn, &mut decoder, 200, "tcp-after").await;
+    let stats = engine.stop().await;
+    assert_eq!(stats.tcp_bodies_dropped, 2);
+    assert_eq!(stats.tcp_bad_streams, 0);
 }

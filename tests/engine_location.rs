@@ -195,3 +195,152 @@ fn big_999_body_within_the_message_limit_is_queued_not_413() {
     let loc = call.location.expect("located");
     assert_eq!(loc.lat, Some(48.123));
 }
+
+/// `text` with its last `cut` octets lost in transit: the Content-Length is now larger
+/// than the body the datagram holds (RFC 3261 §18.3).
+fn truncated(text: &str, cut: usize) -> String {
+    text[..text.len() - cut].to_owned()
+}
+
+#[test]
+fn truncated_999_datagram_is_queued_offered_answered_without_its_body() {
+    // RFC 3261 §18.3 would discard this datagram or answer 400: for a 999 that is a
+    // rejection. It is served without its body, the reason recorded as the location error.
+    let full = invite_with_location("cut@c", "loc1@carrier.example", &multipart(&pidf()));
+    let (call, inv) = queue_offer_answer(&truncated(&full, 300));
+    assert_eq!(call.location, None);
+    let first = call.location_errors.first().expect("a location error");
+    assert!(first.starts_with("body truncated"), "{first}");
+    assert!(first.contains("body dropped"), "{first}");
+    assert_eq!(
+        call.location_errors[1..],
+        ["cid:loc1@carrier.example names no body part".to_owned()],
+        "{:?}",
+        call.location_errors
+    );
+    // The handler's INVITE carries no half body (no offer: the handler makes one).
+    assert!(inv.body().is_empty(), "{:?}", inv.body().len());
+    assert_eq!(call.callback_number.as_deref(), Some("+441632960001"));
+}
+
+#[test]
+fn truncated_999_retransmission_is_absorbed_and_truncated_101_gets_400() {
+    let mut net = Net::new(&config(""));
+    for s in ["seat1", "seat2"] {
+        net.set_state(s, RequestedState::LoggedOut);
+    }
+    let full = invite_with_location("cut2@c", "loc1@carrier.example", &multipart(&pidf()));
+    // Cut inside the header-body boundary's neighbourhood too: only 1 body octet left.
+    let body_start = full.find("\r\n\r\n").unwrap() + 4;
+    let text = truncated(&full, full.len() - body_start - 1);
+    net.send(CARRIER, &text);
+    net.response(CARRIER, 100);
+    net.response(CARRIER, 180);
+    // The same datagram again (a retransmission, same branch): no second call.
+    net.send(CARRIER, &text);
+    assert!(net.take(CARRIER, |s| s.status() == Some(400)).is_empty());
+    let snap = net.snapshot();
+    assert_eq!(snap.calls.len(), 1);
+    assert_eq!(snap.calls[0].state, CallState::Queued);
+    assert_eq!(
+        snap.calls[0].class,
+        Some(answerpoint::call::CallClass::Emergency)
+    );
+
+    // A non-emergency request keeps the RFC behaviour: 400 naming Content-Length.
+    let n101 = invite_101("cut101@c", "z9hG4bKcut101");
+    net.send(CARRIER, &truncated(&n101, 10));
+    let r = net.response(CARRIER, 400);
+    assert_eq!(r.msg.call_id(), Some("cut101@c"));
+    assert!(r.header("Warning").unwrap().contains("Content-Length"));
+    // So does a truncated 999 that is not an INVITE (here an OPTIONS with a body).
+    let opt = "OPTIONS sip:999@127.0.0.1:5060 SIP/2.0\r\n\
+Via: SIP/2.0/UDP 127.0.0.1:5070;branch=z9hG4bKcutopt\r\n\
+Max-Forwards: 70\r\nFrom: <sip:c@127.0.0.1>;tag=o\r\nTo: <sip:999@127.0.0.1>\r\n\
+Call-ID: cutopt@c\r\nCSeq: 1 OPTIONS\r\nContent-Length: 50\r\n\r\nabc";
+    net.send(CARRIER, opt);
+    net.response(CARRIER, 400);
+    assert_eq!(net.snapshot().calls.len(), 1);
+}
+
+#[test]
+fn radius_of_1e308_places_the_999_at_the_centre_with_uncertainty_unknown() {
+    let huge = pidf().replace(
+        r#"<gs:radius uom="urn:ogc:def:uom:EPSG::9001">24</gs:radius>"#,
+        r#"<gs:radius uom="urn:ogc:def:uom:EPSG::9001">1e308</gs:radius>"#,
+    );
+    assert!(huge.contains("1e308"));
+    let (call, _) = queue_offer_answer(&invite_with_location(
+        "huge@c",
+        "loc1@carrier.example",
+        &multipart(&huge),
+    ));
+    let loc = call.location.expect("the centre is kept");
+    assert_eq!((loc.lat, loc.lon), (Some(48.123), Some(14.456)));
+    assert_eq!(loc.radius_m, None);
+    assert_eq!(loc.shape, Some("Point"));
+    assert!(
+        call.location_errors
+            .iter()
+            .any(|e| e.contains("Circle kept as its centre Point") && e.contains("radius")),
+        "{:?}",
+        call.location_errors
+    );
+}
+
+#[test]
+fn tcp_999_with_body_over_the_limit_is_queued_101_gets_413_ack_is_ignored() {
+    // The stream decoder skipped the body (over limits.max_message_bytes) and hands on the
+    // header section: a 999 is queued with the reason as its location error, anything
+    // else gets 413, an ACK nothing.
+    let mut net = Net::new(&config(""));
+    for s in ["seat1", "seat2"] {
+        net.set_state(s, RequestedState::LoggedOut);
+    }
+    let padded = pidf().replace(
+        "</presence>",
+        &format!("<!--{}--></presence>", "x".repeat(70_000)),
+    );
+    let big999 = invite_with_location("tcpbig@c", "loc1@carrier.example", &multipart(&padded))
+        .replace("SIP/2.0/UDP", "SIP/2.0/TCP");
+    net.send_tcp_body_too_large(CARRIER, &big999, 65_000);
+    let trying = net.response(CARRIER, 100);
+    assert_eq!(trying.transport, answerpoint::engine::Transport::Tcp);
+    net.response(CARRIER, 180);
+    let snap = net.snapshot();
+    assert_eq!(snap.calls.len(), 1);
+    let call = &snap.calls[0];
+    assert_eq!(call.state, CallState::Queued);
+    assert_eq!(call.location, None);
+    assert!(
+        call.location_errors[0].starts_with("body dropped: too large"),
+        "{:?}",
+        call.location_errors
+    );
+
+    let big101 = invite(
+        "sip:101@127.0.0.1:5060;user=phone",
+        "tcp101@c",
+        "z9hG4bKtcp101",
+        "",
+        "application/sdp",
+        &"x".repeat(70_000),
+    )
+    .replace("SIP/2.0/UDP", "SIP/2.0/TCP");
+    net.send_tcp_body_too_large(CARRIER, &big101, 65_000);
+    let r = net.response(CARRIER, 413);
+    assert_eq!(r.msg.call_id(), Some("tcp101@c"));
+    assert!(r.header("Warning").unwrap().contains("70000"));
+
+    let ack = "ACK sip:999@127.0.0.1 SIP/2.0\r\n\
+Via: SIP/2.0/TCP 127.0.0.1:5070;branch=z9hG4bKtcpack\r\n\
+Max-Forwards: 70\r\nFrom: <sip:c@127.0.0.1>;tag=a\r\nTo: <sip:999@127.0.0.1>;tag=b\r\n\
+Call-ID: tcpack@c\r\nCSeq: 1 ACK\r\nContent-Length: 70000\r\n\r\n";
+    net.send_tcp_body_too_large(CARRIER, ack, 65_000);
+    assert!(
+        net.take(CARRIER, |_| true).is_empty(),
+        "{:?}",
+        net.pending_summary()
+    );
+    assert_eq!(net.snapshot().calls.len(), 1);
+}

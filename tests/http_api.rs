@@ -769,3 +769,58 @@ async fn wrong_bearer_token_is_invalid_token() {
     assert_eq!(none.status(), StatusCode::UNAUTHORIZED);
     assert_eq!(challenge(&none), "Bearer realm=\"answerpoint\"");
 }
+
+/// AML sanity (location::aml module docs): a year-5138 `location_time` or a 0 m accuracy
+/// is answered 400 and never filed, so it cannot displace a real fix; a time a minute
+/// ahead (clock skew) and an ordinary fix are filed (202).
+#[tokio::test]
+async fn aml_future_time_and_zero_accuracy_are_400_and_not_filed() {
+    let h = harness(ApiSettings::default(), None);
+    let form = |b: String| {
+        Request::post("/api/aml")
+            .header(header::CONTENT_TYPE, "application/x-www-form-urlencoded")
+            .body(Body::from(b))
+            .unwrap()
+    };
+    let now_ms = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_millis() as i64;
+    let base = "v=1&device_number=%2B447477593102&location_latitude=55.85&location_longitude=-4.26";
+    let year_5138_ms = 99_999_999_999_999_i64; // 5138-11-16
+    let (s, body) = call(
+        &h.app,
+        form(format!(
+            "{base}&location_accuracy=5&location_time={year_5138_ms}"
+        )),
+    )
+    .await;
+    assert_eq!(s, StatusCode::BAD_REQUEST, "{body}");
+    assert!(
+        body["error"].as_str().unwrap().contains("location_time"),
+        "{body}"
+    );
+    let (s, body) = call(&h.app, form(format!("{base}&location_accuracy=0"))).await;
+    assert_eq!(s, StatusCode::BAD_REQUEST, "{body}");
+    assert!(
+        body["error"]
+            .as_str()
+            .unwrap()
+            .contains("location_accuracy"),
+        "{body}"
+    );
+    assert!(h.engine.lock().await.aml_reports.is_empty());
+
+    let skewed = now_ms + 60_000;
+    let (s, body) = call(
+        &h.app,
+        form(format!("{base}&location_accuracy=5&location_time={skewed}")),
+    )
+    .await;
+    assert_eq!(s, StatusCode::ACCEPTED, "{body}");
+    let e = h.engine.lock().await;
+    assert_eq!(e.aml_reports, vec!["+447477593102".to_owned()]);
+    let fix = e.aml.best(e.t0, "07477593102").unwrap();
+    assert_eq!(fix.time_of_positioning_ms, Some(skewed));
+    assert_eq!(fix.position.unwrap().radius_m, Some(5.0));
+}

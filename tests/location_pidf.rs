@@ -531,3 +531,60 @@ fn every_pidf_fixture_is_covered() {
     }
     assert_eq!(n, 35);
 }
+
+#[test]
+fn real_circle_with_insane_radius_keeps_its_centre_as_a_point() {
+    // The RFC 5491 Circle example with its radius replaced by what broken senders put
+    // there: the centre stays (a Point, uncertainty unknown) and the cause is recorded.
+    let doc = load("ng911lib/RFC5491TupleCircleLocation.xml");
+    let metres = r#"<gs:radius uom="urn:ogc:def:uom:EPSG::9001">
+850.24
+</gs:radius>"#;
+    assert!(doc.contains(metres));
+    for (radius, cause) in [
+        (
+            r#"<gs:radius uom="urn:ogc:def:uom:EPSG::9001">1e308</gs:radius>"#,
+            PidfError::MeasureOverCap { element: "radius" },
+        ),
+        (
+            r#"<gs:radius uom="urn:ogc:def:uom:EPSG::9001">-850.24</gs:radius>"#,
+            PidfError::BadMeasure { element: "radius" },
+        ),
+        (
+            r#"<gs:radius uom="urn:ogc:def:uom:EPSG::9101">0.0001</gs:radius>"#,
+            PidfError::UnsupportedUom {
+                element: "radius",
+                uom: "urn:ogc:def:uom:EPSG::9101".into(),
+            },
+        ),
+    ] {
+        let p = Pidf::parse(&doc.replace(metres, radius)).unwrap();
+        assert_eq!(p.locations.len(), 1, "{radius}");
+        match &p.locations[0].shape {
+            Some(Shape::Point { pos: c }) => pos(c, 42.5463, -73.2512, None),
+            other => panic!("{radius}: {other:?}"),
+        }
+        assert_eq!(p.locations[0].method.as_deref(), Some("OTDOA"));
+        assert_eq!(
+            p.errors,
+            vec![PidfError::ReducedToPoint {
+                shape: "Circle",
+                cause: Box::new(cause)
+            }]
+        );
+    }
+}
+
+#[test]
+fn real_circle_under_3d_crs_with_2d_centre_is_noted() {
+    let doc = load("ng911lib/RFC5491TupleCircleLocation.xml").replace("EPSG::4326", "EPSG::4979");
+    let p = Pidf::parse(&doc).unwrap();
+    assert_eq!(
+        p.errors,
+        vec![PidfError::MissingAltitude { element: "pos" }]
+    );
+    assert!(matches!(
+        p.locations[0].shape,
+        Some(Shape::Circle { radius_m, .. }) if radius_m == 850.24
+    ));
+}

@@ -2,7 +2,7 @@
 //! invalid, keepalives, several messages per read, one message split at every offset.
 
 use answerpoint::sip::framing::{frame, StreamDecoder, StreamItem};
-use answerpoint::sip::{parse, parse_with, Limits, ParseError};
+use answerpoint::sip::{parse, parse_with, DroppedBody, Limits, ParseError};
 
 const OPTIONS: &str = "OPTIONS sip:user@example.com SIP/2.0\r\n\
 Via: SIP/2.0/TCP client.example.com;branch=z9hG4bK74bf9\r\n\
@@ -94,7 +94,7 @@ fn stream_several_messages_and_keepalives_in_one_read() {
                 msgs += 1;
             }
             StreamItem::Keepalive { pong, .. } => pings += usize::from(pong),
-            StreamItem::Invalid(e) => panic!("{e:?}"),
+            other => panic!("{other:?}"),
         }
     }
     assert_eq!((msgs, pings), (3, 3));
@@ -115,12 +115,24 @@ fn stream_invalid_vs_need_more() {
         frame(two.as_bytes(), &l),
         Err(ParseError::ConflictingContentLength)
     );
-    // A declared body over the limit fails before the body arrives.
+    // A declared body over the limit is known before the body arrives: the header
+    // section alone is framed (the body is the caller's to skip).
     let big = OPTIONS.replace("Content-Length: 5", "Content-Length: 999999");
-    assert!(matches!(
-        frame(big.as_bytes(), &l),
-        Err(ParseError::BodyTooLarge { .. })
-    ));
+    let head_len = big.find("\r\n\r\n").unwrap() + 4;
+    match frame(big.as_bytes(), &l) {
+        Ok(Some((StreamItem::BodyTooLarge { head, dropped }, used))) => {
+            assert_eq!(used, head_len);
+            assert_eq!(head, big.as_bytes()[..head_len]);
+            assert_eq!(
+                dropped,
+                DroppedBody::TooLarge {
+                    declared: 999_999,
+                    max: l.max_body_bytes
+                }
+            );
+        }
+        other => panic!("{other:?}"),
+    }
     // A header section that never ends fails once it passes the message limit.
     let mut endless = b"OPTIONS sip:a@b SIP/2.0\r\n".to_vec();
     let tiny = Limits {
@@ -148,4 +160,109 @@ fn stream_invalid_vs_need_more() {
         d.next_item().unwrap(),
         Some(StreamItem::Message(_))
     ));
+}
+
+/// `OPTIONS` with a body of `n` octets (`x`), Content-Length set to match.
+fn options_with_body(n: usize, call: &str) -> Vec<u8> {
+    let mut m = OPTIONS
+        .replace("Content-Length: 5", &format!("Content-Length: {n}"))
+        .replace("3848276298220188511@example.net", call)
+        .replace("hello", "")
+        .into_bytes();
+    m.extend(std::iter::repeat_n(b'x', n));
+    m
+}
+
+#[test]
+fn oversize_body_is_skipped_without_buffering_and_framing_resumes() {
+    // A 1 KB message limit; a message declaring 1 MB of body, fed in 100-octet reads,
+    // then an ordinary message and a keepalive: the head is handed on, exactly the 1 MB
+    // is discarded, the buffer never exceeds the cap, and the next message frames.
+    let limits = Limits {
+        max_message_bytes: 1024,
+        max_body_bytes: 1024,
+        ..Limits::default()
+    };
+    let big = options_with_body(1_000_000, "big@x");
+    let head_len = big.len() - 1_000_000;
+    let mut stream = big.clone();
+    stream.extend_from_slice(&options_with_body(5, "after@x"));
+    stream.extend_from_slice(b"\r\n\r\n");
+    let mut d = StreamDecoder::new(limits);
+    let mut items = Vec::new();
+    for chunk in stream.chunks(100) {
+        d.push(chunk).unwrap();
+        assert!(d.buffered() <= 2 * 1024, "{}", d.buffered());
+        while let Some(item) = d.next_item().unwrap() {
+            items.push(item);
+        }
+    }
+    assert_eq!(d.buffered(), 0);
+    assert_eq!(d.skipping(), 0);
+    assert_eq!(items.len(), 3, "{items:?}");
+    match &items[0] {
+        StreamItem::BodyTooLarge { head, dropped } => {
+            assert_eq!(head.as_slice(), &big[..head_len]);
+            assert_eq!(
+                *dropped,
+                DroppedBody::TooLarge {
+                    declared: 1_000_000,
+                    max: 1024 - head_len
+                }
+            );
+        }
+        other => panic!("{other:?}"),
+    }
+    match &items[1] {
+        StreamItem::Message(m) => {
+            assert_eq!(m.call_id(), Some("after@x"));
+            assert_eq!(m.body(), b"xxxxx");
+        }
+        other => panic!("{other:?}"),
+    }
+    assert!(matches!(items[2], StreamItem::Keepalive { pong: true, .. }));
+}
+
+#[test]
+fn oversize_body_in_one_push_and_at_every_split() {
+    // The body room is what the message limit leaves after the head: one octet more
+    // than fits is dropped, exactly the room is framed as a message.
+    let limits = Limits {
+        max_message_bytes: 600,
+        max_body_bytes: 10_000,
+        ..Limits::default()
+    };
+    // Same head length for both (3-digit Content-Length, same-length Call-IDs).
+    let head_len = options_with_body(100, "fit@x").len() - 100;
+    let room = 600 - head_len;
+    assert!((100..1000).contains(&room));
+    let fits = options_with_body(room, "fit@x");
+    let over = options_with_body(room + 1, "ovr@x");
+    assert_eq!(fits.len(), 600);
+    let mut stream = over.clone();
+    stream.extend_from_slice(&fits);
+    for split in 0..=stream.len() {
+        let mut d = StreamDecoder::new(limits);
+        let mut got = Vec::new();
+        // Reads of at most max_message_bytes (what the TCP runtime does), so the
+        // buffer cap of 2 × max_message_bytes is never reached by framable input.
+        for part in [&stream[..split], &stream[split..]] {
+            for read in part.chunks(600) {
+                d.push(read).unwrap();
+                while let Some((item, octets)) = d.next_item_with_octets().unwrap() {
+                    got.push((item, octets));
+                }
+            }
+        }
+        assert_eq!(got.len(), 2, "split {split}");
+        assert!(
+            matches!(&got[0].0, StreamItem::BodyTooLarge { dropped: DroppedBody::TooLarge { declared, max }, .. } if *declared == room + 1 && *max == room),
+            "split {split}: {:?}",
+            got[0].0
+        );
+        assert!(got[0].1.is_empty());
+        assert!(matches!(&got[1].0, StreamItem::Message(m) if m.call_id() == Some("fit@x")));
+        assert_eq!(got[1].1, fits, "split {split}");
+        assert_eq!((d.buffered(), d.skipping()), (0, 0));
+    }
 }

@@ -302,7 +302,15 @@ impl Engine {
         }
 
         // Location and caller (never fatal, DESIGN §5).
-        let loc = locate(req);
+        let mut loc = locate(req);
+        if let Some(dropped) = inb.body_dropped {
+            use crate::location::locate::LocationError;
+            // No body: the reason comes first; that the empty body does not split into
+            // parts says nothing more. Unresolved `cid:` references stay listed.
+            loc.errors
+                .retain(|e| !matches!(e, LocationError::Multipart(_)));
+            loc.errors.insert(0, LocationError::BodyDropped(dropped));
+        }
         let mut summary = loc.summary(None, UNIX_EPOCH);
         if let Some(s) = summary.as_mut() {
             s.age_s = None;

@@ -191,17 +191,60 @@ impl Engine {
         let parsed = match sip::parse_with(msg.bytes, &self.limits) {
             Ok(m) => m,
             Err(e) => {
-                if !sip::is_response_start(msg.bytes) {
+                // A datagram shorter than its Content-Length (RFC 3261 §18.3): 400, except
+                // for an emergency INVITE, served without its body.
+                if let Some(dropped) = sip::DroppedBody::from_parse_error(&e) {
+                    self.handle_received_body_dropped(now, msg, dropped);
+                } else if !sip::is_response_start(msg.bytes) {
                     self.stateless_parse_error(&msg, &e);
                 }
                 return;
             }
         };
         if parsed.is_request() {
-            self.on_request(now, &msg, parsed);
+            self.on_request(now, &msg, parsed, None);
         } else {
             self.on_response(now, &msg, parsed);
         }
+        self.settle(now);
+    }
+
+    /// A message whose body was set aside: `msg.bytes` holds its header section (any
+    /// octets after it are ignored) and `dropped` says why the body is missing (a
+    /// truncated datagram, or a stream message whose body was too large to keep). An emergency INVITE (DESIGN §4) is
+    /// served like any other, without a body: queued, with `dropped` as its first
+    /// location error (DESIGN §5, a 999 call is never refused). Any other request gets
+    /// the stateless answer of [`sip::DroppedBody::parse_error`] (400 truncated, 413 too
+    /// large; RFC 3261 §18.3, §21.4.12); an ACK or a response is discarded (§17.2.1,
+    /// §18.1.2). The TCP runtime calls this for [`sip::framing::StreamItem::BodyTooLarge`].
+    pub fn handle_received_body_dropped(
+        &mut self,
+        now: Instant,
+        msg: Received<'_>,
+        dropped: sip::DroppedBody,
+    ) {
+        self.last_now = now;
+        let refused = dropped.parse_error();
+        let head = match sip::parse_head_with(msg.bytes, &self.limits) {
+            // An ACK is never answered (RFC 3261 §17.2.1), a response only discarded.
+            Ok(m) if m.is_request() && m.method() != Some(Method::Ack) => m,
+            Ok(_) => return,
+            Err(e) => {
+                if !sip::is_response_start(msg.bytes) {
+                    self.stateless_parse_error(&msg, &e);
+                }
+                return;
+            }
+        };
+        if !self.is_emergency_invite(&head) {
+            self.stateless_parse_error(&msg, &refused);
+            return;
+        }
+        self.notice(format!(
+            "emergency INVITE {}: {dropped}; served without its body",
+            head.call_id().unwrap_or("")
+        ));
+        self.on_request(now, &msg, head, Some(dropped));
         self.settle(now);
     }
 
@@ -483,8 +526,15 @@ impl Engine {
         }
     }
 
-    /// Routes a parsed request (RFC 3261 §8.2, §17.2.3, §12.2.2).
-    fn on_request(&mut self, now: Instant, rx: &Received<'_>, req: Message) {
+    /// Routes a parsed request (RFC 3261 §8.2, §17.2.3, §12.2.2). `body_dropped` is set
+    /// for an emergency INVITE served without its body.
+    fn on_request(
+        &mut self,
+        now: Instant,
+        rx: &Received<'_>,
+        req: Message,
+        body_dropped: Option<sip::DroppedBody>,
+    ) {
         if let Err(fault) = sip::validate::validate_request(&req) {
             let warning = format!("399 {AGENT} \"{fault}\"").replace(['\r', '\n', '\\'], " ");
             self.reply_stateless(
@@ -578,6 +628,7 @@ impl Engine {
             transport: rx.transport,
             source: rx.source,
             req: req.clone(),
+            body_dropped,
         };
         let req: &Message = &req;
         let Some(method) = req.method() else {
@@ -871,6 +922,8 @@ pub(crate) struct Inbound {
     pub(crate) transport: Transport,
     pub(crate) source: SocketAddr,
     pub(crate) req: Arc<Message>,
+    /// Why the body is missing, for an emergency INVITE served without it.
+    pub(crate) body_dropped: Option<sip::DroppedBody>,
 }
 
 /// Skills from config names; none listed → every class skill.

@@ -14,7 +14,7 @@
 //! | `GET /api/abandoned` | the abandoned-call callback list |
 //! | `POST /api/abandoned/{id}/done` | mark a callback item done |
 //! | `GET /api/events` | Server-Sent Events: one `event:` per engine event, JSON `data:` |
-//! | `POST /api/aml` | AML HTTPS form body (`application/x-www-form-urlencoded`) |
+//! | `POST /api/aml` | AML HTTPS form body (`application/x-www-form-urlencoded`): 202 when filed; 400 for a bad field (e.g. `location_accuracy` 0 or over 100 km) or a `location_time` more than 5 min ahead of this server's clock ([`crate::location::aml::check_time`]), 403 bad HMAC, 413 too large |
 //!
 //! Errors are JSON `{"error": "..."}` ([`ApiError`]): malformed JSON 400/422, wrong
 //! content type 415, unknown handler or callback 404, a state change the engine refuses
@@ -91,7 +91,7 @@ pub use command::{ApiCommand, ApiCommandError, ApiRequest, EngineHandle};
 pub use error::ApiError;
 
 use crate::kpi::{Kpi, KpiReport};
-use crate::location::aml::{parse_https_form, AmlError};
+use crate::location::aml::{check_time, parse_https_form, AmlError};
 use crate::queue::RequestedState;
 
 /// Longest handler id accepted in a path, bytes (config's `MAX_NAME_LEN`).
@@ -618,14 +618,17 @@ async fn post_aml(
         ));
     }
     let body = body?;
-    let fix = parse_https_form(&body, state.settings.aml_hmac_key.as_deref()).map_err(|e| {
+    let refuse = |e: AmlError| {
         let status = match e {
             AmlError::TooLarge => StatusCode::PAYLOAD_TOO_LARGE,
             AmlError::HmacMissing | AmlError::HmacMismatch => StatusCode::FORBIDDEN,
             _ => StatusCode::BAD_REQUEST,
         };
         ApiError::new(status, e.to_string())
-    })?;
+    };
+    let fix = parse_https_form(&body, state.settings.aml_hmac_key.as_deref()).map_err(refuse)?;
+    // A far-future time would win every "newest fix" tie-break: refused, not filed.
+    check_time(&fix, unix_now_ms()).map_err(refuse)?;
     let caller = fix
         .device_number
         .clone()

@@ -13,12 +13,28 @@
 //! as [`AmlFix::length_mismatch`]. Field meanings of v2 follow the ELS beta examples
 //! (`lt` = seconds from `et`, the call start, to the fix); the ETSI text itself was not
 //! available when this was written.
+//!
+//! Sanity rules (ours; the fix decides which location a handler sees):
+//! - The accuracy (v1 `rd`, v2 third `lo` value, HTTPS `location_accuracy`) is the
+//!   radius in metres of the area the handset is in (ETSI TS 103 625, TR 103 393
+//!   examples). When given it must be finite, above 0 and at most
+//!   [`MAX_UNCERTAINTY_M`] (100 km, as for PIDF-LO):
+//!   0 m is no measurement (read as exact it would beat every real fix; read as unknown
+//!   it would quietly rank below them), so it is a [`AmlError::BadField`] and the HTTPS
+//!   sender gets 400. A fix without accuracy omits it (or sends `rd=N`) and is kept with
+//!   an unknown radius.
+//! - A time of positioning more than [`MAX_CLOCK_AHEAD_MS`] (5 min) ahead of the
+//!   receiver's clock is refused by [`check_time`] ([`AmlError::TimeInFuture`]): the
+//!   best fix is chosen by newest time among equals, so a far-future time (a year-5138
+//!   `location_time`) would otherwise displace every later, real fix. The parsers have
+//!   no clock; the layer that receives the report (HTTP `POST /api/aml`) calls it.
 
 use hmac::{Hmac, Mac};
 use serde::Serialize;
 use sha1::Sha1;
 
 use super::multipart::percent_decode;
+pub use super::pidf::MAX_UNCERTAINTY_M;
 use super::time::parse_compact_utc_ms;
 
 /// Longest accepted AML text or form body, bytes (a concatenated SMS is at most a few
@@ -26,6 +42,10 @@ use super::time::parse_compact_utc_ms;
 pub const MAX_AML_BYTES: usize = 4096;
 /// Most `key=value` fields read from one message.
 pub const MAX_AML_FIELDS: usize = 64;
+/// How far a time of positioning may be ahead of the receiver's clock, ms (handset and
+/// server clock skew; handsets take time from the network or GNSS, so minutes of skew
+/// are already a fault). See [`check_time`].
+pub const MAX_CLOCK_AHEAD_MS: i64 = 5 * 60 * 1000;
 
 /// Errors in an AML message.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -68,6 +88,15 @@ pub enum AmlError {
     /// The `hmac` parameter does not match HMAC-SHA1(key, body before `&hmac=`).
     #[error("hmac does not match")]
     HmacMismatch,
+    /// The time of positioning is more than [`MAX_CLOCK_AHEAD_MS`] ahead of the
+    /// receiver's clock ([`check_time`]).
+    #[error("{field} is {ahead_s} s in the future (at most {} s of clock skew accepted)", MAX_CLOCK_AHEAD_MS / 1000)]
+    TimeInFuture {
+        /// The field that carried the time (`location_time`, `top`, `lt`).
+        field: &'static str,
+        /// How far ahead, s.
+        ahead_s: i64,
+    },
 }
 
 /// How the message arrived.
@@ -132,7 +161,8 @@ pub struct AmlPosition {
     pub lat: f64,
     /// Longitude, degrees.
     pub lon: f64,
-    /// Horizontal accuracy radius, m; `None` when unknown (`rd=N` or 0).
+    /// Horizontal accuracy radius, m, in (0, [`MAX_UNCERTAINTY_M`]]; `None` when
+    /// unknown (not sent, or `rd=N`).
     pub radius_m: Option<f64>,
 }
 
@@ -238,9 +268,11 @@ fn position(
     if !(-180.0..=180.0).contains(&lon) {
         return Err(bad(lon_name, &lon.to_string()));
     }
+    // Finite already (`f64_field`); 0 m is no measurement (see the module docs).
     let radius_m = match radius {
-        Some(r) if r < 0.0 => return Err(bad(radius_name, &r.to_string())),
-        Some(0.0) => None,
+        Some(r) if r <= 0.0 || r > MAX_UNCERTAINTY_M => {
+            return Err(bad(radius_name, &r.to_string()))
+        }
         r => r,
     };
     Ok(AmlPosition { lat, lon, radius_m })
@@ -369,6 +401,31 @@ fn parse_v2(fields: &[(&str, &str)], transport: AmlTransport) -> Result<AmlFix, 
         }
     }
     Ok(fix)
+}
+
+/// Refuses a fix whose time of positioning is more than [`MAX_CLOCK_AHEAD_MS`] ahead of
+/// `now_unix_ms` (the receiver's wall clock, Unix ms). A fix without a time, or with a
+/// past one, passes (its age is shown to the handler).
+///
+/// # Errors
+/// [`AmlError::TimeInFuture`] naming the field the time came from.
+pub fn check_time(fix: &AmlFix, now_unix_ms: i64) -> Result<(), AmlError> {
+    let Some(t) = fix.time_of_positioning_ms else {
+        return Ok(());
+    };
+    let ahead_ms = t.saturating_sub(now_unix_ms);
+    if ahead_ms <= MAX_CLOCK_AHEAD_MS {
+        return Ok(());
+    }
+    let field = match (fix.transport, fix.version) {
+        (AmlTransport::Https, _) => "location_time",
+        (_, 1) => "top",
+        _ => "lt",
+    };
+    Err(AmlError::TimeInFuture {
+        field,
+        ahead_s: ahead_ms / 1000,
+    })
 }
 
 /// Unpacks GSM 7-bit packed septets (3GPP TS 23.038 §6.1.2.1.1) and maps them to ASCII
@@ -581,6 +638,71 @@ mod tests {
                 "{field}"
             );
         }
+    }
+
+    #[test]
+    fn accuracy_must_be_a_radius_of_0_to_100_km() {
+        for acc in ["0", "-3", "0.0", "100000.5", "1e308", "inf", "NaN"] {
+            let form = format!("location_latitude=1&location_longitude=2&location_accuracy={acc}");
+            assert!(
+                matches!(
+                    parse_https_form(form.as_bytes(), None),
+                    Err(AmlError::BadField {
+                        field: "location_accuracy",
+                        ..
+                    })
+                ),
+                "{acc}"
+            );
+            let sms = format!("A\"ML=1;lt=1;lg=2;rd={acc};pm=G");
+            assert!(
+                matches!(
+                    parse_sms_text(&sms),
+                    Err(AmlError::BadField { field: "rd", .. })
+                ),
+                "{acc}"
+            );
+        }
+        for (acc, want) in [("0.5", Some(0.5)), ("100000", Some(100_000.0))] {
+            let form = format!("location_latitude=1&location_longitude=2&location_accuracy={acc}");
+            let fix = parse_https_form(form.as_bytes(), None).unwrap();
+            assert_eq!(fix.position.unwrap().radius_m, want);
+        }
+        // Unknown accuracy is said by leaving it out (or rd=N).
+        let fix = parse_https_form(b"location_latitude=1&location_longitude=2", None).unwrap();
+        assert_eq!(fix.position.unwrap().radius_m, None);
+        let fix = parse_sms_text("A\"ML=1;lt=1;lg=2;rd=N;pm=G").unwrap();
+        assert_eq!(fix.position.unwrap().radius_m, None);
+    }
+
+    #[test]
+    fn time_of_positioning_in_the_future_is_refused() {
+        let now = 1_764_374_400_000; // 2025-11-29T00:00:00Z
+        let at = |t: i64| {
+            parse_https_form(
+                format!("location_latitude=1&location_longitude=2&location_time={t}").as_bytes(),
+                None,
+            )
+            .unwrap()
+        };
+        assert_eq!(check_time(&at(now - 3_600_000), now), Ok(()));
+        assert_eq!(check_time(&at(now + MAX_CLOCK_AHEAD_MS), now), Ok(()));
+        assert_eq!(
+            check_time(&at(now + MAX_CLOCK_AHEAD_MS + 1000), now),
+            Err(AmlError::TimeInFuture {
+                field: "location_time",
+                ahead_s: 301
+            })
+        );
+        // Year 5138 (the SMS form's compact UTC time).
+        let sms = parse_sms_text("A\"ML=1;lt=1;lg=2;rd=5;top=51380101000000;pm=G").unwrap();
+        assert!(matches!(
+            check_time(&sms, now),
+            Err(AmlError::TimeInFuture { field: "top", ahead_s }) if ahead_s > 3_000 * 365 * 86_400
+        ));
+        // No time at all: nothing to check.
+        let none = parse_https_form(b"location_latitude=1&location_longitude=2", None).unwrap();
+        assert_eq!(check_time(&none, now), Ok(()));
     }
 
     #[test]

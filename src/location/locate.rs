@@ -174,6 +174,11 @@ pub enum LocationError {
     /// A `Geolocation` URI with a scheme that is neither `cid` nor dereferenceable.
     #[error("unsupported Geolocation URI {0}")]
     UnsupportedGeolocation(String),
+    /// The INVITE's body (SDP, PIDF-LO, additional data) was set aside, truncated in
+    /// transit or too large (RFC 3261 §18.3): no location by value; references in the
+    /// headers still count.
+    #[error("{0}")]
+    BodyDropped(crate::sip::DroppedBody),
 }
 
 /// A PIDF-LO location found in the INVITE.

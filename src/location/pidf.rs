@@ -13,6 +13,20 @@
 //! Parsing is bounded (see [`XmlLimits`]) and never expands entities. A malformed shape
 //! is a typed [`PidfError`]: it is recorded in [`Pidf::errors`] and the document's other
 //! locations are kept; the document is an error only when nothing usable remains.
+//!
+//! Sanity rules a control room relies on (beyond the RFC 5491 §5.2 grammar):
+//! - Every distance is finite, not negative and at most [`MAX_UNCERTAINTY_M`] (100 km);
+//!   a Circle or Sphere radius and an Ellipse/Ellipsoid semi-major axis are also above 0
+//!   (RFC 5491 §5.2.3–§5.2.7 describe an area of uncertainty around the centre; 0 m is
+//!   no measurement).
+//! - A Circle, Sphere, Ellipse or Ellipsoid whose size is unusable (missing, zero,
+//!   over the cap, not finite, or in a unit that is not a length, e.g. radians) keeps
+//!   its valid centre as a **Point** (uncertainty unknown) and records
+//!   [`PidfError::ReducedToPoint`]: the centre is still the best estimate of the caller.
+//!   An ArcBand is not reduced: its centre is the antenna, not the caller.
+//! - A `gml:pos` under `srsName` EPSG::4979 (3D, RFC 5491 §3) with only two coordinates
+//!   is used as a 2D position and records [`PidfError::MissingAltitude`]: latitude and
+//!   longitude are intact, only the altitude is missing.
 
 use std::cell::OnceCell;
 
@@ -34,6 +48,11 @@ pub const MAX_LOCATIONS: usize = 16;
 pub const MAX_POLYGON_POINTS: usize = 256;
 /// Most civic fields kept from one civic address.
 pub const MAX_CIVIC_FIELDS: usize = 64;
+/// Largest distance accepted in a shape (radius, semi-axis, ArcBand radius, Prism
+/// height), m. A cell-sector fix covers a few km, the largest GSM timing-advance cell
+/// 35 km; an area of uncertainty wider than 100 km places nobody for dispatch and is a
+/// units or encoding error (RFC 5491 §5.2 gives no upper bound: this cap is ours).
+pub const MAX_UNCERTAINTY_M: f64 = 100_000.0;
 
 /// Errors in a PIDF-LO document or one of its locations.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -91,10 +110,33 @@ pub enum PidfError {
     /// Latitude outside ±90° or longitude outside ±180°.
     #[error("coordinate out of range")]
     CoordinateOutOfRange,
-    /// A negative or non-finite distance, or inner radius above outer radius.
+    /// A negative distance, a zero radius or semi-major axis, or inner radius above
+    /// outer radius (non-finite numbers are [`PidfError::BadNumber`]).
     #[error("{element} has an invalid value")]
     BadMeasure {
         /// Element local name.
+        element: &'static str,
+    },
+    /// A distance above [`MAX_UNCERTAINTY_M`].
+    #[error("{element} exceeds {MAX_UNCERTAINTY_M} m")]
+    MeasureOverCap {
+        /// Element local name.
+        element: &'static str,
+    },
+    /// A Circle, Sphere, Ellipse or Ellipsoid with a valid centre but an unusable size:
+    /// the location is kept as a Point at the centre, its uncertainty unknown.
+    #[error("{shape} kept as its centre Point, uncertainty unknown: {cause}")]
+    ReducedToPoint {
+        /// RFC 5491 shape name as sent.
+        shape: &'static str,
+        /// Why the size was unusable.
+        cause: Box<PidfError>,
+    },
+    /// A `gml:pos` with two coordinates under `srsName` EPSG::4979, which is 3D
+    /// (RFC 5491 §3): used as a 2D position, altitude unknown.
+    #[error("{element} has 2 coordinates under 3D EPSG::4979: used as 2D, altitude unknown")]
+    MissingAltitude {
+        /// Element local name (`pos`).
         element: &'static str,
     },
     /// A Polygon ring with fewer than 4 positions (3 corners + closing point) or more
@@ -554,7 +596,7 @@ fn read_location_info(li: Node<'_, '_>, base: &Base<'_>, pidf: &mut Pidf) {
                 }
             }
             "Point" | "Circle" | "Ellipse" | "ArcBand" | "Polygon" | "Sphere" | "Ellipsoid"
-            | "Prism" => match read_shape(el, None) {
+            | "Prism" => match read_shape(el, None, &mut pidf.errors) {
                 Ok(s) if first_shape.is_none() => first_shape = Some(s),
                 Ok(s) => shapes.push(s),
                 Err(e) => {
@@ -695,8 +737,13 @@ fn make_pos(lat: f64, lon: f64, alt_m: Option<f64>) -> Result<Pos, PidfError> {
     Ok(Pos { lat, lon, alt_m })
 }
 
-/// `gml:pos`: "lat lon" or "lat lon alt".
-fn read_pos(el: Node<'_, '_>) -> Result<Pos, PidfError> {
+/// `gml:pos`: "lat lon" or "lat lon alt". With `dims` = 3 (EPSG::4979) two numbers are
+/// still a position; [`PidfError::MissingAltitude`] goes to `notes`.
+fn read_pos(
+    el: Node<'_, '_>,
+    dims: Option<usize>,
+    notes: &mut Vec<PidfError>,
+) -> Result<Pos, PidfError> {
     let t = el.text().unwrap_or("");
     let mut v = [0.0f64; 3];
     let mut n = 0;
@@ -709,17 +756,35 @@ fn read_pos(el: Node<'_, '_>) -> Result<Pos, PidfError> {
         n += 1;
     }
     match n {
-        2 => make_pos(v[0], v[1], None),
+        2 => {
+            let p = make_pos(v[0], v[1], None)?;
+            if dims == Some(3) {
+                notes.push(PidfError::MissingAltitude { element: "pos" });
+            }
+            Ok(p)
+        }
         3 => make_pos(v[0], v[1], Some(v[2])),
         _ => Err(bad_number("pos", t)),
     }
 }
 
-/// A measure child with its uom converted: `Length` → metres, `Angle` → degrees.
+/// A measure child with its uom converted: `Length` → metres (0 to
+/// [`MAX_UNCERTAINTY_M`]), `Angle` → degrees.
 #[derive(Clone, Copy)]
 enum Unit {
     Length,
     Angle,
+}
+
+/// A length that defines an area of uncertainty (Circle/Sphere radius, semi-major axis):
+/// as [`measure`], and above 0.
+fn extent(el: Node<'_, '_>, shape: &'static str, name: &'static str) -> Result<f64, PidfError> {
+    let v = measure(el, shape, name, Unit::Length)?;
+    if v > 0.0 {
+        Ok(v)
+    } else {
+        Err(PidfError::BadMeasure { element: name })
+    }
 }
 
 fn measure(
@@ -739,6 +804,9 @@ fn measure(
             if v < 0.0 {
                 return Err(PidfError::BadMeasure { element: name });
             }
+            if v > MAX_UNCERTAINTY_M {
+                return Err(PidfError::MeasureOverCap { element: name });
+            }
             v
         }
         (Unit::Angle, "9102") => v,
@@ -755,7 +823,11 @@ fn measure(
 
 /// Positions of a `gml:Polygon`'s exterior `LinearRing`: either `gml:pos` children or
 /// one `gml:posList` (RFC 5491 §5.2.2).
-fn read_ring(poly: Node<'_, '_>, dims: Option<usize>) -> Result<Vec<Pos>, PidfError> {
+fn read_ring(
+    poly: Node<'_, '_>,
+    dims: Option<usize>,
+    notes: &mut Vec<PidfError>,
+) -> Result<Vec<Pos>, PidfError> {
     let dims = srs_dims(poly, dims)?;
     let ring = one(one(poly, "Polygon", "exterior")?, "Polygon", "LinearRing")?;
     let mut pts = Vec::new();
@@ -791,7 +863,7 @@ fn read_ring(poly: Node<'_, '_>, dims: Option<usize>) -> Result<Vec<Pos>, PidfEr
             if pts.len() == MAX_POLYGON_POINTS {
                 return Err(PidfError::BadPolygon(pts.len() + 1));
             }
-            pts.push(read_pos(p)?);
+            pts.push(read_pos(p, dims, notes)?);
         }
     }
     if pts.len() < 4 || pts.len() > MAX_POLYGON_POINTS {
@@ -837,9 +909,30 @@ fn read_coordinates(el: Node<'_, '_>) -> Result<Pos, PidfError> {
     }
 }
 
-fn read_shape(el: Node<'_, '_>, inherited_dims: Option<usize>) -> Result<Shape, PidfError> {
+/// One RFC 5491 §5.2 shape. Notes that do not cost the shape (a reduced size, a missing
+/// altitude) go to `notes`; see the [module docs](self) for the sanity rules.
+fn read_shape(
+    el: Node<'_, '_>,
+    inherited_dims: Option<usize>,
+    notes: &mut Vec<PidfError>,
+) -> Result<Shape, PidfError> {
     let dims = srs_dims(el, inherited_dims)?;
     let name = el.name();
+    // A shape around a centre: the centre must be valid; an unusable size keeps the
+    // centre as a Point (uncertainty unknown) with the cause noted.
+    let centred = |shape: &'static str,
+                   notes: &mut Vec<PidfError>,
+                   size: &dyn Fn(Pos) -> Result<Shape, PidfError>|
+     -> Result<Shape, PidfError> {
+        let center = read_pos(one(el, shape, "pos")?, dims, notes)?;
+        Ok(size(center).unwrap_or_else(|cause| {
+            notes.push(PidfError::ReducedToPoint {
+                shape,
+                cause: Box::new(cause),
+            });
+            Shape::Point { pos: center }
+        }))
+    };
     Ok(match name {
         "Point" => {
             let pos = match el
@@ -847,32 +940,41 @@ fn read_shape(el: Node<'_, '_>, inherited_dims: Option<usize>) -> Result<Shape, 
                 .find(|c| c.is_element() && c.name() == "coordinates")
             {
                 Some(c) => read_coordinates(c)?,
-                None => read_pos(one(el, "Point", "pos")?)?,
+                None => read_pos(one(el, "Point", "pos")?, dims, notes)?,
             };
             Shape::Point { pos }
         }
-        "Circle" => Shape::Circle {
-            center: read_pos(one(el, "Circle", "pos")?)?,
-            radius_m: measure(el, "Circle", "radius", Unit::Length)?,
-        },
-        "Sphere" => Shape::Sphere {
-            center: read_pos(one(el, "Sphere", "pos")?)?,
-            radius_m: measure(el, "Sphere", "radius", Unit::Length)?,
-        },
-        "Ellipse" => Shape::Ellipse {
-            center: read_pos(one(el, "Ellipse", "pos")?)?,
-            semi_major_m: measure(el, "Ellipse", "semiMajorAxis", Unit::Length)?,
-            semi_minor_m: measure(el, "Ellipse", "semiMinorAxis", Unit::Length)?,
-            orientation_deg: measure(el, "Ellipse", "orientation", Unit::Angle)?,
-        },
-        "Ellipsoid" => Shape::Ellipsoid {
-            center: read_pos(one(el, "Ellipsoid", "pos")?)?,
-            semi_major_m: measure(el, "Ellipsoid", "semiMajorAxis", Unit::Length)?,
-            semi_minor_m: measure(el, "Ellipsoid", "semiMinorAxis", Unit::Length)?,
-            vertical_axis_m: measure(el, "Ellipsoid", "verticalAxis", Unit::Length)?,
-            orientation_deg: measure(el, "Ellipsoid", "orientation", Unit::Angle)?,
-        },
+        "Circle" => centred("Circle", notes, &|center| {
+            Ok(Shape::Circle {
+                center,
+                radius_m: extent(el, "Circle", "radius")?,
+            })
+        })?,
+        "Sphere" => centred("Sphere", notes, &|center| {
+            Ok(Shape::Sphere {
+                center,
+                radius_m: extent(el, "Sphere", "radius")?,
+            })
+        })?,
+        "Ellipse" => centred("Ellipse", notes, &|center| {
+            Ok(Shape::Ellipse {
+                center,
+                semi_major_m: extent(el, "Ellipse", "semiMajorAxis")?,
+                semi_minor_m: measure(el, "Ellipse", "semiMinorAxis", Unit::Length)?,
+                orientation_deg: measure(el, "Ellipse", "orientation", Unit::Angle)?,
+            })
+        })?,
+        "Ellipsoid" => centred("Ellipsoid", notes, &|center| {
+            Ok(Shape::Ellipsoid {
+                center,
+                semi_major_m: extent(el, "Ellipsoid", "semiMajorAxis")?,
+                semi_minor_m: measure(el, "Ellipsoid", "semiMinorAxis", Unit::Length)?,
+                vertical_axis_m: measure(el, "Ellipsoid", "verticalAxis", Unit::Length)?,
+                orientation_deg: measure(el, "Ellipsoid", "orientation", Unit::Angle)?,
+            })
+        })?,
         "ArcBand" => {
+            // Not reduced to its centre: that is the antenna, not the caller.
             let inner = measure(el, "ArcBand", "innerRadius", Unit::Length)?;
             let outer = measure(el, "ArcBand", "outerRadius", Unit::Length)?;
             if inner > outer {
@@ -881,7 +983,7 @@ fn read_shape(el: Node<'_, '_>, inherited_dims: Option<usize>) -> Result<Shape, 
                 });
             }
             Shape::ArcBand {
-                center: read_pos(one(el, "ArcBand", "pos")?)?,
+                center: read_pos(one(el, "ArcBand", "pos")?, dims, notes)?,
                 inner_radius_m: inner,
                 outer_radius_m: outer,
                 start_angle_deg: measure(el, "ArcBand", "startAngle", Unit::Angle)?,
@@ -889,13 +991,13 @@ fn read_shape(el: Node<'_, '_>, inherited_dims: Option<usize>) -> Result<Shape, 
             }
         }
         "Polygon" => Shape::Polygon {
-            exterior: read_ring(el, dims)?,
+            exterior: read_ring(el, dims, notes)?,
         },
         "Prism" => {
             let base = one(el, "Prism", "base")?;
             let poly = one(base, "Prism", "Polygon")?;
             Shape::Prism {
-                base: read_ring(poly, dims.or(Some(3)))?,
+                base: read_ring(poly, dims.or(Some(3)), notes)?,
                 height_m: measure(el, "Prism", "height", Unit::Length)?,
             }
         }
@@ -929,16 +1031,30 @@ mod tests {
     #[test]
     fn typed_shape_errors() {
         let cases: Vec<(&str, PidfError)> = vec![
+            // An ArcBand is never reduced to its centre (the antenna): its errors stand.
             (
-                r#"<gs:Circle srsName="urn:ogc:def:crs:EPSG::4326"><gml:pos>1 2</gml:pos><gs:radius>5</gs:radius></gs:Circle>"#,
-                PidfError::MissingUom { element: "radius" },
+                r#"<gs:ArcBand srsName="urn:ogc:def:crs:EPSG::4326"><gml:pos>1 2</gml:pos><gs:innerRadius>5</gs:innerRadius><gs:outerRadius uom="urn:ogc:def:uom:EPSG::9001">9</gs:outerRadius><gs:startAngle uom="urn:ogc:def:uom:EPSG::9102">0</gs:startAngle><gs:openingAngle uom="urn:ogc:def:uom:EPSG::9102">90</gs:openingAngle></gs:ArcBand>"#,
+                PidfError::MissingUom {
+                    element: "innerRadius",
+                },
             ),
             (
-                r#"<gs:Circle srsName="urn:ogc:def:crs:EPSG::4326"><gml:pos>1 2</gml:pos><gs:radius uom="urn:ogc:def:uom:EPSG::9002">5</gs:radius></gs:Circle>"#,
+                r#"<gs:ArcBand srsName="urn:ogc:def:crs:EPSG::4326"><gml:pos>1 2</gml:pos><gs:innerRadius uom="urn:ogc:def:uom:EPSG::9001">5</gs:innerRadius><gs:outerRadius uom="urn:ogc:def:uom:EPSG::9002">9</gs:outerRadius><gs:startAngle uom="urn:ogc:def:uom:EPSG::9102">0</gs:startAngle><gs:openingAngle uom="urn:ogc:def:uom:EPSG::9102">90</gs:openingAngle></gs:ArcBand>"#,
                 PidfError::UnsupportedUom {
-                    element: "radius",
+                    element: "outerRadius",
                     uom: "urn:ogc:def:uom:EPSG::9002".into(),
                 },
+            ),
+            (
+                r#"<gs:ArcBand srsName="urn:ogc:def:crs:EPSG::4326"><gml:pos>1 2</gml:pos><gs:innerRadius uom="urn:ogc:def:uom:EPSG::9001">5</gs:innerRadius><gs:outerRadius uom="urn:ogc:def:uom:EPSG::9001">1e308</gs:outerRadius><gs:startAngle uom="urn:ogc:def:uom:EPSG::9102">0</gs:startAngle><gs:openingAngle uom="urn:ogc:def:uom:EPSG::9102">90</gs:openingAngle></gs:ArcBand>"#,
+                PidfError::MeasureOverCap {
+                    element: "outerRadius",
+                },
+            ),
+            // A Circle whose centre is broken has nothing to keep.
+            (
+                r#"<gs:Circle srsName="urn:ogc:def:crs:EPSG::4326"><gml:pos>91 2</gml:pos><gs:radius uom="urn:ogc:def:uom:EPSG::9001">5</gs:radius></gs:Circle>"#,
+                PidfError::CoordinateOutOfRange,
             ),
             (
                 r#"<gml:Point srsName="urn:ogc:def:crs:EPSG::27700"><gml:pos>1 2</gml:pos></gml:Point>"#,
@@ -960,6 +1076,176 @@ mod tests {
         for (xml, want) in cases {
             assert_eq!(Pidf::parse(&wrap(xml)).unwrap_err(), want, "{xml}");
         }
+    }
+
+    const M: &str = "urn:ogc:def:uom:EPSG::9001";
+
+    /// A Circle centred on 51.5 -0.1 with `radius` as given (`uom` attribute included
+    /// when `Some`).
+    fn circle(radius: &str, uom: Option<&str>) -> String {
+        let uom = uom.map(|u| format!(" uom=\"{u}\"")).unwrap_or_default();
+        wrap(&format!(
+            r#"<gs:Circle srsName="urn:ogc:def:crs:EPSG::4326"><gml:pos>51.5 -0.1</gml:pos><gs:radius{uom}>{radius}</gs:radius></gs:Circle>"#
+        ))
+    }
+
+    #[test]
+    fn unusable_circle_radius_keeps_the_centre_as_a_point() {
+        let centre = Pos {
+            lat: 51.5,
+            lon: -0.1,
+            alt_m: None,
+        };
+        let over = PidfError::MeasureOverCap { element: "radius" };
+        let bad = PidfError::BadMeasure { element: "radius" };
+        let cases: Vec<(String, PidfError)> = vec![
+            (circle("1e308", Some(M)), over.clone()),
+            (circle("100000.001", Some(M)), over),
+            (circle("-5", Some(M)), bad.clone()),
+            (circle("0", Some(M)), bad),
+            (
+                circle("NaN", Some(M)),
+                PidfError::BadNumber {
+                    element: "radius",
+                    text: "NaN".into(),
+                },
+            ),
+            (
+                circle("inf", Some(M)),
+                PidfError::BadNumber {
+                    element: "radius",
+                    text: "inf".into(),
+                },
+            ),
+            // A radius in radians (an angle, not a length) or feet.
+            (
+                circle("0.001", Some("urn:ogc:def:uom:EPSG::9101")),
+                PidfError::UnsupportedUom {
+                    element: "radius",
+                    uom: "urn:ogc:def:uom:EPSG::9101".into(),
+                },
+            ),
+            (
+                circle("5", Some("urn:ogc:def:uom:EPSG::9002")),
+                PidfError::UnsupportedUom {
+                    element: "radius",
+                    uom: "urn:ogc:def:uom:EPSG::9002".into(),
+                },
+            ),
+            (
+                circle("5", None),
+                PidfError::MissingUom { element: "radius" },
+            ),
+            (
+                wrap(
+                    r#"<gs:Circle srsName="urn:ogc:def:crs:EPSG::4326"><gml:pos>51.5 -0.1</gml:pos></gs:Circle>"#,
+                ),
+                PidfError::MissingElement {
+                    shape: "Circle",
+                    element: "radius",
+                },
+            ),
+        ];
+        for (xml, cause) in cases {
+            let p = Pidf::parse(&xml).unwrap_or_else(|e| panic!("{xml}: {e}"));
+            assert_eq!(p.locations.len(), 1, "{xml}");
+            assert_eq!(
+                p.locations[0].shape,
+                Some(Shape::Point { pos: centre }),
+                "{xml}"
+            );
+            assert_eq!(
+                p.errors,
+                vec![PidfError::ReducedToPoint {
+                    shape: "Circle",
+                    cause: Box::new(cause)
+                }],
+                "{xml}"
+            );
+            assert_eq!(
+                p.locations[0].shape.as_ref().unwrap().center_and_radius().1,
+                None
+            );
+        }
+        // The cap itself and an ordinary radius are kept as they are.
+        for r in [100_000.0, 24.0] {
+            let p = Pidf::parse(&circle(&r.to_string(), Some(M))).unwrap();
+            assert!(p.errors.is_empty(), "{:?}", p.errors);
+            assert_eq!(
+                p.locations[0].shape,
+                Some(Shape::Circle {
+                    center: centre,
+                    radius_m: r
+                })
+            );
+        }
+    }
+
+    #[test]
+    fn unusable_ellipse_and_sphere_sizes_keep_the_centre() {
+        let e = Pidf::parse(&wrap(r#"<gs:Ellipse srsName="urn:ogc:def:crs:EPSG::4326"><gml:pos>1 2</gml:pos><gs:semiMajorAxis uom="urn:ogc:def:uom:EPSG::9001">2e5</gs:semiMajorAxis><gs:semiMinorAxis uom="urn:ogc:def:uom:EPSG::9001">5</gs:semiMinorAxis><gs:orientation uom="urn:ogc:def:uom:EPSG::9102">10</gs:orientation></gs:Ellipse>"#)).unwrap();
+        assert!(matches!(
+            e.locations[0].shape,
+            Some(Shape::Point { pos: Pos { lat, lon, alt_m: None } }) if lat == 1.0 && lon == 2.0
+        ));
+        assert_eq!(
+            e.errors,
+            vec![PidfError::ReducedToPoint {
+                shape: "Ellipse",
+                cause: Box::new(PidfError::MeasureOverCap {
+                    element: "semiMajorAxis"
+                })
+            }]
+        );
+        // A Sphere keeps its altitude when reduced.
+        let s = Pidf::parse(&wrap(r#"<gs:Sphere srsName="urn:ogc:def:crs:EPSG::4979"><gml:pos>1 2 30</gml:pos><gs:radius uom="urn:ogc:def:uom:EPSG::9001">0</gs:radius></gs:Sphere>"#)).unwrap();
+        assert_eq!(
+            s.locations[0].shape,
+            Some(Shape::Point {
+                pos: Pos {
+                    lat: 1.0,
+                    lon: 2.0,
+                    alt_m: Some(30.0)
+                }
+            })
+        );
+        assert_eq!(s.errors.len(), 1);
+    }
+
+    #[test]
+    fn epsg_4979_with_two_coordinates_is_2d_with_a_note() {
+        let p = Pidf::parse(&wrap(r#"<gml:Point srsName="urn:ogc:def:crs:EPSG::4979"><gml:pos>51.5 -0.1</gml:pos></gml:Point>"#)).unwrap();
+        assert_eq!(
+            p.locations[0].shape,
+            Some(Shape::Point {
+                pos: Pos {
+                    lat: 51.5,
+                    lon: -0.1,
+                    alt_m: None
+                }
+            })
+        );
+        assert_eq!(
+            p.errors,
+            vec![PidfError::MissingAltitude { element: "pos" }]
+        );
+        // Three coordinates under 4979, and two under 4326: no note.
+        for xml in [
+            r#"<gml:Point srsName="urn:ogc:def:crs:EPSG::4979"><gml:pos>51.5 -0.1 20</gml:pos></gml:Point>"#,
+            r#"<gml:Point srsName="urn:ogc:def:crs:EPSG::4326"><gml:pos>51.5 -0.1</gml:pos></gml:Point>"#,
+        ] {
+            assert!(Pidf::parse(&wrap(xml)).unwrap().errors.is_empty(), "{xml}");
+        }
+        // A 4979 Sphere with a 2D centre keeps its radius, noted.
+        let s = Pidf::parse(&wrap(r#"<gs:Sphere srsName="urn:ogc:def:crs:EPSG::4979"><gml:pos>1 2</gml:pos><gs:radius uom="urn:ogc:def:uom:EPSG::9001">15</gs:radius></gs:Sphere>"#)).unwrap();
+        assert!(matches!(
+            s.locations[0].shape,
+            Some(Shape::Sphere { radius_m, .. }) if radius_m == 15.0
+        ));
+        assert_eq!(
+            s.errors,
+            vec![PidfError::MissingAltitude { element: "pos" }]
+        );
     }
 
     #[test]

@@ -138,6 +138,9 @@ pub struct RuntimeStats {
     pub tcp_connect_failures: u64,
     /// TCP streams closed because they could not be framed (RFC 3261 §18.3).
     pub tcp_bad_streams: u64,
+    /// TCP messages whose body was over the limits and was skipped (the header section
+    /// went to the engine: an emergency INVITE queued, anything else answered 413).
+    pub tcp_bodies_dropped: u64,
     /// Messages dropped because a TCP connection's write queue was full.
     pub tcp_write_dropped: u64,
 }
@@ -151,6 +154,7 @@ pub(crate) struct Counters {
     tcp_rejected_limit: AtomicU64,
     tcp_connect_failures: AtomicU64,
     tcp_bad_streams: AtomicU64,
+    tcp_bodies_dropped: AtomicU64,
     tcp_write_dropped: AtomicU64,
     next_conn_id: AtomicU64,
 }
@@ -165,6 +169,7 @@ impl Counters {
             tcp_rejected_limit: g(&self.tcp_rejected_limit),
             tcp_connect_failures: g(&self.tcp_connect_failures),
             tcp_bad_streams: g(&self.tcp_bad_streams),
+            tcp_bodies_dropped: g(&self.tcp_bodies_dropped),
             tcp_write_dropped: g(&self.tcp_write_dropped),
         }
     }
@@ -178,6 +183,15 @@ pub(crate) enum Input {
         source: SocketAddr,
         local: SocketAddr,
         bytes: Vec<u8>,
+    },
+    /// The header section of a stream message whose body was over the limits and was
+    /// discarded by the decoder (goes to [`Engine::handle_received_body_dropped`]).
+    BodyDropped {
+        transport: Transport,
+        source: SocketAddr,
+        local: SocketAddr,
+        head: Vec<u8>,
+        dropped: crate::sip::DroppedBody,
     },
     /// An inbound TCP connection from `peer`, writable through `writer`.
     TcpOpened {
@@ -763,6 +777,27 @@ impl Core {
                         local,
                         bytes: &bytes,
                     },
+                );
+                self.flush(taken);
+            }
+            Input::BodyDropped {
+                transport,
+                source,
+                local,
+                head,
+                dropped,
+            } => {
+                tracing::debug!(?transport, %source, %dropped, "received without its body");
+                let taken = std::time::Instant::now();
+                self.engine.handle_received_body_dropped(
+                    now(),
+                    Received {
+                        transport,
+                        source,
+                        local,
+                        bytes: &head,
+                    },
+                    dropped,
                 );
                 self.flush(taken);
             }

@@ -1,5 +1,5 @@
 //! SIP over TCP (RFC 3261 §18): the accept loop, one task per connection, stream framing
-//! by Content-Length (§18.3, via [`crate::sip::framing::frame`]) and connection reuse
+//! by Content-Length (§18.3, via [`crate::sip::framing::StreamDecoder`]) and connection reuse
 //! (§18.2.2: a response goes back over the connection the request came in on; the engine's
 //! own requests reuse any open connection to the destination, else one is opened).
 //!
@@ -10,8 +10,11 @@
 //!
 //! Framing outcomes: "need more bytes" keeps reading; a framed message (valid or not) goes
 //! to the engine, which answers malformed requests; CRLFCRLF pings get a CRLF pong
-//! (RFC 5626 §4.4.1); a stream that cannot be framed (no or conflicting Content-Length,
-//! oversize) gets a 400/413/513 when the request head is readable, then is closed. A
+//! (RFC 5626 §4.4.1); a message whose body is over the limits goes to the engine as its
+//! header section ([`Input::BodyDropped`]: an emergency INVITE is queued without the body,
+//! anything else gets 413) while the decoder discards the body, and the connection carries
+//! on; a stream that cannot be framed (no or conflicting Content-Length, header section
+//! oversize) gets a 400/513 when the request head is readable, then is closed. A
 //! request with too many header fields whose Content-Length is still readable gets 513 +
 //! `Warning` (as over UDP) and the connection carries on; otherwise 513, then close.
 //!
@@ -37,7 +40,7 @@ use tokio::sync::{mpsc, watch, OwnedSemaphorePermit, Semaphore};
 
 use super::{Counters, Input, Transport};
 use crate::config::{Cidr, Config};
-use crate::sip::framing::{frame, StreamItem};
+use crate::sip::framing::{frame, StreamDecoder, StreamItem};
 use crate::sip::{
     is_response_start, parse_with, token_from_entropy, Limits, MessageBuilder, Method, ParseError,
 };
@@ -248,10 +251,12 @@ async fn run_connection(
     let mut deadline = idle.map(|d| tokio::time::Instant::now() + d);
     let writer = tokio::spawn(write_loop(wr, rx, peer));
     let mut stop = ctx.stop.clone();
-    let mut buf: Vec<u8> = Vec::with_capacity(READ_CHUNK_BYTES);
-    let cap = ctx.limits.max_message_bytes.saturating_mul(2);
+    // At most one message limit per read: what stays buffered between reads is less than
+    // one message, so `push` meets its cap (2 × max_message_bytes) only when the peer
+    // sends an unframeable stream.
+    let mut chunk = vec![0u8; READ_CHUNK_BYTES.min(ctx.limits.max_message_bytes.max(1))];
+    let mut decoder = StreamDecoder::new(ctx.limits);
     'read: loop {
-        buf.reserve(READ_CHUNK_BYTES);
         let idle_wait = async {
             match deadline {
                 Some(d) => tokio::time::sleep_until(d).await,
@@ -264,7 +269,7 @@ async fn run_connection(
                 tracing::info!(%peer, "tcp: no SIP message within the idle timeout: closing");
                 break 'read;
             }
-            r = rd.read_buf(&mut buf) => match r {
+            r = rd.read(&mut chunk) => match r {
                 Ok(0) => break 'read,
                 Ok(n) => n,
                 Err(e) => {
@@ -274,34 +279,43 @@ async fn run_connection(
             },
         };
         tracing::trace!(%peer, n, "tcp read");
+        if let Err(e) = decoder.push(chunk.get(..n).unwrap_or_default()) {
+            // The buffer cap (2 × max_message_bytes) needs a peer that never ends its
+            // head within the limits; frame() caps head and body otherwise.
+            reject_stream(decoder.pending(), &e, &tx, &ctx, peer, &ctx.limits);
+            break 'read;
+        }
         loop {
-            match frame(&buf, &ctx.limits) {
-                Ok(None) => {
-                    if buf.len() > cap {
-                        // frame() caps the head and body, so this needs a peer that
-                        // never ends its head within the limits; treat as oversize.
-                        let e = ParseError::MessageTooLarge {
-                            len: buf.len(),
-                            max: ctx.limits.max_message_bytes,
-                        };
-                        reject_stream(&buf, &e, &tx, &ctx, peer, &ctx.limits);
-                        break 'read;
-                    }
-                    break;
-                }
-                Ok(Some((StreamItem::Keepalive { pong, .. }, used))) => {
+            match decoder.next_item_with_octets() {
+                Ok(None) => break,
+                Ok(Some((StreamItem::Keepalive { pong, .. }, _))) => {
                     if pong {
                         let _ = tx.try_send(b"\r\n".to_vec());
                     }
-                    buf.drain(..used.min(buf.len()));
                     // RFC 5626 keepalives are activity: the idle deadline starts again.
                     if let (Some(d), Some(i)) = (deadline.as_mut(), idle) {
                         *d = tokio::time::Instant::now() + i;
                     }
                 }
-                Ok(Some((StreamItem::Message(_) | StreamItem::Invalid(_), used))) => {
-                    let bytes = buf.get(..used).unwrap_or_default().to_vec();
-                    buf.drain(..used.min(buf.len()));
+                Ok(Some((StreamItem::BodyTooLarge { head, dropped }, _))) => {
+                    // The decoder discards the body; the engine decides on the head.
+                    deadline = None;
+                    ctx.counters
+                        .tcp_bodies_dropped
+                        .fetch_add(1, Ordering::Relaxed);
+                    tracing::warn!(%peer, %dropped, "tcp: body over the limits skipped");
+                    let msg = Input::BodyDropped {
+                        transport: Transport::Tcp,
+                        source: peer,
+                        local,
+                        head,
+                        dropped,
+                    };
+                    if ctx.input.send(msg).await.is_err() {
+                        break 'read;
+                    }
+                }
+                Ok(Some((StreamItem::Message(_) | StreamItem::Invalid(_), bytes))) => {
                     deadline = None;
                     let msg = Input::Message {
                         transport: Transport::Tcp,
@@ -322,25 +336,25 @@ async fn run_connection(
                         max_headers: RELAXED_MAX_HEADERS,
                         ..ctx.limits
                     };
-                    match frame(&buf, &relaxed) {
+                    match frame(decoder.pending(), &relaxed) {
                         Ok(Some((_, used))) => {
-                            let head = buf.get(..used).unwrap_or_default();
+                            let head = decoder.pending().get(..used).unwrap_or_default();
                             if let Some(resp) = unframeable_response(head, &e, &relaxed) {
                                 let _ = tx.try_send(resp);
                             }
                             tracing::warn!(%peer, error = %e, "tcp: request refused 513");
-                            buf.drain(..used.min(buf.len()));
+                            decoder.discard(used);
                             deadline = None;
                         }
-                        Ok(None) if buf.len() <= cap => break,
+                        Ok(None) => break,
                         _ => {
-                            reject_stream(&buf, &e, &tx, &ctx, peer, &relaxed);
+                            reject_stream(decoder.pending(), &e, &tx, &ctx, peer, &relaxed);
                             break 'read;
                         }
                     }
                 }
                 Err(e) => {
-                    reject_stream(&buf, &e, &tx, &ctx, peer, &ctx.limits);
+                    reject_stream(decoder.pending(), &e, &tx, &ctx, peer, &ctx.limits);
                     break 'read;
                 }
             }
@@ -447,7 +461,8 @@ mod tests {
         let (msg_tx, msg_rx) = mpsc::channel(64);
         tokio::spawn(async move {
             while let Some(i) = rx.recv().await {
-                if let Input::Message { bytes, .. } = i {
+                // A message whose body was skipped comes through as its header section.
+                if let Input::Message { bytes, .. } | Input::BodyDropped { head: bytes, .. } = i {
                     let _ = msg_tx.send(bytes).await;
                 }
             }
@@ -610,13 +625,52 @@ mod tests {
         assert_eq!(unframeable_response(response, &e, &Limits::default()), None);
     }
 
+    #[tokio::test(start_paused = true)]
+    async fn oversize_body_is_skipped_and_the_connection_carries_on() {
+        // 200 KB of body against the 65,535-octet message limit, written in pieces: the
+        // header section goes on, the body is discarded, the next message frames, and
+        // the connection stays open (the engine answers the head: 413 or a queued 999).
+        let (addr, mut rx, counters, _stop) = start(policy(30, &[], usize::MAX), 8).await;
+        let mut s = TcpStream::connect(addr).await.unwrap();
+        let mut head = NO_CL[..NO_CL.len() - 2].to_vec();
+        head.extend_from_slice(b"Content-Length: 200000\r\n\r\n");
+        s.write_all(&head).await.unwrap();
+        for _ in 0..20 {
+            s.write_all(&[b'x'; 10_000]).await.unwrap();
+        }
+        let mut ok = NO_CL[..NO_CL.len() - 2].to_vec();
+        ok.extend_from_slice(b"Content-Length: 3\r\n\r\nabc");
+        s.write_all(&ok).await.unwrap();
+        let within = Duration::from_secs(5);
+        let first = tokio::time::timeout(within, rx.recv())
+            .await
+            .unwrap()
+            .unwrap();
+        assert_eq!(first, head);
+        let second = tokio::time::timeout(within, rx.recv())
+            .await
+            .unwrap()
+            .unwrap();
+        assert_eq!(second, ok);
+        assert_eq!(counters.tcp_bodies_dropped.load(Ordering::Relaxed), 1);
+        assert_eq!(counters.tcp_bad_streams.load(Ordering::Relaxed), 0);
+        let (_, eof) = read_until_eof(&mut s, Duration::from_secs(1)).await;
+        assert!(!eof, "closed after an oversize body");
+    }
+
     #[test]
-    fn oversize_body_gets_413() {
+    fn oversize_head_still_gets_513() {
+        // A header section beyond the message limit cannot be framed: 513, then close.
+        let tiny = Limits {
+            max_message_bytes: 200,
+            ..Limits::default()
+        };
         let mut req = NO_CL[..NO_CL.len() - 2].to_vec();
-        req.extend_from_slice(b"Content-Length: 9999999\r\n\r\n");
-        let e = frame(&req, &Limits::default()).unwrap_err();
+        req.extend_from_slice(b"X-Pad: 0123456789\r\nContent-Length: 0\r\n\r\n");
+        let e = frame(&req, &tiny).unwrap_err();
+        assert!(matches!(e, ParseError::MessageTooLarge { .. }), "{e:?}");
         let resp = unframeable_response(&req, &e, &Limits::default()).unwrap();
-        assert_eq!(crate::sip::parse(&resp).unwrap().status_code(), Some(413));
+        assert_eq!(crate::sip::parse(&resp).unwrap().status_code(), Some(513));
     }
 
     #[test]

@@ -5,11 +5,17 @@
 //! (`Err`, the connection cannot be resynchronised and should be closed) from "framed
 //! but malformed" ([`StreamItem::Invalid`], answer 400 and carry on). Leading CRLFs are
 //! keepalives (RFC 5626 §4.4.1: a CRLFCRLF ping is answered with a CRLF pong).
+//!
+//! A message whose header section is within the limits but whose Content-Length is not
+//! ([`StreamItem::BodyTooLarge`]) does not end the stream: its header section is handed
+//! on (an emergency INVITE is still served, DESIGN §5; anything else gets 413) and
+//! [`StreamDecoder`] then discards exactly Content-Length octets as they arrive, never
+//! buffering them, so the messages after it frame as usual.
 
 use super::error::ParseError;
 use super::limits::Limits;
 use super::message::Message;
-use super::parse::{finish, scan_head};
+use super::parse::{finish, scan_head, DroppedBody};
 
 /// One item taken off a stream.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -27,11 +33,24 @@ pub enum StreamItem {
         /// True when a CRLFCRLF ping was seen.
         pong: bool,
     },
+    /// A message whose body (Content-Length) exceeds the body room the limits leave
+    /// ([`DroppedBody::TooLarge`]). Only the header section is framed and consumed:
+    /// `head` holds its octets (start line through the empty line; not yet validated,
+    /// see [`super::parse_head_with`]). The `declared` body octets that follow must be
+    /// discarded: [`StreamDecoder`] does so itself; a caller of [`frame`] must.
+    BodyTooLarge {
+        /// The header section as received.
+        head: Vec<u8>,
+        /// Content-Length and the limit it exceeds.
+        dropped: DroppedBody,
+    },
 }
 
 /// Frames the first item at the start of `buf`. Returns `Ok(Some((item, consumed)))`,
 /// `Ok(None)` when more bytes are needed, or `Err` when the stream is unusable
-/// (no or conflicting Content-Length, malformed header line, limits exceeded).
+/// (no or conflicting Content-Length, malformed header line, header section over the
+/// limits). A body over the limits is not an error: [`StreamItem::BodyTooLarge`], with
+/// `consumed` covering the header section only.
 pub fn frame(buf: &[u8], limits: &Limits) -> Result<Option<(StreamItem, usize)>, ParseError> {
     let crlf = buf
         .iter()
@@ -51,19 +70,22 @@ pub fn frame(buf: &[u8], limits: &Limits) -> Result<Option<(StreamItem, usize)>,
     let cl = scan
         .content_length
         .ok_or(ParseError::MissingContentLength)?;
-    if cl > limits.max_body_bytes {
-        return Err(ParseError::BodyTooLarge {
-            len: cl,
-            max: limits.max_body_bytes,
-        });
+    // The body room: the body limit, and what the message limit leaves after the head.
+    let room = limits
+        .max_body_bytes
+        .min(limits.max_message_bytes.saturating_sub(scan.body_start));
+    if cl > room {
+        let head = buf.get(..scan.body_start).unwrap_or_default().to_vec();
+        let dropped = DroppedBody::TooLarge {
+            declared: cl,
+            max: room,
+        };
+        return Ok(Some((
+            StreamItem::BodyTooLarge { head, dropped },
+            scan.body_start,
+        )));
     }
     let total = scan.body_start.saturating_add(cl);
-    if total > limits.max_message_bytes {
-        return Err(ParseError::MessageTooLarge {
-            len: total,
-            max: limits.max_message_bytes,
-        });
-    }
     let Some(body) = buf.get(scan.body_start..total) else {
         return Ok(None);
     };
@@ -77,11 +99,14 @@ pub fn frame(buf: &[u8], limits: &Limits) -> Result<Option<(StreamItem, usize)>,
 /// A stream decoder owning its receive buffer: [`push`](StreamDecoder::push) what the
 /// socket delivered, then call [`next_item`](StreamDecoder::next_item) until it yields
 /// `Ok(None)`. Several messages in one read and one message split across reads both
-/// work. The buffer is bounded by 2 × `max_message_bytes`.
+/// work. The buffer is bounded by 2 × `max_message_bytes`; the body of a
+/// [`StreamItem::BodyTooLarge`] is discarded as it arrives and never counts against it.
 #[derive(Debug, Clone, Default)]
 pub struct StreamDecoder {
     buf: Vec<u8>,
     limits: Limits,
+    /// Body octets of a [`StreamItem::BodyTooLarge`] still to discard.
+    skip: usize,
 }
 
 impl StreamDecoder {
@@ -90,12 +115,17 @@ impl StreamDecoder {
         StreamDecoder {
             buf: Vec::new(),
             limits,
+            skip: 0,
         }
     }
 
-    /// Appends received octets. Fails with `MessageTooLarge` if the unconsumed buffer
-    /// would exceed 2 × `max_message_bytes` (the peer is not reading our framing).
+    /// Appends received octets, first discarding any still owed to an oversize body.
+    /// Fails with `MessageTooLarge` if the unconsumed buffer would exceed
+    /// 2 × `max_message_bytes` (the peer is not reading our framing).
     pub fn push(&mut self, data: &[u8]) -> Result<(), ParseError> {
+        let n = self.skip.min(data.len());
+        self.skip -= n;
+        let data = data.get(n..).unwrap_or_default();
         let cap = self.limits.max_message_bytes.saturating_mul(2);
         let len = self.buf.len() + data.len();
         if len > cap {
@@ -105,21 +135,73 @@ impl StreamDecoder {
         Ok(())
     }
 
-    /// Takes the next item off the buffer; `Ok(None)` when more bytes are needed.
-    /// After an `Err` the connection should be closed.
+    /// Takes the next item off the buffer; `Ok(None)` when more bytes are needed
+    /// (including while an oversize body is still being discarded). After an `Err` the
+    /// connection should be closed.
     pub fn next_item(&mut self) -> Result<Option<StreamItem>, ParseError> {
-        match frame(&self.buf, &self.limits)? {
-            None => Ok(None),
-            Some((item, used)) => {
-                self.buf.drain(..used.min(self.buf.len()));
-                Ok(Some(item))
+        Ok(self.advance(false)?.map(|(item, _)| item))
+    }
+
+    /// [`next_item`](StreamDecoder::next_item), with the octets of a
+    /// [`StreamItem::Message`] or [`StreamItem::Invalid`] exactly as received (for a
+    /// consumer that parses them itself, like the engine); empty for other items.
+    pub fn next_item_with_octets(&mut self) -> Result<Option<(StreamItem, Vec<u8>)>, ParseError> {
+        self.advance(true)
+    }
+
+    fn advance(&mut self, octets: bool) -> Result<Option<(StreamItem, Vec<u8>)>, ParseError> {
+        if self.skip > 0 {
+            let n = self.skip.min(self.buf.len());
+            self.buf.drain(..n);
+            self.skip -= n;
+            if self.skip > 0 {
+                return Ok(None);
             }
         }
+        let Some((item, used)) = frame(&self.buf, &self.limits)? else {
+            return Ok(None);
+        };
+        let used = used.min(self.buf.len());
+        let bytes = match &item {
+            StreamItem::Message(_) | StreamItem::Invalid(_) if octets => {
+                self.buf.get(..used).unwrap_or_default().to_vec()
+            }
+            _ => Vec::new(),
+        };
+        self.buf.drain(..used);
+        if let StreamItem::BodyTooLarge {
+            dropped: DroppedBody::TooLarge { declared, .. },
+            ..
+        } = &item
+        {
+            // Whatever of the body is buffered goes now, the rest as it arrives.
+            let n = (*declared).min(self.buf.len());
+            self.buf.drain(..n);
+            self.skip = declared - n;
+        }
+        Ok(Some((item, bytes)))
     }
 
     /// Octets buffered and not yet framed.
     pub fn buffered(&self) -> usize {
         self.buf.len()
+    }
+
+    /// The octets buffered and not yet framed (to answer a stream that cannot be
+    /// framed, e.g. from its request head).
+    pub fn pending(&self) -> &[u8] {
+        &self.buf
+    }
+
+    /// Drops the first `n` buffered octets (at most all of them): a message the caller
+    /// framed itself, with other limits, and handled.
+    pub fn discard(&mut self, n: usize) {
+        self.buf.drain(..n.min(self.buf.len()));
+    }
+
+    /// Body octets of an oversize message still to be discarded as they arrive.
+    pub fn skipping(&self) -> usize {
+        self.skip
     }
 }
 

@@ -5,6 +5,8 @@
 //! - [`parse`] / [`parse_with`]: one datagram (or buffer) → owned [`Message`] or a typed
 //!   [`ParseError`] whose [`ParseError::status_code`] is the stateless answer (400, 413,
 //!   505, 513). [`is_response_start`] says whether to answer or discard.
+//! - [`parse_head_with`] / [`DroppedBody`]: the header section of a request whose body
+//!   was truncated or too large, so an emergency INVITE is still served.
 //! - [`framing::StreamDecoder`]: TCP/TLS byte stream → messages (Content-Length framing).
 //! - [`Message`]: raw header access by name (case-insensitive, compact forms) and typed
 //!   accessors (`top_via`, `from`, `to`, `cseq`, `contacts`, `routes`, …).
@@ -35,6 +37,6 @@ pub use error::{is_response_start, ParseError};
 pub use header::{HeaderError, HeaderName};
 pub use limits::{Limits, MAX_BODY_BYTES, MAX_HEADERS, MAX_LINE_BYTES, MAX_MESSAGE_BYTES};
 pub use message::{HeaderField, Message, Method};
-pub use parse::{parse, parse_with};
+pub use parse::{parse, parse_head_with, parse_with, DroppedBody};
 pub use scan::{unquote, CommaSplit, Param, ParamIter, Params};
 pub use uri::{Host, Scheme, Uri};

@@ -68,6 +68,81 @@ pub fn parse_with(input: &[u8], limits: &Limits) -> Result<Message, ParseError> 
     finish(input, scan, body)
 }
 
+/// Parses the header section at the start of `input` and ignores every octet after it:
+/// the returned [`Message`] has an empty body (its `Content-Length` header is kept as
+/// received). Used when a request's body has to be set aside but its header section is
+/// sound, so that an emergency INVITE is still served (see [`DroppedBody`]). Same
+/// limits and errors as [`parse_with`], except that Content-Length is not checked
+/// against the octets present.
+pub fn parse_head_with(input: &[u8], limits: &Limits) -> Result<Message, ParseError> {
+    let scan = scan_head(input, limits, true)?.ok_or(ParseError::Unterminated)?;
+    finish(input, scan, &[])
+}
+
+/// Why a request's body was set aside while its header section was kept (RFC 3261
+/// §18.3). A non-emergency request in this state is refused with
+/// [`DroppedBody::parse_error`]'s status; an emergency INVITE is served without its
+/// body and the reason is recorded as a location error (DESIGN §5: a 999 call is never
+/// refused for its body).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+pub enum DroppedBody {
+    /// A datagram holding fewer body octets than its Content-Length: the message was
+    /// truncated in transit (RFC 3261 §18.3 would discard it or answer 400).
+    #[error(
+        "body truncated (Content-Length {declared}, {received} octets received): body dropped"
+    )]
+    Truncated {
+        /// Content-Length value, octets.
+        declared: usize,
+        /// Body octets present in the datagram.
+        received: usize,
+    },
+    /// A stream message whose Content-Length exceeds the body room the limits leave
+    /// ([`Limits::max_body_bytes`], and `max_message_bytes` minus the header section):
+    /// the stream decoder skipped its body octets (RFC 3261 §21.4.12 would answer 413).
+    #[error("body dropped: too large (Content-Length {declared}, at most {max} octets accepted)")]
+    TooLarge {
+        /// Content-Length value, octets.
+        declared: usize,
+        /// Largest body the limits allow for this message, octets.
+        max: usize,
+    },
+}
+
+impl DroppedBody {
+    /// The error a non-emergency request in this state is refused with: 400 for a
+    /// truncated datagram ([`ParseError::ContentLengthExceedsDatagram`]), 413 for an
+    /// oversize body ([`ParseError::BodyTooLarge`]).
+    pub fn parse_error(&self) -> ParseError {
+        match *self {
+            DroppedBody::Truncated { declared, received } => {
+                ParseError::ContentLengthExceedsDatagram {
+                    declared,
+                    available: received,
+                }
+            }
+            DroppedBody::TooLarge { declared, max } => {
+                ParseError::BodyTooLarge { len: declared, max }
+            }
+        }
+    }
+
+    /// The [`DroppedBody`] for a parse error that leaves the header section usable:
+    /// `Some` only for [`ParseError::ContentLengthExceedsDatagram`].
+    pub fn from_parse_error(e: &ParseError) -> Option<DroppedBody> {
+        match *e {
+            ParseError::ContentLengthExceedsDatagram {
+                declared,
+                available,
+            } => Some(DroppedBody::Truncated {
+                declared,
+                received: available,
+            }),
+            _ => None,
+        }
+    }
+}
+
 /// Result of scanning a header section.
 pub(crate) struct Scan {
     /// Offset of the start line (after leading CRLFs).
@@ -520,5 +595,40 @@ v=0\n";
         assert_eq!(m.header("s"), Some("one  two"));
         let r = parse(b"SIP/2.0 100\r\n\r\n").unwrap();
         assert_eq!((r.status_code(), r.reason_phrase()), (Some(100), Some("")));
+    }
+
+    #[test]
+    fn head_only_parse_keeps_headers_and_drops_the_body() {
+        let short = b"OPTIONS sip:a@b SIP/2.0\r\nVia: SIP/2.0/UDP h;branch=z9hG4bK1\r\nCSeq: 1 OPTIONS\r\nContent-Length: 10\r\n\r\nabc";
+        let e = parse(short).unwrap_err();
+        let d = DroppedBody::from_parse_error(&e).expect("truncated datagram");
+        assert_eq!(
+            d,
+            DroppedBody::Truncated {
+                declared: 10,
+                received: 3
+            }
+        );
+        assert_eq!(d.parse_error(), e);
+        assert_eq!(d.parse_error().status_code(), 400);
+        let m = parse_head_with(short, &Limits::default()).unwrap();
+        assert_eq!(m.body(), b"");
+        assert_eq!(m.content_length(), Some(10));
+        // The head alone (what a stream decoder hands over) parses the same way.
+        let head = &short[..short.len() - 3];
+        assert_eq!(parse_head_with(head, &Limits::default()).unwrap(), m);
+        // A broken head is still an error, and other errors are not "dropped bodies".
+        assert!(parse_head_with(
+            b"OPTIONS sip:a@b SIP/2.0\r\nno colon\r\n\r\n",
+            &Limits::default()
+        )
+        .is_err());
+        assert_eq!(DroppedBody::from_parse_error(&ParseError::Empty), None);
+        let big = DroppedBody::TooLarge {
+            declared: 70_000,
+            max: 65_000,
+        };
+        assert_eq!(big.parse_error().status_code(), 413);
+        assert!(big.to_string().starts_with("body dropped: too large"));
     }
 }

@@ -147,6 +147,24 @@ impl Net {
         self.collect();
     }
 
+    /// `text` as a stream message whose body the decoder skipped as too large: its
+    /// header section goes to `handle_received_body_dropped` over TCP.
+    pub fn send_tcp_body_too_large(&mut self, from: &str, text: &str, max: usize) {
+        let head_end = text.find("\r\n\r\n").expect("a header section") + 4;
+        let declared = text.len() - head_end;
+        self.engine.handle_received_body_dropped(
+            self.now,
+            Received {
+                transport: Transport::Tcp,
+                source: addr(from),
+                local: addr(ENGINE),
+                bytes: &text.as_bytes()[..head_end],
+            },
+            sip::DroppedBody::TooLarge { declared, max },
+        );
+        self.collect();
+    }
+
     pub fn send(&mut self, from: &str, text: &str) {
         self.send_from(from, Transport::Udp, text);
     }
