@@ -240,6 +240,8 @@ skills = ["non-emergency"]
         1.0
     );
     assert_eq!(m("answerpoint_engine_latency_seconds_count"), 2.0);
+    // Every UDP datagram's wait is observed: 3 calls' INVITEs, ACKs, handler responses…
+    assert!(m("answerpoint_udp_wait_seconds_count") >= 10.0);
     let sum999 = m(r#"answerpoint_answer_time_seconds_sum{class="emergency"}"#);
     assert!((sum999 * 1000.0 - 2.0 * mean999).abs() < 100.0, "{sum999}");
     assert_eq!(m(r#"answerpoint_queue_depth{class="emergency"}"#), 0.0);

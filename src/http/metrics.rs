@@ -12,7 +12,8 @@
 //! | `answerpoint_queue_depth` | gauge | `class` | calls waiting now |
 //! | `answerpoint_handlers` | gauge | `state` | handlers in each state (`logged-out`, `not-ready`, `available`, `ringing`, `busy`, `wrap-up`) |
 //! | `answerpoint_answer_time_seconds` | histogram | `class` | INVITE arrival → handler's 200 OK |
-//! | `answerpoint_engine_latency_seconds` | histogram | — | INVITE received → INVITE sent to a free handler (the engine's own share) |
+//! | `answerpoint_engine_latency_seconds` | histogram | — | INVITE received (kernel receive stamp over UDP, so the wait in the socket counts) → INVITE sent to a free handler |
+//! | `answerpoint_udp_wait_seconds` | histogram | — | every UDP datagram: kernel receive → the engine takes it (is the engine keeping up?) |
 //! | `answerpoint_journal_dropped_total` | counter | — | journal records dropped (channel full) |
 //! | `answerpoint_events_lagged_total` | counter | — | events an SSE client missed because it read too slowly |
 
@@ -34,8 +35,10 @@ pub const QUEUE_DEPTH: &str = "answerpoint_queue_depth";
 pub const HANDLERS: &str = "answerpoint_handlers";
 /// Histogram, s: answer time; label `class`.
 pub const ANSWER_TIME_SECONDS: &str = "answerpoint_answer_time_seconds";
-/// Histogram, s: INVITE in → INVITE to the handler.
+/// Histogram, s: INVITE in (the kernel's receive stamp over UDP) → INVITE to the handler.
 pub const ENGINE_LATENCY_SECONDS: &str = "answerpoint_engine_latency_seconds";
+/// Histogram, s: how long each UDP datagram waited (kernel receive → the engine takes it).
+pub const UDP_WAIT_SECONDS: &str = "answerpoint_udp_wait_seconds";
 /// Counter: journal records dropped.
 pub const JOURNAL_DROPPED_TOTAL: &str = "answerpoint_journal_dropped_total";
 /// Counter: events missed by slow SSE clients.
@@ -103,7 +106,12 @@ pub fn describe() {
     describe_histogram!(
         ENGINE_LATENCY_SECONDS,
         metrics::Unit::Seconds,
-        "Engine latency: INVITE received to INVITE sent to a free handler."
+        "Engine latency: INVITE received (kernel receive time over UDP) to INVITE sent to a free handler."
+    );
+    describe_histogram!(
+        UDP_WAIT_SECONDS,
+        metrics::Unit::Seconds,
+        "UDP datagram wait: kernel receive time to the engine taking the datagram."
     );
     describe_counter!(
         JOURNAL_DROPPED_TOTAL,
@@ -132,6 +140,10 @@ pub fn builder() -> Result<PrometheusBuilder, BuildError> {
         )?
         .set_buckets_for_metric(
             Matcher::Full(ENGINE_LATENCY_SECONDS.to_owned()),
+            &ENGINE_LATENCY_BUCKETS_S,
+        )?
+        .set_buckets_for_metric(
+            Matcher::Full(UDP_WAIT_SECONDS.to_owned()),
             &ENGINE_LATENCY_BUCKETS_S,
         )
 }
@@ -185,6 +197,11 @@ pub fn observe_engine_latency(latency: Duration) {
     histogram!(ENGINE_LATENCY_SECONDS).record(latency.as_secs_f64());
 }
 
+/// A UDP datagram waited `wait` between the kernel queuing it and the engine taking it.
+pub fn observe_udp_wait(wait: Duration) {
+    histogram!(UDP_WAIT_SECONDS).record(wait.as_secs_f64());
+}
+
 /// `n` journal records were dropped.
 pub fn journal_dropped(n: u64) {
     counter!(JOURNAL_DROPPED_TOTAL).increment(n);
@@ -226,6 +243,8 @@ mod tests {
             set_handlers("available", 2);
             observe_answer_time(CallClass::Emergency, Duration::from_millis(4_200));
             observe_engine_latency(Duration::from_micros(80));
+            observe_udp_wait(Duration::from_micros(30));
+            observe_udp_wait(Duration::from_millis(3));
         });
         let text = handle.render();
         assert!(
@@ -246,6 +265,13 @@ mod tests {
         );
         assert!(text.contains("answerpoint_answer_time_seconds_count{class=\"emergency\"} 1"));
         assert!(text.contains("answerpoint_engine_latency_seconds_bucket{le=\"0.0001\"} 1"));
+        // 30 µs and 3 ms: one in le=50 µs, both in le=5 ms.
+        assert!(
+            text.contains("answerpoint_udp_wait_seconds_bucket{le=\"0.00005\"} 1"),
+            "{text}"
+        );
+        assert!(text.contains("answerpoint_udp_wait_seconds_bucket{le=\"0.005\"} 2"));
+        assert!(text.contains("answerpoint_udp_wait_seconds_count 2"));
         assert!(text.contains("answerpoint_engine_latency_seconds_bucket{le=\"0.00005\"} 0"));
         assert!(text.contains("# HELP answerpoint_queue_depth Calls waiting in the queue"));
         assert!(text.contains("# TYPE answerpoint_answer_time_seconds histogram"));

@@ -23,7 +23,8 @@
 
 pub mod agent;
 pub mod report;
-pub mod rxstamp;
+/// Kernel receive timestamps, shared with the engine's runtime.
+pub use crate::runtime::rxstamp;
 pub mod scenario;
 
 use std::net::SocketAddr;

@@ -48,6 +48,7 @@
 //! (`engine/shutdown.rs` has the SIP reasoning).
 
 mod observe;
+pub mod rxstamp;
 pub mod sched;
 mod tcp;
 pub(crate) mod udp;
@@ -495,6 +496,9 @@ impl Server {
         };
         for (_, socket) in &udp {
             udp::enlarge_recv_buffer(socket);
+            if let Err(e) = rxstamp::enable(socket) {
+                tracing::debug!(error = %e, "no kernel receive timestamps: read time used");
+            }
         }
         // The engine task reads the UDP sockets itself (see `udp`).
         let udp_sockets: Vec<Arc<UdpSocket>> = udp.iter().map(|(_, s)| s.clone()).collect();
@@ -847,6 +851,10 @@ impl Core {
             };
             tracing::trace!(source = %d.source, len = d.bytes().len(), "received");
             let taken = std::time::Instant::now();
+            // Latency counts from the kernel's receive stamp: the wait in the socket and
+            // in the inbound queue is part of what a caller experiences.
+            let arrived = d.received.unwrap_or(taken);
+            crate::http::metrics::observe_udp_wait(taken.saturating_duration_since(arrived));
             self.engine.handle_received(
                 now(),
                 Received {
@@ -857,7 +865,7 @@ impl Core {
                 },
             );
             self.inbound.recycle(d);
-            self.flush(taken);
+            self.flush(arrived);
             handled += 1;
         }
     }
@@ -877,7 +885,8 @@ impl Core {
     }
 
     /// Sends everything the engine has queued, then hands its events to the observer
-    /// (`taken`: when the engine task took the input that caused them, real time).
+    /// (`taken`: when the input that caused them arrived — a UDP datagram's kernel receive
+    /// stamp, else when the engine task took it — real time).
     fn flush(&mut self, taken: std::time::Instant) {
         while let Some(t) = self.engine.poll_transmit() {
             self.send(t);

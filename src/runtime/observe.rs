@@ -18,9 +18,12 @@
 //!
 //! # Engine latency
 //! `answerpoint_engine_latency_seconds` observes, for a call offered to a free handler
-//! while its own INVITE is processed, the time from the engine task taking that INVITE off
-//! its input queue to the handler INVITE having been handed to the socket (the engine's own
-//! share; a call that waits in the queue has no such figure — its wait is answer time).
+//! while its own INVITE is processed, the time from the INVITE's arrival — over UDP the
+//! kernel's receive stamp (`rxstamp`), so the time it waited in the socket and in the
+//! inbound queue counts; over TCP when the engine task took it off its input queue — to
+//! the handler INVITE having been handed to the socket (a call that waits in the queue has
+//! no such figure — its wait is answer time). `answerpoint_udp_wait_seconds` gives the
+//! wait alone for every UDP datagram.
 
 use std::collections::{HashMap, HashSet};
 use std::sync::Arc;

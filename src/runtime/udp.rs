@@ -65,8 +65,13 @@ pub(super) async fn readable(sockets: &[Arc<UdpSocket>]) -> usize {
 
 /// One read from a socket without waiting.
 pub(super) enum Read<'a> {
-    /// A SIP message (not a keepalive) from `source`.
-    Datagram { source: SocketAddr, bytes: &'a [u8] },
+    /// A SIP message (not a keepalive) from `source`, queued on the socket by the kernel at
+    /// `received` (`None`: no receive timestamp).
+    Datagram {
+        source: SocketAddr,
+        bytes: &'a [u8],
+        received: Option<std::time::Instant>,
+    },
     /// A keepalive, ignored.
     Keepalive,
     /// Nothing more to read now.
@@ -77,13 +82,17 @@ pub(super) enum Read<'a> {
 
 /// Reads one datagram from `socket` into `buf` without waiting.
 pub(super) fn try_read<'a>(socket: &UdpSocket, buf: &'a mut [u8]) -> Read<'a> {
-    match socket.try_recv_from(buf) {
-        Ok((len, source)) => {
+    match super::rxstamp::try_recv(socket, buf) {
+        Ok((len, source, received)) => {
             let bytes = buf.get(..len).unwrap_or_default();
             if is_keepalive(bytes) {
                 Read::Keepalive
             } else {
-                Read::Datagram { source, bytes }
+                Read::Datagram {
+                    source,
+                    bytes,
+                    received,
+                }
             }
         }
         Err(e) if e.kind() == io::ErrorKind::WouldBlock => Read::Empty,
@@ -99,6 +108,8 @@ pub(super) struct Waiting {
     pub(super) source: SocketAddr,
     /// Whether the engine judged it an emergency INVITE when it was read.
     emergency: bool,
+    /// The kernel's receive timestamp, if any.
+    pub(super) received: Option<std::time::Instant>,
 }
 
 impl Waiting {
@@ -138,9 +149,11 @@ impl Inbound {
                 .pop()
                 .unwrap_or_else(|| vec![0u8; DATAGRAM_BUFFER_BYTES]);
             let read = match try_read(socket, &mut buf) {
-                Read::Datagram { source, bytes } => {
-                    Some((source, bytes.len(), is_emergency(bytes)))
-                }
+                Read::Datagram {
+                    source,
+                    bytes,
+                    received,
+                } => Some((source, bytes.len(), is_emergency(bytes), received)),
                 Read::Keepalive => None,
                 Read::Empty => {
                     self.spare.push(buf);
@@ -153,11 +166,12 @@ impl Inbound {
                 }
             };
             match read {
-                Some((source, len, emergency)) => self.waiting.push_back(Waiting {
+                Some((source, len, emergency, received)) => self.waiting.push_back(Waiting {
                     buf,
                     len,
                     source,
                     emergency,
+                    received,
                 }),
                 None => self.spare.push(buf),
             }

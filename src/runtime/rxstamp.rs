@@ -1,10 +1,12 @@
-//! Kernel receive timestamps for the simulated peers (Linux `SO_TIMESTAMPNS`, socket(7)).
+//! Kernel receive timestamps for UDP (Linux `SO_TIMESTAMPNS`, socket(7)).
 //!
-//! The harness measures engine latency as "INVITE sent → INVITE received at the handler".
-//! "Received" is when the datagram reached the handler socket, stamped by the kernel, not
-//! when the harness's single task got round to reading it: the harness's own queueing (it
-//! shares two cores with the engine) is not engine latency. Where the platform has no
-//! receive timestamps, or the kernel gives none, the read time is used instead.
+//! "When did this datagram arrive" is the moment the kernel queued it on the socket, not
+//! when a busy task got round to reading it. The engine stamps every SIP datagram it reads
+//! this way ([`try_recv`]), so `answerpoint_engine_latency_seconds` counts the time an
+//! INVITE waited in the socket and `answerpoint_udp_wait_seconds` shows that wait alone;
+//! the load harness stamps what its simulated handlers receive ([`recv`]) so its engine
+//! latency is not inflated by its own queueing. Where the platform has no receive
+//! timestamps, or the kernel gives none, the read time is used instead.
 
 use std::io;
 use std::net::SocketAddr;
@@ -68,6 +70,30 @@ pub async fn recv(socket: &UdpSocket, buf: &mut [u8]) -> io::Result<(usize, Sock
         let _ = Interest::READABLE;
         let (n, from) = socket.recv_from(buf).await?;
         Ok((n, from, Instant::now()))
+    }
+}
+
+/// Reads one datagram from `socket` without waiting, like `UdpSocket::try_recv_from`, and
+/// returns its length, source and the kernel's receive timestamp (when [`enable`]d; `None`
+/// otherwise) mapped onto the monotonic clock.
+///
+/// # Errors
+/// `WouldBlock` when nothing is waiting; otherwise the operating system's receive error.
+pub fn try_recv(
+    socket: &UdpSocket,
+    buf: &mut [u8],
+) -> io::Result<(usize, SocketAddr, Option<Instant>)> {
+    #[cfg(target_os = "linux")]
+    {
+        use std::os::fd::AsRawFd;
+        let fd = socket.as_raw_fd();
+        let (n, from, stamp) = socket.try_io(Interest::READABLE, || recvmsg_stamped(fd, buf))?;
+        Ok((n, from, stamp.map(to_instant)))
+    }
+    #[cfg(not(target_os = "linux"))]
+    {
+        let (n, from) = socket.try_recv_from(buf)?;
+        Ok((n, from, None))
     }
 }
 
