@@ -266,3 +266,39 @@ fn oversize_body_in_one_push_and_at_every_split() {
         assert_eq!((d.buffered(), d.skipping()), (0, 0));
     }
 }
+
+#[test]
+fn an_implausible_content_length_ends_the_stream_instead_of_swallowing_it() {
+    // Skipping 4 GiB would silently eat every later message on the connection (seen in a
+    // test: three 999s after it never answered); beyond MAX_SKIPPED_BODY_BYTES it is an
+    // error (the runtime answers 513 from the head and closes).
+    use answerpoint::sip::framing::MAX_SKIPPED_BODY_BYTES;
+    let head = |cl: usize| {
+        OPTIONS
+            .replace("Content-Length: 5", &format!("Content-Length: {cl}"))
+            .split("\r\n\r\n")
+            .next()
+            .unwrap()
+            .to_owned()
+            + "\r\n\r\nhello"
+    };
+    let limits = Limits::default();
+    for cl in [MAX_SKIPPED_BODY_BYTES + 1, 4_294_967_295] {
+        let mut d = StreamDecoder::new(limits);
+        d.push(head(cl).as_bytes()).unwrap();
+        assert!(
+            matches!(d.next_item(), Err(ParseError::MessageTooLarge { .. })),
+            "Content-Length {cl}"
+        );
+        // The head is still there to answer from.
+        assert!(d.pending().starts_with(b"OPTIONS "));
+    }
+    // Up to the cap the body is skipped and the stream goes on.
+    let mut d = StreamDecoder::new(limits);
+    d.push(head(MAX_SKIPPED_BODY_BYTES).as_bytes()).unwrap();
+    assert!(matches!(
+        d.next_item(),
+        Ok(Some(StreamItem::BodyTooLarge { .. }))
+    ));
+    assert_eq!(d.skipping(), MAX_SKIPPED_BODY_BYTES - 5);
+}

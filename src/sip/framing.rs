@@ -10,7 +10,10 @@
 //! ([`StreamItem::BodyTooLarge`]) does not end the stream: its header section is handed
 //! on (an emergency INVITE is still served, DESIGN §5; anything else gets 413) and
 //! [`StreamDecoder`] then discards exactly Content-Length octets as they arrive, never
-//! buffering them, so the messages after it frame as usual.
+//! buffering them, so the messages after it frame as usual — up to
+//! [`MAX_SKIPPED_BODY_BYTES`]: a larger Content-Length is no body anyone sends (a broken
+//! or hostile peer), and discarding it would silently swallow every later message on the
+//! connection, so it is an error (answer 513 from the head, close; the peer reconnects).
 
 use super::error::ParseError;
 use super::limits::Limits;
@@ -46,11 +49,16 @@ pub enum StreamItem {
     },
 }
 
+/// Largest body [`StreamDecoder`] discards to keep a stream going, octets (16 MiB: two
+/// orders of magnitude above any SIP body, RFC 7852 additional data included).
+pub const MAX_SKIPPED_BODY_BYTES: usize = 16 << 20;
+
 /// Frames the first item at the start of `buf`. Returns `Ok(Some((item, consumed)))`,
 /// `Ok(None)` when more bytes are needed, or `Err` when the stream is unusable
 /// (no or conflicting Content-Length, malformed header line, header section over the
 /// limits). A body over the limits is not an error: [`StreamItem::BodyTooLarge`], with
-/// `consumed` covering the header section only.
+/// `consumed` covering the header section only — unless its Content-Length exceeds
+/// [`MAX_SKIPPED_BODY_BYTES`] ([`ParseError::MessageTooLarge`]).
 pub fn frame(buf: &[u8], limits: &Limits) -> Result<Option<(StreamItem, usize)>, ParseError> {
     let crlf = buf
         .iter()
@@ -74,6 +82,12 @@ pub fn frame(buf: &[u8], limits: &Limits) -> Result<Option<(StreamItem, usize)>,
     let room = limits
         .max_body_bytes
         .min(limits.max_message_bytes.saturating_sub(scan.body_start));
+    if cl > MAX_SKIPPED_BODY_BYTES {
+        return Err(ParseError::MessageTooLarge {
+            len: scan.body_start.saturating_add(cl),
+            max: limits.max_message_bytes,
+        });
+    }
     if cl > room {
         let head = buf.get(..scan.body_start).unwrap_or_default().to_vec();
         let dropped = DroppedBody::TooLarge {
