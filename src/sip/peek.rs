@@ -36,13 +36,18 @@ impl<'a> InvitePeek<'a> {
     }
 }
 
-/// Looks at `datagram`: `Some` when it starts with an INVITE request line
+/// Looks at `datagram`: `Some` when it starts (after any CRLFs) with an INVITE request line
 /// (`INVITE SP Request-URI SP SIP-Version CRLF`, RFC 3261 §7.1) whose URI is UTF-8;
 /// `None` for responses, other methods and anything malformed. Header fields are read
 /// up to the empty line, the end of the datagram or [`MAX_PEEK_LINES`] lines; folded
 /// continuation lines (RFC 3261 §7.3.1) are skipped, not joined.
 pub fn peek_invite(datagram: &[u8]) -> Option<InvitePeek<'_>> {
-    let rest = datagram.strip_prefix(b"INVITE ")?;
+    // CRLFs before the start line are ignored, as the parser does (RFC 3261 §7.5).
+    let start = datagram
+        .iter()
+        .position(|&b| b != b'\r' && b != b'\n')
+        .unwrap_or(datagram.len());
+    let rest = datagram.get(start..)?.strip_prefix(b"INVITE ")?;
     let (line, mut rest) = split_line(rest);
     let sp = line.iter().position(|&b| b == b' ')?;
     let (uri, version) = line.split_at(sp);
@@ -155,6 +160,8 @@ mod tests {
             (p.request_uri, p.priority),
             ("sip:999@x", Some("emergency"))
         );
+        let p = peek_invite(b"\r\n\r\nINVITE tel:999 SIP/2.0\r\n\r\n").unwrap();
+        assert_eq!(p.request_uri, "tel:999");
         let p = peek_invite(b"INVITE tel:112 SIP/2.0\r\nVia: SIP/2.0/UDP h").unwrap();
         assert_eq!((p.request_uri, p.priority), ("tel:112", None));
         assert!(p.resource_priority().is_empty());
