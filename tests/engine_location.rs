@@ -344,3 +344,52 @@ Call-ID: tcpack@c\r\nCSeq: 1 ACK\r\nContent-Length: 70000\r\n\r\n";
     );
     assert_eq!(net.snapshot().calls.len(), 1);
 }
+
+#[test]
+fn latin1_display_name_does_not_refuse_a_999_but_does_a_101() {
+    // A legacy PBX writes the caller's name in Latin-1: "José Müller" with 0xE9 and 0xFC,
+    // which are not UTF-8. The 999 is served (name with U+FFFD), the 101 gets 400.
+    let latin1 = |text: String| -> Vec<u8> {
+        let from = text.find("From: ").unwrap() + "From: ".len();
+        let mut b = text.into_bytes();
+        let name = b"\"Jos\xe9 M\xfcller\" ";
+        b.splice(from..from, name.iter().copied());
+        assert!(std::str::from_utf8(&b).is_err());
+        b
+    };
+    let mut net = Net::new(&config(""));
+    for s in ["seat1", "seat2"] {
+        net.set_state(s, RequestedState::LoggedOut);
+    }
+    net.send_bytes(
+        CARRIER,
+        answerpoint::engine::Transport::Udp,
+        &latin1(invite_999("latin999@c", "z9hG4bKlatin999")),
+    );
+    net.response(CARRIER, 100);
+    net.response(CARRIER, 180);
+    let snap = net.snapshot();
+    assert_eq!(snap.calls.len(), 1);
+    assert_eq!(snap.calls[0].state, CallState::Queued);
+    assert!(net.events.iter().any(|e| matches!(
+        e,
+        answerpoint::engine::EngineEvent::Notice { text } if text.contains("U+FFFD")
+    )));
+    // The same INVITE again (a retransmission) is absorbed by the same transaction.
+    net.send_bytes(
+        CARRIER,
+        answerpoint::engine::Transport::Udp,
+        &latin1(invite_999("latin999@c", "z9hG4bKlatin999")),
+    );
+    assert!(net.take(CARRIER, |s| s.status() == Some(400)).is_empty());
+    assert_eq!(net.snapshot().calls.len(), 1);
+
+    net.send_bytes(
+        CARRIER,
+        answerpoint::engine::Transport::Udp,
+        &latin1(invite_101("latin101@c", "z9hG4bKlatin101")),
+    );
+    let r = net.response(CARRIER, 400);
+    assert!(r.header("Warning").unwrap().contains("UTF-8"));
+    assert_eq!(net.snapshot().calls.len(), 1);
+}

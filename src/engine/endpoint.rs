@@ -186,10 +186,41 @@ impl Engine {
 
     /// One message from the network. Never panics; a bad message gets its stateless
     /// answer (requests) or is dropped (responses) and touches no other call.
+    ///
+    /// An emergency INVITE (judged by [`Engine::is_emergency_datagram`]) whose header
+    /// section is not valid UTF-8 — a Latin-1 display name from a legacy PBX, say — is not
+    /// refused: the offending octets are replaced with U+FFFD (the body is left as it is)
+    /// and the call is served, with a notice (DESIGN §5: a 999 call is never refused).
+    /// Anything else gets 400 as before.
     pub fn handle_received(&mut self, now: Instant, msg: Received<'_>) {
+        self.receive(now, msg, false);
+    }
+
+    /// [`Engine::handle_received`]; `repaired`: the header section was already made UTF-8.
+    fn receive(&mut self, now: Instant, msg: Received<'_>, repaired: bool) {
         self.last_now = now;
         let parsed = match sip::parse_with(msg.bytes, &self.limits) {
             Ok(m) => m,
+            Err(sip::ParseError::InvalidUtf8)
+                if !repaired && self.is_emergency_datagram(msg.bytes) =>
+            {
+                let fixed = utf8_lossy_head(msg.bytes);
+                let uri = sip::peek::peek_invite(msg.bytes).map(|p| p.request_uri);
+                self.notice(format!(
+                    "emergency INVITE to {} with octets that are not UTF-8 in its header \
+                     section: replaced with U+FFFD and served",
+                    uri.unwrap_or("")
+                ));
+                self.receive(
+                    now,
+                    Received {
+                        bytes: &fixed,
+                        ..msg
+                    },
+                    true,
+                );
+                return;
+            }
             Err(e) => {
                 // A datagram shorter than its Content-Length (RFC 3261 §18.3): 400, except
                 // for an emergency INVITE, served without its body.
@@ -949,4 +980,24 @@ fn fallback_router() -> Router {
         Ok(r) => r,
         Err(_) => fallback_router(),
     }
+}
+
+/// `datagram` with its header section (up to and including the first empty line, or all
+/// of it when there is none) made valid UTF-8 by replacing every invalid sequence with
+/// U+FFFD; the body after it is copied unchanged, so Content-Length still holds.
+fn utf8_lossy_head(datagram: &[u8]) -> Vec<u8> {
+    let end = [&b"\r\n\r\n"[..], &b"\n\n"[..]]
+        .iter()
+        .filter_map(|sep| {
+            datagram
+                .windows(sep.len())
+                .position(|w| w == *sep)
+                .map(|i| i + sep.len())
+        })
+        .min()
+        .unwrap_or(datagram.len());
+    let (head, body) = datagram.split_at(end.min(datagram.len()));
+    let mut out = String::from_utf8_lossy(head).into_owned().into_bytes();
+    out.extend_from_slice(body);
+    out
 }

@@ -135,13 +135,18 @@ impl Net {
     }
 
     pub fn send_from(&mut self, from: &str, transport: Transport, text: &str) {
+        self.send_bytes(from, transport, text.as_bytes());
+    }
+
+    /// Raw octets (not necessarily UTF-8) as one message from `from`.
+    pub fn send_bytes(&mut self, from: &str, transport: Transport, bytes: &[u8]) {
         self.engine.handle_received(
             self.now,
             Received {
                 transport,
                 source: addr(from),
                 local: addr(ENGINE),
-                bytes: text.as_bytes(),
+                bytes,
             },
         );
         self.collect();
