@@ -442,28 +442,64 @@ async fn get_metrics(State(state): State<ApiState>) -> Result<Response, ApiError
         .into_response())
 }
 
-async fn get_kpi(State(state): State<ApiState>) -> Json<KpiReport> {
-    Json(state.read.kpi())
+/// Builds a view with `view` and serialises it as the JSON response on tokio's blocking
+/// pool, not on the runtime thread: that thread also runs the engine (and, with
+/// `realtime_priority`, at real-time priority), and copying and serialising a view of
+/// thousands of calls (MBs) there held 999 INVITEs up by tens of ms while a supervisor's
+/// dashboard polled `GET /api/calls`.
+async fn json_off_engine_thread<T, F>(view: F) -> Response
+where
+    T: serde::Serialize,
+    F: FnOnce() -> T + Send + 'static,
+{
+    match tokio::task::spawn_blocking(move || serde_json::to_vec(&view())).await {
+        Ok(Ok(body)) => (
+            [(
+                header::CONTENT_TYPE,
+                HeaderValue::from_static("application/json"),
+            )],
+            body,
+        )
+            .into_response(),
+        Ok(Err(e)) => {
+            tracing::error!(error = %e, "view not serialisable");
+            StatusCode::INTERNAL_SERVER_ERROR.into_response()
+        }
+        Err(e) => {
+            tracing::error!(error = %e, "view rendering failed");
+            StatusCode::INTERNAL_SERVER_ERROR.into_response()
+        }
+    }
 }
 
-async fn get_queue(State(state): State<ApiState>) -> Json<serde_json::Value> {
-    Json(state.read.queue())
+async fn get_kpi(State(state): State<ApiState>) -> Response {
+    json_off_engine_thread(move || state.read.kpi()).await
 }
 
-async fn get_handlers(State(state): State<ApiState>) -> Json<serde_json::Value> {
-    Json(state.read.handlers())
+async fn get_queue(State(state): State<ApiState>) -> Response {
+    json_off_engine_thread(move || state.read.queue()).await
 }
 
-async fn get_calls(State(state): State<ApiState>) -> Json<serde_json::Value> {
-    let mut calls = state.read.calls();
-    fill_location_age(&mut calls, unix_now_ms());
-    Json(calls)
+async fn get_handlers(State(state): State<ApiState>) -> Response {
+    json_off_engine_thread(move || state.read.handlers()).await
 }
 
-async fn get_abandoned(State(state): State<ApiState>) -> Json<serde_json::Value> {
-    let mut abandoned = state.read.abandoned();
-    fill_location_age(&mut abandoned, unix_now_ms());
-    Json(abandoned)
+async fn get_calls(State(state): State<ApiState>) -> Response {
+    json_off_engine_thread(move || {
+        let mut calls = state.read.calls();
+        fill_location_age(&mut calls, unix_now_ms());
+        calls
+    })
+    .await
+}
+
+async fn get_abandoned(State(state): State<ApiState>) -> Response {
+    json_off_engine_thread(move || {
+        let mut abandoned = state.read.abandoned();
+        fill_location_age(&mut abandoned, unix_now_ms());
+        abandoned
+    })
+    .await
 }
 
 /// Wall clock as Unix ms (the engine core has none; ages are computed at render time).
@@ -718,6 +754,22 @@ mod tests {
         let s = ApiSettings::from_config(&cfg.http);
         assert_eq!(s.listen, "127.0.0.1:8080".parse().unwrap());
         assert_eq!(s.validate(), Ok(()));
+    }
+
+    #[tokio::test]
+    async fn views_are_built_and_serialised_off_the_engine_thread() {
+        let runtime_thread = std::thread::current().id();
+        let resp = json_off_engine_thread(
+            move || serde_json::json!({"off": std::thread::current().id() != runtime_thread}),
+        )
+        .await;
+        assert_eq!(resp.status(), StatusCode::OK);
+        assert_eq!(
+            resp.headers().get(header::CONTENT_TYPE).unwrap(),
+            "application/json"
+        );
+        let body = axum::body::to_bytes(resp.into_body(), 1024).await.unwrap();
+        assert_eq!(&body[..], br#"{"off":true}"#);
     }
 
     #[test]
