@@ -26,7 +26,13 @@
 //!   An ArcBand is not reduced: its centre is the antenna, not the caller.
 //! - A `gml:pos` under `srsName` EPSG::4979 (3D, RFC 5491 §3) with only two coordinates
 //!   is used as a 2D position and records [`PidfError::MissingAltitude`]: latitude and
-//!   longitude are intact, only the altitude is missing.
+//!   longitude are intact, only the altitude is missing. Likewise an altitude that is
+//!   infinite or NaN, or more than [`MAX_UNCERTAINTY_M`] (100 km) above or below the
+//!   ellipsoid, is dropped with a note ([`PidfError::BadNumber`] /
+//!   [`PidfError::MeasureOverCap`] for `altitude`) and the position kept as 2D.
+//! - A Polygon's (or Prism's) centre is averaged with longitudes taken relative to its
+//!   first corner, so a polygon across the antimeridian (Fiji, Chukotka) is centred there
+//!   and not on the other side of the planet.
 
 use std::cell::OnceCell;
 
@@ -303,9 +309,14 @@ fn centroid(ring: &[Pos]) -> Pos {
     };
     let n = pts.len().max(1) as f64;
     let alts: Vec<f64> = pts.iter().filter_map(|p| p.alt_m).collect();
+    // Longitudes relative to the first corner, each within ±180° of it, so a ring across
+    // the antimeridian averages there (179.999 and -179.999 → 180, not 0).
+    let lon0 = pts.first().map_or(0.0, |p| p.lon);
+    let rel = |lon: f64| (lon - lon0 + 180.0).rem_euclid(360.0) - 180.0;
+    let mean_lon = lon0 + pts.iter().map(|p| rel(p.lon)).sum::<f64>() / n;
     Pos {
         lat: pts.iter().map(|p| p.lat).sum::<f64>() / n,
-        lon: pts.iter().map(|p| p.lon).sum::<f64>() / n,
+        lon: (mean_lon + 180.0).rem_euclid(360.0) - 180.0,
         alt_m: (!alts.is_empty()).then(|| alts.iter().sum::<f64>() / alts.len() as f64),
     }
 }
@@ -745,27 +756,38 @@ fn read_pos(
     notes: &mut Vec<PidfError>,
 ) -> Result<Pos, PidfError> {
     let t = el.text().unwrap_or("");
-    let mut v = [0.0f64; 3];
-    let mut n = 0;
-    for tok in t.split_ascii_whitespace() {
-        if n == 3 {
-            return Err(bad_number("pos", t));
+    let mut toks = t.split_ascii_whitespace();
+    let (Some(lat), Some(lon), alt, None) = (toks.next(), toks.next(), toks.next(), toks.next())
+    else {
+        return Err(bad_number("pos", t.trim()));
+    };
+    let lat = number(lat, "pos").map_err(|_| bad_number("pos", t.trim()))?;
+    let lon = number(lon, "pos").map_err(|_| bad_number("pos", t.trim()))?;
+    let Some(alt) = alt else {
+        let p = make_pos(lat, lon, None)?;
+        if dims == Some(3) {
+            notes.push(PidfError::MissingAltitude { element: "pos" });
         }
-        let slot = v.get_mut(n).ok_or_else(|| bad_number("pos", t.trim()))?;
-        *slot = number(tok, "pos").map_err(|_| bad_number("pos", t.trim()))?;
-        n += 1;
-    }
-    match n {
-        2 => {
-            let p = make_pos(v[0], v[1], None)?;
-            if dims == Some(3) {
-                notes.push(PidfError::MissingAltitude { element: "pos" });
-            }
-            Ok(p)
+        return Ok(p);
+    };
+    // An unusable altitude (a number, but infinite, NaN or beyond the cap) does not cost
+    // the caller's latitude and longitude; a third token that is no number at all is a
+    // malformed position.
+    let alt_m = match alt.parse::<f64>() {
+        Ok(a) if a.abs() <= MAX_UNCERTAINTY_M => Some(a),
+        Ok(a) if a.is_finite() => {
+            notes.push(PidfError::MeasureOverCap {
+                element: "altitude",
+            });
+            None
         }
-        3 => make_pos(v[0], v[1], Some(v[2])),
-        _ => Err(bad_number("pos", t)),
-    }
+        Ok(_) => {
+            notes.push(bad_number("altitude", alt));
+            None
+        }
+        Err(_) => return Err(bad_number("pos", t.trim())),
+    };
+    make_pos(lat, lon, alt_m)
 }
 
 /// A measure child with its uom converted: `Length` → metres (0 to
@@ -1210,6 +1232,76 @@ mod tests {
             })
         );
         assert_eq!(s.errors.len(), 1);
+    }
+
+    #[test]
+    fn an_unusable_altitude_is_dropped_and_the_position_kept() {
+        for (alt, note) in [
+            (
+                "1e308",
+                PidfError::MeasureOverCap {
+                    element: "altitude",
+                },
+            ),
+            (
+                "-1e300",
+                PidfError::MeasureOverCap {
+                    element: "altitude",
+                },
+            ),
+            ("inf", bad_number("altitude", "inf")),
+        ] {
+            let p = Pidf::parse(&wrap(&format!(
+                r#"<gml:Point srsName="urn:ogc:def:crs:EPSG::4979"><gml:pos>51.5 -0.1 {alt}</gml:pos></gml:Point>"#
+            )))
+            .unwrap();
+            assert_eq!(
+                p.locations[0].shape,
+                Some(Shape::Point {
+                    pos: Pos {
+                        lat: 51.5,
+                        lon: -0.1,
+                        alt_m: None
+                    }
+                }),
+                "{alt}"
+            );
+            assert_eq!(p.errors, vec![note], "{alt}");
+        }
+        // A plausible altitude (a tower block, a mine) stays.
+        let p = Pidf::parse(&wrap(r#"<gml:Point srsName="urn:ogc:def:crs:EPSG::4979"><gml:pos>51.5 -0.1 -1200</gml:pos></gml:Point>"#)).unwrap();
+        assert!(
+            matches!(p.locations[0].shape, Some(Shape::Point { pos: Pos { alt_m: Some(a), .. } }) if a == -1200.0)
+        );
+        assert!(p.errors.is_empty());
+    }
+
+    #[test]
+    fn a_polygon_across_the_antimeridian_is_centred_there() {
+        let ring = |pts: &[(f64, f64)]| {
+            pts.iter()
+                .map(|&(lat, lon)| Pos {
+                    lat,
+                    lon,
+                    alt_m: None,
+                })
+                .collect::<Vec<_>>()
+        };
+        // About 110 m by 220 m around 17° S 180° (Fiji).
+        let s = Shape::Polygon {
+            exterior: ring(&[
+                (-17.0, 179.999),
+                (-17.001, 179.999),
+                (-17.001, -179.999),
+                (-17.0, -179.999),
+                (-17.0, 179.999),
+            ]),
+        };
+        let (c, r) = s.center_and_radius();
+        assert!((c.lat + 17.0005).abs() < 1e-9, "{c:?}");
+        assert!((c.lon.abs() - 180.0).abs() < 1e-9, "{c:?}");
+        let r = r.unwrap();
+        assert!(r > 100.0 && r < 150.0, "{r}");
     }
 
     #[test]
