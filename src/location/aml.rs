@@ -537,6 +537,9 @@ pub fn parse_https_form(body: &[u8], hmac_key: Option<&[u8]>) -> Result<AmlFix, 
             .map_err(|_| AmlError::UnsupportedVersion(v.chars().take(8).collect()))?,
         None => 1,
     };
+    if !(1..=2).contains(&version) {
+        return Err(AmlError::UnsupportedVersion(version.to_string()));
+    }
     let mut fix = AmlFix::empty(version, AmlTransport::Https);
     fix.authenticated = authenticated;
     fix.method =
@@ -554,17 +557,29 @@ pub fn parse_https_form(body: &[u8], hmac_key: Option<&[u8]>) -> Result<AmlFix, 
         .transpose()?;
     fix.position = Some(position(lat, lon, acc, FORM_NAMES)?);
     if let Some(t) = get("location_time") {
+        // Unix ms; a negative time is no time of positioning.
         fix.time_of_positioning_ms = Some(
             t.trim()
                 .parse::<i64>()
-                .map_err(|_| bad("location_time", t))?,
+                .ok()
+                .filter(|&ms| ms >= 0)
+                .ok_or_else(|| bad("location_time", t))?,
         );
     }
     if let Some(c) = get("location_certainty") {
         fix.confidence_pct = Some(confidence(c, "location_certainty")?);
     }
+    // Altitude within the same ±100 km as every distance (PIDF-LO rules, `pidf`).
     fix.altitude_m = get("location_altitude")
-        .map(|a| f64_field("location_altitude", a))
+        .map(|a| {
+            f64_field("location_altitude", a).and_then(|m| {
+                if m.abs() <= super::pidf::MAX_UNCERTAINTY_M {
+                    Ok(m)
+                } else {
+                    Err(bad("location_altitude", a))
+                }
+            })
+        })
         .transpose()?;
     fix.floor = get("location_floor").and_then(nonempty);
     fix.device_number = get("device_number").and_then(nonempty);
@@ -601,6 +616,23 @@ mod tests {
     }
 
     #[test]
+    fn https_form_versions_other_than_1_and_2_are_refused() {
+        for v in ["0", "3", "9"] {
+            let form = format!("v={v}&location_latitude=1&location_longitude=2");
+            assert_eq!(
+                parse_https_form(form.as_bytes(), None),
+                Err(AmlError::UnsupportedVersion(v.into()))
+            );
+        }
+        for v in ["1", "2"] {
+            let form =
+                format!("v={v}&location_latitude=1&location_longitude=2&location_altitude=-30");
+            let fix = parse_https_form(form.as_bytes(), None).unwrap();
+            assert_eq!(fix.altitude_m, Some(-30.0));
+        }
+    }
+
+    #[test]
     fn hmac_required_when_key_set() {
         let body = b"v=1&location_latitude=1&location_longitude=2";
         assert_eq!(
@@ -631,6 +663,14 @@ mod tests {
             (
                 b"location_latitude=1&location_longitude=2&location_certainty=101",
                 "location_certainty",
+            ),
+            (
+                b"location_latitude=1&location_longitude=2&location_time=-9223372036854775808",
+                "location_time",
+            ),
+            (
+                b"location_latitude=1&location_longitude=2&location_altitude=1e308",
+                "location_altitude",
             ),
         ] {
             assert!(
