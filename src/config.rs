@@ -1116,7 +1116,11 @@ impl Config {
             if self.users.len() == 1 { "" } else { "s" },
             self.sip.realm,
             self.sip.timers.t1_ms,
-        )
+        ) + &if self.realtime_priority > 0 {
+            format!("; engine thread SCHED_FIFO {}", self.realtime_priority)
+        } else {
+            String::new()
+        }
     }
 }
 

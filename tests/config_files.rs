@@ -306,7 +306,8 @@ fn check_config_command() {
     assert_eq!(
         stdout.trim(),
         "config OK: sip udp:127.0.0.1:5060 tcp:127.0.0.1:5060 udp:[::1]:5060; \
-         http 127.0.0.1:8080; 4 carrier prefixes; 2 seats; 2 users; realm answerpoint; T1 500 ms"
+         http 127.0.0.1:8080; 4 carrier prefixes; 2 seats; 2 users; realm answerpoint; T1 500 ms; \
+         engine thread SCHED_FIFO 10"
     );
     let bad = concat!(
         env!("CARGO_MANIFEST_DIR"),
