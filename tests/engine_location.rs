@@ -393,3 +393,36 @@ fn latin1_display_name_does_not_refuse_a_999_but_does_a_101() {
     assert!(r.header("Warning").unwrap().contains("UTF-8"));
     assert_eq!(net.snapshot().calls.len(), 1);
 }
+
+#[test]
+fn udp_999_over_a_lowered_message_limit_is_queued_without_its_body_101_gets_513() {
+    // max_message_bytes may be configured as low as 1,024; a 999 INVITE datagram above it
+    // whose header section fits is served without its body (as over TCP), not 513.
+    let mut net = Net::new(&config("[limits]\nmax_message_bytes = 1100\n"));
+    for s in ["seat1", "seat2"] {
+        net.set_state(s, RequestedState::LoggedOut);
+    }
+    let big = invite_with_location("big999@c", "loc1@carrier.example", &multipart(&pidf()));
+    let head_len = big.find("\r\n\r\n").unwrap() + 4;
+    assert!(
+        big.len() > 1100 && head_len < 1100,
+        "{} {head_len}",
+        big.len()
+    );
+    net.send(CARRIER, &big);
+    net.response(CARRIER, 100);
+    net.response(CARRIER, 180);
+    let snap = net.snapshot();
+    assert_eq!(snap.calls.len(), 1);
+    assert_eq!(snap.calls[0].state, CallState::Queued);
+    assert!(
+        snap.calls[0].location_errors[0].starts_with("body dropped: too large"),
+        "{:?}",
+        snap.calls[0].location_errors
+    );
+    let mut n101 = invite_101("big101@c", "z9hG4bKbig101");
+    n101.push_str(&"v".repeat(1200));
+    net.send(CARRIER, &n101);
+    net.response(CARRIER, 513);
+    assert_eq!(net.snapshot().calls.len(), 1);
+}

@@ -221,6 +221,29 @@ impl Engine {
                 );
                 return;
             }
+            // A datagram over `limits.max_message_bytes` (configured below the UDP
+            // maximum): an emergency INVITE whose header section fits is served without
+            // its body, as over TCP; anything else gets 513.
+            Err(e @ sip::ParseError::MessageTooLarge { .. })
+                if msg.transport == Transport::Udp && self.is_emergency_datagram(msg.bytes) =>
+            {
+                let max = self.limits.max_message_bytes;
+                match head_end(msg.bytes).filter(|&h| h <= max) {
+                    Some(h) => self.handle_received_body_dropped(
+                        now,
+                        Received {
+                            bytes: msg.bytes.get(..h).unwrap_or_default(),
+                            ..msg
+                        },
+                        sip::DroppedBody::TooLarge {
+                            declared: msg.bytes.len() - h,
+                            max: max - h,
+                        },
+                    ),
+                    None => self.stateless_parse_error(&msg, &e),
+                }
+                return;
+            }
             Err(e) => {
                 // A datagram shorter than its Content-Length (RFC 3261 §18.3): 400, except
                 // for an emergency INVITE, served without its body.
@@ -986,7 +1009,17 @@ fn fallback_router() -> Router {
 /// of it when there is none) made valid UTF-8 by replacing every invalid sequence with
 /// U+FFFD; the body after it is copied unchanged, so Content-Length still holds.
 fn utf8_lossy_head(datagram: &[u8]) -> Vec<u8> {
-    let end = [&b"\r\n\r\n"[..], &b"\n\n"[..]]
+    let end = head_end(datagram).unwrap_or(datagram.len());
+    let (head, body) = datagram.split_at(end.min(datagram.len()));
+    let mut out = String::from_utf8_lossy(head).into_owned().into_bytes();
+    out.extend_from_slice(body);
+    out
+}
+
+/// Length of `datagram`'s header section including the empty line that ends it (CRLFCRLF,
+/// or LFLF as the parser tolerates), or `None` when it has none.
+fn head_end(datagram: &[u8]) -> Option<usize> {
+    [&b"\r\n\r\n"[..], &b"\n\n"[..]]
         .iter()
         .filter_map(|sep| {
             datagram
@@ -995,9 +1028,4 @@ fn utf8_lossy_head(datagram: &[u8]) -> Vec<u8> {
                 .map(|i| i + sep.len())
         })
         .min()
-        .unwrap_or(datagram.len());
-    let (head, body) = datagram.split_at(end.min(datagram.len()));
-    let mut out = String::from_utf8_lossy(head).into_owned().into_bytes();
-    out.extend_from_slice(body);
-    out
 }
