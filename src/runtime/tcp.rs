@@ -402,8 +402,12 @@ fn reject_stream(
 
 /// The response to a request whose stream framing failed (RFC 3261 §18.3: Content-Length
 /// is mandatory on streams; §21 status codes via [`ParseError::status_code`]), built from
-/// the request head with its Content-Length fields set aside. `None` when `buf` does not
-/// start with a readable request head, or holds a response or an ACK (never answered).
+/// what a response needs of the request head (RFC 3261 §8.2.6.2: Via, From, To, Call-ID,
+/// CSeq) — so a head too large to parse (a 40 KB header line, a header section over the
+/// message limit) still gets its 513 before the connection closes. Uses the head up to its
+/// empty line, or every complete line buffered when it never ended; skips lines over
+/// [`crate::sip::MAX_LINE_BYTES`]. `None` when `buf` does not start with a readable
+/// request line, or holds a response or an ACK (never answered).
 pub(super) fn unframeable_response(
     buf: &[u8],
     err: &ParseError,
@@ -412,18 +416,37 @@ pub(super) fn unframeable_response(
     if is_response_start(buf) {
         return None;
     }
-    let head_end = memchr::memmem::find(buf, b"\r\n\r\n")?;
-    let head = buf.get(..head_end)?;
-    let mut cleaned: Vec<u8> = Vec::with_capacity(head.len() + 4);
-    for line in head.split(|&b| b == b'\n') {
-        let lower = line.to_ascii_lowercase();
-        let name = lower.split(|&b| b == b':').next().unwrap_or_default();
-        let name = name.trim_ascii();
-        if name == b"content-length" || name == b"l" {
+    let head = match memchr::memmem::find(buf, b"\r\n\r\n") {
+        Some(end) => buf.get(..end + 2)?,
+        None => buf.get(..buf.iter().rposition(|&b| b == b'\n')? + 1)?,
+    };
+    let mut cleaned: Vec<u8> = Vec::with_capacity(2048);
+    let mut kept = false;
+    for (i, line) in head.split_inclusive(|&b| b == b'\n').enumerate() {
+        if line.len() > crate::sip::MAX_LINE_BYTES {
+            if i == 0 {
+                return None;
+            }
+            kept = false;
             continue;
         }
-        cleaned.extend_from_slice(line);
-        cleaned.push(b'\n');
+        if i > 0 && matches!(line.first(), Some(b' ' | b'\t')) {
+            // A folded continuation of the previous header line.
+            if kept {
+                cleaned.extend_from_slice(line);
+            }
+            continue;
+        }
+        let lower = line.to_ascii_lowercase();
+        let name = lower.split(|&b| b == b':').next().unwrap_or_default();
+        kept = i == 0
+            || matches!(
+                name.trim_ascii(),
+                b"via" | b"v" | b"from" | b"f" | b"to" | b"t" | b"call-id" | b"i" | b"cseq"
+            );
+        if kept {
+            cleaned.extend_from_slice(line);
+        }
     }
     cleaned.extend_from_slice(b"\r\n");
     let req = parse_with(&cleaned, limits).ok()?;
@@ -671,6 +694,33 @@ mod tests {
         assert!(matches!(e, ParseError::MessageTooLarge { .. }), "{e:?}");
         let resp = unframeable_response(&req, &e, &Limits::default()).unwrap();
         assert_eq!(crate::sip::parse(&resp).unwrap().status_code(), Some(513));
+    }
+
+    #[test]
+    fn a_head_too_large_to_parse_still_gets_its_513() {
+        // One 40,000-octet header line (over MAX_LINE_BYTES) in a 999 INVITE, and a head
+        // that never ends within the buffer: the answer is built from Via/From/To/Call-ID/
+        // CSeq, with the limits the connection uses.
+        let invite = |pad: &str, end: &str| {
+            format!(
+                "INVITE urn:service:sos SIP/2.0\r\nVia: SIP/2.0/TCP 127.0.0.1:5099;branch=z9hG4bK9\r\n\
+                 From: <sip:c@127.0.0.1>;tag=1\r\nTo: <urn:service:sos>\r\nX-Junk: {pad}\r\n\
+                 Call-ID: big\r\nCSeq: 1 INVITE\r\n{end}"
+            )
+        };
+        let long = invite(&"j".repeat(40_000), "Content-Length: 0\r\n\r\n");
+        let e = frame(long.as_bytes(), &Limits::default()).unwrap_err();
+        let resp = unframeable_response(long.as_bytes(), &e, &Limits::default()).unwrap();
+        let m = crate::sip::parse(&resp).unwrap();
+        assert_eq!(m.status_code(), Some(e.status_code()));
+        assert_eq!(
+            (m.call_id(), m.cseq().map(|c| c.seq)),
+            (Some("big"), Some(1))
+        );
+        // Never-ending head: the complete lines so far are enough.
+        let open = invite("x", "X-More: ");
+        let resp = unframeable_response(open.as_bytes(), &e, &Limits::default()).unwrap();
+        assert_eq!(crate::sip::parse(&resp).unwrap().call_id(), Some("big"));
     }
 
     #[test]
