@@ -204,7 +204,7 @@ impl Engine {
             Err(sip::ParseError::InvalidUtf8)
                 if !repaired && self.is_emergency_datagram(msg.bytes) =>
             {
-                let fixed = utf8_lossy_head(msg.bytes);
+                let fixed = utf8_lossy_head(msg.bytes, &self.limits);
                 let uri = sip::peek::peek_invite(msg.bytes).map(|p| p.request_uri);
                 self.notice(format!(
                     "emergency INVITE to {} with octets that are not UTF-8 in its header \
@@ -227,20 +227,17 @@ impl Engine {
             Err(e @ sip::ParseError::MessageTooLarge { .. })
                 if msg.transport == Transport::Udp && self.is_emergency_datagram(msg.bytes) =>
             {
-                let max = self.limits.max_message_bytes;
-                match head_end(msg.bytes).filter(|&h| h <= max) {
-                    Some(h) => self.handle_received_body_dropped(
+                // The header section must fit the limit on its own.
+                match sip::header_section_len(msg.bytes, &self.limits) {
+                    Ok(h) => self.handle_received_body_dropped(
                         now,
-                        Received {
-                            bytes: msg.bytes.get(..h).unwrap_or_default(),
-                            ..msg
-                        },
+                        msg,
                         sip::DroppedBody::TooLarge {
                             declared: msg.bytes.len() - h,
-                            max: max - h,
+                            max: self.limits.max_message_bytes - h,
                         },
                     ),
-                    None => self.stateless_parse_error(&msg, &e),
+                    Err(_) => self.stateless_parse_error(&msg, &e),
                 }
                 return;
             }
@@ -1005,27 +1002,13 @@ fn fallback_router() -> Router {
     }
 }
 
-/// `datagram` with its header section (up to and including the first empty line, or all
-/// of it when there is none) made valid UTF-8 by replacing every invalid sequence with
-/// U+FFFD; the body after it is copied unchanged, so Content-Length still holds.
-fn utf8_lossy_head(datagram: &[u8]) -> Vec<u8> {
-    let end = head_end(datagram).unwrap_or(datagram.len());
+/// `datagram` with its header section ([`sip::header_section_len`], or all of it when the
+/// parser finds none) made valid UTF-8 by replacing every invalid sequence with U+FFFD;
+/// the body after it is copied unchanged, so Content-Length still holds.
+fn utf8_lossy_head(datagram: &[u8], limits: &sip::Limits) -> Vec<u8> {
+    let end = sip::header_section_len(datagram, limits).unwrap_or(datagram.len());
     let (head, body) = datagram.split_at(end.min(datagram.len()));
     let mut out = String::from_utf8_lossy(head).into_owned().into_bytes();
     out.extend_from_slice(body);
     out
-}
-
-/// Length of `datagram`'s header section including the empty line that ends it (CRLFCRLF,
-/// or LFLF as the parser tolerates), or `None` when it has none.
-fn head_end(datagram: &[u8]) -> Option<usize> {
-    [&b"\r\n\r\n"[..], &b"\n\n"[..]]
-        .iter()
-        .filter_map(|sep| {
-            datagram
-                .windows(sep.len())
-                .position(|w| w == *sep)
-                .map(|i| i + sep.len())
-        })
-        .min()
 }

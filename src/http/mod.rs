@@ -484,22 +484,23 @@ async fn get_handlers(State(state): State<ApiState>) -> Response {
     json_off_engine_thread(move || state.read.handlers()).await
 }
 
-async fn get_calls(State(state): State<ApiState>) -> Response {
+/// A list of calls (`view` of the read model) with each location's `age_s` filled in at
+/// render time, off the engine thread.
+async fn calls_view(state: ApiState, view: fn(&dyn ReadModel) -> serde_json::Value) -> Response {
     json_off_engine_thread(move || {
-        let mut calls = state.read.calls();
+        let mut calls = view(&*state.read);
         fill_location_age(&mut calls, unix_now_ms());
         calls
     })
     .await
 }
 
+async fn get_calls(State(state): State<ApiState>) -> Response {
+    calls_view(state, |r| r.calls()).await
+}
+
 async fn get_abandoned(State(state): State<ApiState>) -> Response {
-    json_off_engine_thread(move || {
-        let mut abandoned = state.read.abandoned();
-        fill_location_age(&mut abandoned, unix_now_ms());
-        abandoned
-    })
-    .await
+    calls_view(state, |r| r.abandoned()).await
 }
 
 /// Wall clock as Unix ms (the engine core has none; ages are computed at render time).

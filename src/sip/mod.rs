@@ -37,6 +37,6 @@ pub use error::{is_response_start, ParseError};
 pub use header::{HeaderError, HeaderName};
 pub use limits::{Limits, MAX_BODY_BYTES, MAX_HEADERS, MAX_LINE_BYTES, MAX_MESSAGE_BYTES};
 pub use message::{HeaderField, Message, Method};
-pub use parse::{parse, parse_head_with, parse_with, DroppedBody};
+pub use parse::{header_section_len, parse, parse_head_with, parse_with, DroppedBody};
 pub use scan::{unquote, CommaSplit, Param, ParamIter, Params};
 pub use uri::{Host, Scheme, Uri};

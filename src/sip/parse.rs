@@ -79,6 +79,21 @@ pub fn parse_head_with(input: &[u8], limits: &Limits) -> Result<Message, ParseEr
     finish(input, scan, &[])
 }
 
+/// Length, octets, of the header section at the start of `input` as the parser reads it
+/// (leading CRLFs, start line, header fields and the empty line that ends them, RFC 3261
+/// §7; bare LF accepted), without building a message or checking UTF-8: where the body
+/// starts.
+///
+/// # Errors
+/// As [`parse_head_with`] for the header section: [`ParseError::Unterminated`] without an
+/// empty line, [`ParseError::MessageTooLarge`] when the section alone exceeds
+/// `limits.max_message_bytes`, line and field errors.
+pub fn header_section_len(input: &[u8], limits: &Limits) -> Result<usize, ParseError> {
+    Ok(scan_head(input, limits, true)?
+        .ok_or(ParseError::Unterminated)?
+        .body_start)
+}
+
 /// Why a request's body was set aside while its header section was kept (RFC 3261
 /// §18.3). A non-emergency request in this state is refused with
 /// [`DroppedBody::parse_error`]'s status; an emergency INVITE is served without its
@@ -328,7 +343,8 @@ pub(crate) fn scan_head(
     }
 }
 
-fn trim_bytes(b: &[u8]) -> &[u8] {
+/// `b` without leading and trailing SP / HTAB.
+pub(crate) fn trim_bytes(b: &[u8]) -> &[u8] {
     let s = b.iter().position(|&c| !is_ws(c)).unwrap_or(b.len());
     let b = b.get(s..).unwrap_or_default();
     let e = b.iter().rposition(|&c| !is_ws(c)).map_or(0, |i| i + 1);

@@ -9,6 +9,8 @@
 //! arrival order. It never judges a message — the full parser ([`super::parse_with`]) still
 //! does, so a peek can only change *when* a datagram is handled, never *how*.
 
+use super::parse::trim_bytes;
+
 /// Most header lines looked at (RFC 3261 messages from carriers have 10–30). Lines after
 /// these are not read: a priority header further down leaves the INVITE in arrival order.
 pub const MAX_PEEK_LINES: usize = 64;
@@ -73,8 +75,8 @@ pub fn peek_invite(datagram: &[u8]) -> Option<InvitePeek<'_>> {
             continue;
         };
         let (name, value) = line.split_at(colon);
-        let name = trim(name);
-        let value = || std::str::from_utf8(trim(value.get(1..).unwrap_or_default())).ok();
+        let name = trim_bytes(name);
+        let value = || std::str::from_utf8(trim_bytes(value.get(1..).unwrap_or_default())).ok();
         if name.eq_ignore_ascii_case(b"Resource-Priority") {
             if let (Some(v), Some(slot)) = (
                 value(),
@@ -100,19 +102,6 @@ fn split_line(b: &[u8]) -> (&[u8], &[u8]) {
         }
         None => (b, &[]),
     }
-}
-
-/// `b` without leading and trailing spaces and tabs.
-fn trim(b: &[u8]) -> &[u8] {
-    let start = b
-        .iter()
-        .position(|&c| c != b' ' && c != b'\t')
-        .unwrap_or(b.len());
-    let end = b
-        .iter()
-        .rposition(|&c| c != b' ' && c != b'\t')
-        .map_or(start, |i| i + 1);
-    b.get(start..end).unwrap_or_default()
 }
 
 #[cfg(test)]
