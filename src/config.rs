@@ -85,6 +85,12 @@ pub struct Config {
     /// without it the engine logs a warning and runs at normal priority
     /// (`crate::runtime::sched`).
     pub realtime_priority: u8,
+    /// `cpu_latency_limit_us`: while the engine runs, hold the kernel's CPU latency QoS
+    /// (`/dev/cpu_dma_latency`) at this many µs, so idle CPUs stay in states they leave
+    /// within it and a waking engine thread does not wait for a sleeping (in a VM: halted)
+    /// CPU. 0 keeps idle CPUs polling. `None` (the default) leaves the kernel's choice.
+    /// 0–1,000,000; needs root, else a warning (`crate::runtime::cpu_latency`).
+    pub cpu_latency_limit_us: Option<u32>,
     /// `[queue]`: routing policy (ring-no-answer, wrap-up, limits, overflow), checked by
     /// [`QueueConfig::validate`]; the defaults when absent.
     pub queue: QueueConfig,
@@ -566,6 +572,8 @@ struct RawConfig {
     #[serde(default)]
     realtime_priority: Option<u32>,
     #[serde(default)]
+    cpu_latency_limit_us: Option<u32>,
+    #[serde(default)]
     queue: QueueConfig,
     #[serde(default)]
     classification: ClassifyConfig,
@@ -673,6 +681,7 @@ impl Default for Config {
             data_dir: None,
             shutdown_grace_s: DEFAULT_SHUTDOWN_GRACE_S,
             realtime_priority: 0,
+            cpu_latency_limit_us: None,
             queue: QueueConfig::default(),
             classification: ClassifyConfig::default(),
         }
@@ -985,6 +994,14 @@ impl Config {
         if let Some(p) = raw.realtime_priority {
             range("realtime_priority", u64::from(p), 0, 99)?;
         }
+        if let Some(l) = raw.cpu_latency_limit_us {
+            range(
+                "cpu_latency_limit_us",
+                u64::from(l),
+                0,
+                u64::from(crate::runtime::cpu_latency::MAX_CPU_LATENCY_LIMIT_US),
+            )?;
+        }
         if let Some(t) = &raw.http.bearer_token {
             if !(16..=256).contains(&t.len())
                 || !t
@@ -1038,6 +1055,7 @@ impl Config {
                 .realtime_priority
                 .and_then(|p| u8::try_from(p).ok())
                 .unwrap_or(0),
+            cpu_latency_limit_us: raw.cpu_latency_limit_us,
             queue: raw.queue,
             classification: raw.classification,
         })
@@ -1120,6 +1138,9 @@ impl Config {
             format!("; engine thread SCHED_FIFO {}", self.realtime_priority)
         } else {
             String::new()
+        } + &match self.cpu_latency_limit_us {
+            Some(l) => format!("; CPU latency limit {l} µs"),
+            None => String::new(),
         }
     }
 }
@@ -1343,6 +1364,29 @@ mod tests {
         let off =
             Config::from_toml_str("[http]\nenabled = false\nlisten = \"0.0.0.0:1\"\n").unwrap();
         assert!(!off.http.enabled);
+    }
+
+    #[test]
+    fn cpu_latency_limit_is_unset_by_default_and_bounded() {
+        assert_eq!(Config::default().cpu_latency_limit_us, None);
+        assert!(!Config::default().summary().contains("CPU latency"));
+        let c = Config::from_toml_str("cpu_latency_limit_us = 0\n").unwrap();
+        assert_eq!(c.cpu_latency_limit_us, Some(0));
+        assert!(
+            c.summary().contains("CPU latency limit 0 µs"),
+            "{}",
+            c.summary()
+        );
+        assert_eq!(
+            Config::from_toml_str("cpu_latency_limit_us = 1000000\n")
+                .unwrap()
+                .cpu_latency_limit_us,
+            Some(1_000_000)
+        );
+        match Config::from_toml_str("cpu_latency_limit_us = 1000001\n") {
+            Err(ConfigError::Invalid { key, .. }) => assert_eq!(key, "cpu_latency_limit_us"),
+            other => panic!("{other:?}"),
+        }
     }
 
     #[test]

@@ -47,6 +47,7 @@
 //! carrier's ACKs, and the journal is flushed before [`Server::run`] returns
 //! (`engine/shutdown.rs` has the SIP reasoning).
 
+pub mod cpu_latency;
 mod observe;
 pub mod rxstamp;
 pub mod sched;
@@ -430,7 +431,9 @@ impl Server {
     /// the final counters. The engine advertises the first bound address of each
     /// transport in Via and Contact. With `realtime_priority` set, the calling thread (the
     /// one that polls this future: run it on a current-thread runtime) is switched to
-    /// `SCHED_FIFO` first ([`sched::set_realtime`]); a refusal is logged, not fatal.
+    /// `SCHED_FIFO` first ([`sched::set_realtime`]); with `cpu_latency_limit_us` set, the
+    /// kernel's CPU latency QoS is held at that limit until this returns
+    /// ([`cpu_latency::CpuLatencyLimit`]). Refusals are logged, not fatal.
     pub async fn run<F: Future<Output = ()>>(self, shutdown: F) -> RuntimeStats {
         let Server {
             config,
@@ -462,6 +465,26 @@ impl Server {
                 ),
             }
         }
+        // Held until `run` returns: dropping it withdraws the request.
+        let _cpu_latency =
+            config.cpu_latency_limit_us.and_then(
+                |limit_us| match cpu_latency::CpuLatencyLimit::hold(limit_us) {
+                    Ok(held) => {
+                        tracing::info!(limit_us, "idle CPUs held to the CPU latency limit");
+                        Some(held)
+                    }
+                    Err(e) => {
+                        tracing::warn!(
+                            limit_us,
+                            error = %e,
+                            "cpu_latency_limit_us not applied (needs root and {}): idle CPUs \
+                             may sleep and wake late",
+                            cpu_latency::CPU_DMA_LATENCY
+                        );
+                        None
+                    }
+                },
+            );
         let started_wall = std::time::SystemTime::now();
         let (journal, earlier): (Option<Journal>, Vec<CallbackRow>) = match journal {
             Some((j, r)) => (Some(j), r.open_callbacks),
