@@ -87,7 +87,7 @@ offer_body = "sdp-only"        # baresip 1.0 answers multipart offers with 500
                 s.registrations.iter().any(|r| r.user == "handler1")
                     && s.handlers
                         .iter()
-                        .any(|h| h.id == "handler1" && h.state == "available")
+                        .any(|h| &*h.id == "handler1" && h.state == "available")
             },
         )
         .await;

@@ -340,11 +340,7 @@ async fn a_burst_of_30_emergency_calls_all_complete_on_two_seats() {
             s.calls.len() == 30 && s.calls.iter().all(|c| c.state == CallState::Ended)
         })
         .await;
-    let mut carrier_ids: Vec<&str> = snap
-        .calls
-        .iter()
-        .map(|c| c.carrier_call_id.as_str())
-        .collect();
+    let mut carrier_ids: Vec<&str> = snap.calls.iter().map(|c| &*c.carrier_call_id).collect();
     carrier_ids.sort_unstable();
     carrier_ids.dedup();
     assert_eq!(carrier_ids.len(), 30, "one engine call per carrier call");

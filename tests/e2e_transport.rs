@@ -332,13 +332,13 @@ async fn tcp_body_over_the_message_limit_999_queued_101_gets_413_connection_kept
     read_until(&mut conn, &mut decoder, 100, "tcp-big-999").await;
     let snap = engine
         .wait_for("the 999 queued", WITHIN, |s| {
-            s.calls.iter().any(|c| c.carrier_call_id == "tcp-big-999")
+            s.calls.iter().any(|c| &*c.carrier_call_id == "tcp-big-999")
         })
         .await;
     let call = snap
         .calls
         .iter()
-        .find(|c| c.carrier_call_id == "tcp-big-999")
+        .find(|c| &*c.carrier_call_id == "tcp-big-999")
         .unwrap();
     assert_eq!(call.class, Some(answerpoint::call::CallClass::Emergency));
     assert!(

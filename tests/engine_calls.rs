@@ -170,7 +170,7 @@ fn handler_hangs_up_first() {
     let snap = net.snapshot();
     assert_eq!(snap.calls[0].end_reason, Some(EndReason::HandlerHangup));
     // The handler is in wrap-up afterwards (queue core).
-    let h = snap.handlers.iter().find(|h| h.id == "seat1").unwrap();
+    let h = snap.handlers.iter().find(|h| &*h.id == "seat1").unwrap();
     assert_eq!(h.state, "wrap-up");
 }
 
@@ -391,7 +391,7 @@ fn snapshot_lists_live_calls_and_only_the_last_thousand_finished() {
     assert_eq!(abandoned, answerpoint::engine::MAX_RECENT_CALLS);
     // Sorted by id: the five oldest finished calls are the ones left out.
     assert!(snap.calls.windows(2).all(|w| w[0].id < w[1].id));
-    assert_eq!(snap.calls.last().unwrap().carrier_call_id, "live@c");
-    assert!(snap.calls.iter().all(|c| c.carrier_call_id != "r4@c"));
-    assert!(snap.calls.iter().any(|c| c.carrier_call_id == "r5@c"));
+    assert_eq!(&*snap.calls.last().unwrap().carrier_call_id, "live@c");
+    assert!(snap.calls.iter().all(|c| &*c.carrier_call_id != "r4@c"));
+    assert!(snap.calls.iter().any(|c| &*c.carrier_call_id == "r5@c"));
 }

@@ -173,8 +173,8 @@ fn location_by_reference_only_is_listed_for_the_handler() {
         call.location_errors
     );
     assert_eq!(
-        call.location_references,
-        vec![uri.to_owned(), "sip:lis@lis.example.net".to_owned()]
+        &call.location_references[..],
+        [uri.to_owned(), "sip:lis@lis.example.net".to_owned()]
     );
     // And the handler's INVITE still carries the header (passed on, not dereferenced).
     assert!(inv.header("Geolocation").is_some_and(|g| g.contains(uri)));

@@ -85,7 +85,7 @@ fn register_without_credentials_is_challenged_and_wrong_password_refused() {
     let r = register_with(&mut net, "SHA-256", "wrong", 600);
     assert_eq!(r.status(), Some(403));
     assert!(net.snapshot().registrations.is_empty());
-    assert!(net.snapshot().handlers.iter().all(|h| h.id != "alice"));
+    assert!(net.snapshot().handlers.iter().all(|h| &*h.id != "alice"));
 }
 
 #[test]
@@ -99,7 +99,7 @@ fn md5_registration_creates_handler_that_receives_a_call() {
     assert_eq!(snap.registrations.len(), 1);
     assert_eq!(snap.registrations[0].contact, CONTACT);
     assert_eq!(snap.registrations[0].expires_in_s, 600);
-    let alice = snap.handlers.iter().find(|h| h.id == "alice").unwrap();
+    let alice = snap.handlers.iter().find(|h| &*h.id == "alice").unwrap();
     assert_eq!(alice.state, "available");
     assert!(!alice.seat);
     assert!(r.header("Contact").unwrap().starts_with(CONTACT));
@@ -130,7 +130,7 @@ fn sha256_registration_then_expiry_logs_out() {
         net.snapshot()
             .handlers
             .into_iter()
-            .find(|h| h.id == "alice")
+            .find(|h| &*h.id == "alice")
             .unwrap()
             .state
     };
@@ -160,7 +160,7 @@ fn unregister_with_expires_zero_and_too_brief_interval() {
         .snapshot()
         .handlers
         .into_iter()
-        .find(|h| h.id == "alice")
+        .find(|h| &*h.id == "alice")
         .unwrap();
     assert_eq!(alice.state, "logged-out");
     let r = register_with(&mut net, "MD5", "secret", 10);

@@ -29,8 +29,8 @@ fn state_of(net: &Net, id: &str) -> String {
     net.snapshot()
         .handlers
         .iter()
-        .find(|h| h.id == id)
-        .map(|h| h.state.clone())
+        .find(|h| &*h.id == id)
+        .map(|h| h.state.to_owned())
         .unwrap()
 }
 

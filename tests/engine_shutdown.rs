@@ -122,7 +122,7 @@ fn grace_period_answers_what_it_can_then_503s_the_rest_onto_the_callback_list() 
     let answered = snap
         .calls
         .iter()
-        .find(|c| c.carrier_call_id == "e1@c")
+        .find(|c| &*c.carrier_call_id == "e1@c")
         .unwrap();
     assert_eq!(answered.state, CallState::Connected);
 

@@ -27,7 +27,7 @@ fn assert_live_call_unaffected(net: &mut Net, cok: &answerpoint::sip::Message) {
     let live = snap
         .calls
         .iter()
-        .find(|c| c.carrier_call_id == "live@c")
+        .find(|c| &*c.carrier_call_id == "live@c")
         .unwrap();
     assert_eq!(live.state, CallState::Connected);
     // The call still works: a BYE from the carrier is relayed.

@@ -15,6 +15,7 @@
 //! is in `X-Answerpoint-Call-Id` (a decimal number, also in the snapshot).
 
 use std::net::SocketAddr;
+use std::sync::Arc;
 use std::time::{Duration, Instant, UNIX_EPOCH};
 
 use super::endpoint::{Engine, Inbound, TimerKind, MAX_RECENT_CALLS};
@@ -90,7 +91,7 @@ pub(crate) enum LegState {
 #[derive(Debug, Clone)]
 pub(crate) struct HandlerLeg {
     pub(crate) handler: Option<HandlerId>,
-    pub(crate) label: String,
+    pub(crate) label: Arc<str>,
     pub(crate) call_id: String,
     pub(crate) from_hdr: String,
     pub(crate) to_hdr: String,
@@ -111,7 +112,8 @@ pub(crate) struct HandlerLeg {
 pub(crate) struct CarrierLeg {
     pub(crate) inb: Inbound,
     pub(crate) key: ServerKey,
-    pub(crate) call_id: String,
+    /// Shared with the call's views (`CallView::carrier_call_id`).
+    pub(crate) call_id: Arc<str>,
     pub(crate) local_tag: String,
     pub(crate) remote_target: String,
     pub(crate) route_set: Vec<String>,
@@ -152,17 +154,17 @@ pub(crate) struct Call {
     pub(crate) id: u64,
     pub(crate) class: Option<CallClass>,
     pub(crate) emergency: bool,
-    pub(crate) classification: String,
-    pub(crate) caller: String,
-    pub(crate) callback_number: Option<String>,
+    pub(crate) classification: Arc<str>,
+    pub(crate) caller: Arc<str>,
+    pub(crate) callback_number: Option<Arc<str>>,
     pub(crate) caller_uri: String,
-    pub(crate) location: Option<LocationSummary>,
-    pub(crate) location_errors: Vec<String>,
+    pub(crate) location: Option<Arc<LocationSummary>>,
+    pub(crate) location_errors: Arc<[String]>,
     /// Geolocation URIs by reference (RFC 6442 §4.1: `https:`, `sip:`…), not dereferenced.
-    pub(crate) location_references: Vec<String>,
+    pub(crate) location_references: Arc<[String]>,
     pub(crate) state: CallState,
     pub(crate) handler: Option<HandlerId>,
-    pub(crate) handler_label: Option<String>,
+    pub(crate) handler_label: Option<Arc<str>>,
     pub(crate) offers: u32,
     pub(crate) arrived: Instant,
     pub(crate) queued: Option<Instant>,
@@ -202,7 +204,7 @@ impl Call {
             answered_ms: self.answered.map(|t| e.ms(t)),
             ended_ms: self.ended.map(|t| e.ms(t)),
             end_reason: self.end_reason.clone(),
-            carrier_call_id: self.carrier.call_id.clone(),
+            carrier_call_id: Arc::clone(&self.carrier.call_id),
         }
     }
 
@@ -347,11 +349,11 @@ impl Engine {
             id,
             class,
             emergency,
-            classification: reason.clone(),
-            caller: caller.clone(),
-            callback_number: loc.callback_number.clone(),
+            classification: reason.as_str().into(),
+            caller: caller.as_str().into(),
+            callback_number: loc.callback_number.as_deref().map(Arc::from),
             caller_uri,
-            location: summary.clone(),
+            location: summary.clone().map(Arc::new),
             location_errors: loc.errors.iter().map(ToString::to_string).collect(),
             location_references: loc.references.iter().map(|g| g.uri.clone()).collect(),
             state: CallState::Queued,
@@ -368,7 +370,7 @@ impl Engine {
             carrier: CarrierLeg {
                 inb: inb.clone(),
                 key: key.clone(),
-                call_id: call_id.clone(),
+                call_id: call_id.as_str().into(),
                 local_tag: self.ids.tag(),
                 remote_target,
                 route_set: record_route,
@@ -504,7 +506,7 @@ impl Engine {
                     self.rona_notice(handler, &name, &state);
                     let at_ms = self.ms(now);
                     self.events.push_back(EngineEvent::HandlerState {
-                        handler: name,
+                        handler: name.to_string(),
                         state: state.as_str().to_owned(),
                         at_ms,
                     });
@@ -658,7 +660,12 @@ impl Engine {
                     info.is_some_and(|i| i.sdp_only),
                 )
             }
-            (None, Some(t)) => (Some(t.clone()), uri_destination(t), t.clone(), false),
+            (None, Some(t)) => (
+                Some(Arc::from(t.as_str())),
+                uri_destination(t),
+                Arc::from(t.as_str()),
+                false,
+            ),
             (None, None) => return,
         };
         let built = match (uri, dest) {
@@ -723,7 +730,13 @@ impl Engine {
                 invite: pkt,
             },
         );
-        self.call_event(now, id, CallEventKind::Offered { handler: label });
+        self.call_event(
+            now,
+            id,
+            CallEventKind::Offered {
+                handler: label.to_string(),
+            },
+        );
         if !ringing_sent {
             self.send_ringing(now, id);
         }
@@ -821,7 +834,7 @@ impl Engine {
         let key = ClientKey::new(&branch, "INVITE").ok()?;
         let leg = HandlerLeg {
             handler: None,
-            label: String::new(),
+            label: Arc::from(""),
             call_id,
             from_hdr,
             to_hdr,
@@ -1082,7 +1095,13 @@ impl Engine {
                 .get(HeaderName::ContentType)
                 .map(|ct| (ct.to_owned(), r.body().to_vec()));
             self.answer_carrier(now, id, body);
-            self.call_event(now, id, CallEventKind::Answered { handler: label });
+            self.call_event(
+                now,
+                id,
+                CallEventKind::Answered {
+                    handler: label.to_string(),
+                },
+            );
             return;
         }
         // Final failure (3xx–6xx, or 408 timeout / 503 transport error).
@@ -1132,8 +1151,8 @@ impl Engine {
         let call = NewCall {
             call: CallId(id),
             class,
-            caller: c.caller.clone(),
-            location: c.location.as_ref().map(location_text),
+            caller: c.caller.to_string(),
+            location: c.location.as_deref().map(location_text),
             required_skills: Skills::NONE,
         };
         let arrived = c.arrived;
@@ -1399,7 +1418,7 @@ impl Engine {
                     leg.route_set.clone(),
                     from,
                     to,
-                    leg.call_id.clone(),
+                    leg.call_id.to_string(),
                     leg.inb.transport,
                     leg.inb.source,
                     seq,

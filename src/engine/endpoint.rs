@@ -166,7 +166,7 @@ impl Engine {
             }
             let id = engine.add_handler(now, &seat.id, true, skills);
             if let Some(h) = engine.handlers.get_mut(id.0 as usize) {
-                h.contact = Some(seat.contact.clone());
+                h.contact = Some(seat.contact.as_str().into());
                 h.dest = dest;
                 h.sdp_only = seat.offer_body == crate::config::OfferBody::SdpOnly;
             }
@@ -399,8 +399,7 @@ impl Engine {
                     state: self
                         .router
                         .handler_state(HandlerId(i as u32))
-                        .map(|s| s.as_str().to_owned())
-                        .unwrap_or_default(),
+                        .map_or("", |s| s.as_str()),
                 })
                 .collect(),
             registrations: self
@@ -408,7 +407,7 @@ impl Engine {
                 .iter()
                 .flat_map(|h| {
                     h.bindings.iter().map(|b| RegistrationView {
-                        user: h.name.clone(),
+                        user: h.name.to_string(),
                         contact: b.value.clone(),
                         expires_in_s: b.expires_at.saturating_duration_since(now).as_secs(),
                     })
@@ -515,11 +514,11 @@ impl Engine {
         }
     }
 
-    pub(crate) fn handler_name(&self, id: HandlerId) -> String {
+    pub(crate) fn handler_name(&self, id: HandlerId) -> Arc<str> {
         self.handlers
             .get(id.0 as usize)
-            .map(|h| h.name.clone())
-            .unwrap_or_else(|| format!("handler-{}", id.0))
+            .map(|h| Arc::clone(&h.name))
+            .unwrap_or_else(|| format!("handler-{}", id.0).into())
     }
 
     pub(crate) fn notice(&mut self, text: String) {
@@ -953,7 +952,7 @@ impl Engine {
     fn purge(&mut self, call: u64) {
         if let Some(c) = self.calls.remove(&call) {
             self.live.remove(&call);
-            self.dialogs.remove(&c.carrier.call_id);
+            self.dialogs.remove(&*c.carrier.call_id);
             for leg in &c.legs {
                 self.dialogs.remove(&leg.call_id);
             }

@@ -71,7 +71,7 @@ impl Engine {
     pub fn call_leg_ids(&self, id: u64) -> Option<(String, Vec<String>)> {
         let c = self.calls.get(&id)?;
         Some((
-            c.carrier.call_id.clone(),
+            c.carrier.call_id.to_string(),
             c.legs.iter().map(|l| l.call_id.clone()).collect(),
         ))
     }
@@ -84,30 +84,31 @@ impl Engine {
         let Some(key) = caller_key(&aml.caller) else {
             return 0;
         };
-        let matches = |callback: Option<&String>, caller: &str| {
-            caller_key(callback.map_or(caller, String::as_str)).as_deref() == Some(key.as_str())
+        let matches = |callback: Option<&Arc<str>>, caller: &str| {
+            caller_key(callback.map_or(caller, |c| c)).as_deref() == Some(key.as_str())
         };
+        let location = Arc::new(aml.location);
         // Live calls and the recent list only, not every finished call still lingering in
         // `calls` (tens of thousands at 1,000 calls/s, with an AML per mobile 999 call).
         let mut updated = 0;
         for id in &self.live {
             if let Some(c) = self.calls.get_mut(id) {
                 if matches(c.callback_number.as_ref(), &c.caller)
-                    && better(&aml.location, c.location.as_ref())
+                    && better(&location, c.location.as_deref())
                 {
-                    c.location = Some(aml.location.clone());
+                    c.location = Some(Arc::clone(&location));
                     updated += 1;
                 }
             }
         }
         for v in self.recent.iter_mut() {
             if matches(v.callback_number.as_ref(), &v.caller)
-                && better(&aml.location, v.location.as_ref())
+                && better(&location, v.location.as_deref())
             {
-                Arc::make_mut(v).location = Some(aml.location.clone());
+                Arc::make_mut(v).location = Some(Arc::clone(&location));
                 // The record of a finished call not yet purged takes it too.
                 if let Some(c) = self.calls.get_mut(&v.id) {
-                    c.location = Some(aml.location.clone());
+                    c.location = Some(Arc::clone(&location));
                 }
                 updated += 1;
             }

@@ -8,6 +8,7 @@
 //! what RFC 5626 outbound does for phones behind NAT).
 
 use std::net::SocketAddr;
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use super::endpoint::{skills_from, Engine, Inbound, TimerKind};
@@ -42,12 +43,12 @@ pub(crate) struct Binding {
 /// A handler: a configured seat or a registered user.
 #[derive(Debug, Clone)]
 pub(crate) struct HandlerInfo {
-    pub(crate) name: String,
+    pub(crate) name: Arc<str>,
     pub(crate) seat: bool,
     #[allow(dead_code)]
     pub(crate) skills: Skills,
     /// Request-URI for INVITEs.
-    pub(crate) contact: Option<String>,
+    pub(crate) contact: Option<Arc<str>>,
     /// Where INVITEs are sent.
     pub(crate) dest: Option<(Transport, SocketAddr)>,
     pub(crate) bindings: Vec<Binding>,
@@ -61,7 +62,7 @@ pub(crate) struct HandlerInfo {
 impl HandlerInfo {
     pub(crate) fn new(name: &str, seat: bool, skills: Skills) -> Self {
         HandlerInfo {
-            name: name.to_owned(),
+            name: name.into(),
             seat,
             skills,
             contact: None,
@@ -240,7 +241,7 @@ impl Engine {
             // INVITEs go to the most recently refreshed binding.
             match h.bindings.iter().max_by_key(|b| b.refreshed) {
                 Some(b) => {
-                    h.contact = Some(b.uri.clone());
+                    h.contact = Some(b.uri.as_str().into());
                     h.dest = Some((b.transport, b.source));
                 }
                 None => {
@@ -296,8 +297,9 @@ impl Engine {
         } else if !has && (had || !logged_out) {
             self.set_router_state(now, id, RequestedState::LoggedOut);
             let name = self.handler_name(id);
-            self.events
-                .push_back(EngineEvent::Unregistered { user: name });
+            self.events.push_back(EngineEvent::Unregistered {
+                user: name.to_string(),
+            });
         }
         // Re-arm the expiry timer at the earliest binding expiry.
         if let Some(h) = self.handlers.get_mut(id.0 as usize) {
@@ -321,7 +323,7 @@ impl Engine {
             h.bindings.retain(|b| b.expires_at > now);
             match h.bindings.iter().max_by_key(|b| b.refreshed) {
                 Some(b) => {
-                    h.contact = Some(b.uri.clone());
+                    h.contact = Some(b.uri.as_str().into());
                     h.dest = Some((b.transport, b.source));
                 }
                 None => {

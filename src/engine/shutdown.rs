@@ -205,14 +205,14 @@ impl Engine {
         let done = ShutdownCall {
             call: id,
             class: c.class,
-            caller: c.caller.clone(),
-            callback_number: c.callback_number.clone(),
-            location: c.location.clone(),
+            caller: c.caller.to_string(),
+            callback_number: c.callback_number.as_deref().map(str::to_owned),
+            location: c.location.as_deref().cloned(),
             status: SHUTDOWN_STATUS,
             on_callback_list: callback,
             waited_ms: u64::try_from(now.saturating_duration_since(c.arrived).as_millis())
                 .unwrap_or(u64::MAX),
-            carrier_call_id: c.carrier.call_id.clone(),
+            carrier_call_id: c.carrier.call_id.to_string(),
         };
         let key = c.carrier.key.clone();
         if in_router {

@@ -204,7 +204,8 @@ pub enum CallState {
     Abandoned,
 }
 
-/// One call in the [`Snapshot`].
+/// One call in the [`Snapshot`]. Text that does not change during a call is shared
+/// (`Arc`) with the engine's own record, so taking a view allocates once, not per field.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct CallView {
     /// Engine call id (also sent to the handler as `X-Answerpoint-Call-Id`).
@@ -212,24 +213,24 @@ pub struct CallView {
     /// Queue class, if queued.
     pub class: Option<CallClass>,
     /// Classification reason, as text.
-    pub classification: String,
+    pub classification: Arc<str>,
     /// Caller (From / P-Asserted-Identity) user or number.
-    pub caller: String,
+    pub caller: Arc<str>,
     /// Callback number (P-Asserted-Identity tel or user=phone), if any.
-    pub callback_number: Option<String>,
+    pub callback_number: Option<Arc<str>>,
     /// Location summary of the best location in the INVITE, if any (`age_s` is not
     /// computed: the engine has no wall clock).
-    pub location: Option<LocationSummary>,
+    pub location: Option<Arc<LocationSummary>>,
     /// Location problems recorded at arrival (never fatal).
-    pub location_errors: Vec<String>,
+    pub location_errors: Arc<[String]>,
     /// Location URIs the INVITE gave by reference (Geolocation `https:`/`sip:` values, RFC
     /// 6442 §4.1), in header order: the engine passes them on to the handler but does not
     /// dereference them, so a console shows them for the handler to look up.
-    pub location_references: Vec<String>,
+    pub location_references: Arc<[String]>,
     /// State.
     pub state: CallState,
     /// The handler ringing or connected (seat id / user name), if any.
-    pub handler: Option<String>,
+    pub handler: Option<Arc<str>>,
     /// Offers made so far.
     pub offers: u32,
     /// Arrival, ms since engine start.
@@ -245,20 +246,20 @@ pub struct CallView {
     /// Why it ended.
     pub end_reason: Option<EndReason>,
     /// The carrier's Call-ID.
-    pub carrier_call_id: String,
+    pub carrier_call_id: Arc<str>,
 }
 
 /// One handler in the [`Snapshot`].
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct HandlerSnapshot {
     /// Seat id or user name.
-    pub id: String,
+    pub id: Arc<str>,
     /// `true` for a configured seat, `false` for a REGISTERed softphone.
     pub seat: bool,
     /// Where INVITEs go (seat contact or registered Contact), if known.
-    pub contact: Option<String>,
+    pub contact: Option<Arc<str>>,
     /// Queue-core state name (`logged-out`, `available`, `ringing`, `busy`, `wrap-up`…).
-    pub state: String,
+    pub state: &'static str,
 }
 
 /// One registration binding (RFC 3261 §10.3).

@@ -376,17 +376,17 @@ impl Observer {
         let record = CallRecord {
             call_id: v.id,
             class: v.class,
-            reason: v.classification.clone(),
-            caller: v.caller.clone(),
-            callback_number: v.callback_number.clone(),
+            reason: v.classification.to_string(),
+            caller: v.caller.to_string(),
+            callback_number: v.callback_number.as_deref().map(str::to_owned),
             location_json: v
                 .location
                 .as_ref()
                 .and_then(|l| serde_json::to_string(l).ok()),
             state,
-            handler: v.handler.clone(),
+            handler: v.handler.as_deref().map(str::to_owned),
             outcome: v.end_reason.as_ref().map(outcome_name),
-            carrier_call_id: v.carrier_call_id.clone(),
+            carrier_call_id: v.carrier_call_id.to_string(),
             offers: v.offers,
             arrived_unix_ms: wall(v.arrived_ms),
             queued_unix_ms: v.queued_ms.map(wall),
@@ -405,8 +405,8 @@ impl Observer {
         let _ = journal.record(JournalRecord::Callback(CallbackRecord {
             call_id: v.id,
             class: v.class,
-            caller: v.caller.clone(),
-            callback_number: v.callback_number.clone(),
+            caller: v.caller.to_string(),
+            callback_number: v.callback_number.as_deref().map(str::to_owned),
             location_json: v
                 .location
                 .as_ref()
