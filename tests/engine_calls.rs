@@ -395,3 +395,34 @@ fn snapshot_lists_live_calls_and_only_the_last_thousand_finished() {
     assert!(snap.calls.iter().all(|c| &*c.carrier_call_id != "r4@c"));
     assert!(snap.calls.iter().any(|c| &*c.carrier_call_id == "r5@c"));
 }
+
+#[test]
+fn a_free_handler_gets_the_invite_before_the_carrier_gets_its_100_and_180() {
+    let mut net = Net::new(&config(""));
+    log_out(&mut net, "seat2");
+    let before = net.log.len();
+    net.send(CARRIER, &invite_999("first@c", "z9hG4bKfirst"));
+    let sent: Vec<(std::net::SocketAddr, String)> = net.log[before..]
+        .iter()
+        .map(|s| {
+            let what = s
+                .method()
+                .unwrap_or_else(|| s.status().unwrap_or(0).to_string());
+            (s.to, what)
+        })
+        .collect();
+    let seat1 = addr(SEAT1);
+    let carrier = addr(CARRIER);
+    // The handler's INVITE leaves first; the carrier still gets 100 before 180.
+    assert_eq!(
+        sent,
+        [
+            (seat1, "INVITE".to_owned()),
+            (carrier, "100".to_owned()),
+            (carrier, "180".to_owned()),
+        ]
+    );
+    // The call goes on as before: the seat answers, the carrier gets its 200.
+    let (_inv, _ok) = seat_answers(&mut net, SEAT1, "s1");
+    assert_eq!(net.response(CARRIER, 200).status(), Some(200));
+}

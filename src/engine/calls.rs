@@ -299,7 +299,12 @@ impl Engine {
             self.notice(format!("INVITE not served: {e}"));
             return;
         }
+        // What this INVITE makes the engine send starts here (the 100 reaches `transmits`
+        // when the transaction table is drained, at the first `settle`).
+        let batch_start = self.transmits.len();
+        let mut carrier_dest = None;
         if let Some(p) = self.build_response(&inb, 100, "Trying", None, &[], None) {
+            carrier_dest = Some(p.0.peer);
             let _ = self.txns.send_response(now, &key, 100, p);
         }
 
@@ -433,6 +438,27 @@ impl Engine {
             self.notice(format!("queue refused call {id}: {e}"));
         }
         self.settle(now);
+        if let Some(carrier) = carrier_dest {
+            self.handlers_first(batch_start, carrier);
+        }
+    }
+
+    /// Reorders what one new INVITE made the engine send (`transmits[batch_start..]`) so
+    /// that packets to other destinations — the handler's INVITE — leave before those to
+    /// the carrier (its 100 and 180): the handler's phone starts ringing one or two
+    /// `sendto` calls sooner (engine latency is INVITE in → handler INVITE out). Packets
+    /// to one destination keep their order, so no peer sees a change: the carrier still
+    /// gets 100 before 180 within microseconds (RFC 3261 §8.2.6.1 asks for the 100 within
+    /// 200 ms).
+    fn handlers_first(&mut self, batch_start: usize, carrier: SocketAddr) {
+        if self.transmits.len() <= batch_start + 1 {
+            return;
+        }
+        let batch: Vec<Transmit> = self.transmits.drain(batch_start..).collect();
+        let (to_carrier, others): (Vec<Transmit>, Vec<Transmit>) =
+            batch.into_iter().partition(|t| t.destination == carrier);
+        self.transmits.extend(others);
+        self.transmits.extend(to_carrier);
     }
 
     /// Stateless refusal of an INVITE before any call exists.
