@@ -1375,6 +1375,7 @@ impl Engine {
         c.ka_gen = c.ka_gen.wrapping_add(1);
         self.call_event(now, id, CallEventKind::Ended { reason });
         self.live.remove(&id);
+        self.live_views.remove(&id);
         if let Some(c) = self.calls.get(&id) {
             self.recent.push_back(std::sync::Arc::new(c.view(self)));
             while self.recent.len() > MAX_RECENT_CALLS {

@@ -4,7 +4,7 @@
 //! session expiry, §10.3 binding expiry).
 
 use std::cmp::Reverse;
-use std::collections::{BTreeSet, BinaryHeap, HashMap, VecDeque};
+use std::collections::{BTreeMap, BTreeSet, BinaryHeap, HashMap, VecDeque};
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -67,8 +67,9 @@ pub struct Engine {
     /// Engine call ids are ours, not the network's: a one-multiply hash. Sharded (as the
     /// three maps below): finished calls linger 64·T1, so at 1,000 calls/s these hold tens
     /// of thousands of entries and must grow without stalling (see crate::sharded).
-    /// Boxed: a call record is ~1 KB, and a shard resize moves only the pointers.
-    pub(crate) calls: crate::queue::ShardedIdMap<u64, Box<Call>>,
+    /// Boxed: a call record is ~1 KB, and a shard resize moves only the pointers. The
+    /// table notes which records change, for `live_views`.
+    pub(crate) calls: super::call_table::CallTable,
     pub(crate) next_call: u64,
     /// Carrier INVITE server transaction → call (CANCEL matching, §9.2).
     pub(crate) invites: ShardedMap<ServerKey, u64>,
@@ -79,6 +80,10 @@ pub struct Engine {
     pub(crate) heap: BinaryHeap<Reverse<(Instant, TimerKind)>>,
     /// Calls not finished yet (in `calls`), by id: what a snapshot lists in full.
     pub(crate) live: BTreeSet<u64>,
+    /// The view of every live call as of the last `settle`: brought up to date there for
+    /// the calls that changed (while their records are still in cache), so a snapshot
+    /// only clones these (see `call_table`).
+    pub(crate) live_views: BTreeMap<u64, Arc<CallView>>,
     /// Views of the last [`MAX_RECENT_CALLS`] finished calls, oldest first, taken when each
     /// finished (a finished call stays in `calls` 64·T1 longer for stray requests: ~32,000
     /// of them at 1,000 calls/s, which a snapshot must not walk). Shared with snapshots.
@@ -140,13 +145,14 @@ impl Engine {
                 .collect(),
             handlers: Vec::new(),
             handler_by_name: HashMap::new(),
-            calls: crate::queue::ShardedIdMap::default(),
+            calls: super::call_table::CallTable::default(),
             next_call: 1,
             invites: ShardedMap::new(),
             dialogs: ShardedMap::new(),
             purposes: ShardedMap::new(),
             heap: BinaryHeap::new(),
             live: BTreeSet::new(),
+            live_views: BTreeMap::new(),
             shutdown_first_new: None,
             recent: VecDeque::new(),
             transmits: VecDeque::new(),
@@ -377,13 +383,47 @@ impl Engine {
     ///
     /// Its cost grows with the live calls only, not with the finished calls still lingering
     /// for stray retransmissions (tens of thousands at 1,000 calls/s): the engine task takes
-    /// it, so it must stay well under the 1 ms latency budget.
+    /// it, so it must stay well under the 1 ms latency budget. Live calls' views are kept up
+    /// to date as calls change (`call_table`), so for them it clones one pointer each;
+    /// only calls changed since the last engine step (a caller between steps) are viewed
+    /// afresh.
     pub fn snapshot(&self) -> Snapshot {
-        let now = self.last_now;
+        let mut calls: Vec<Arc<CallView>> = Vec::with_capacity(self.recent.len() + self.live.len());
+        calls.extend(self.recent.iter().cloned());
+        let pending = self.calls.touched();
+        if pending.is_empty() {
+            calls.extend(self.live_views.values().cloned());
+        } else {
+            // Changed since the last `settle` (a caller between two engine steps): those
+            // calls' views are taken now.
+            let pending: BTreeSet<u64> = pending.iter().copied().collect();
+            calls.extend(
+                self.live
+                    .iter()
+                    .filter_map(|id| match self.live_views.get(id) {
+                        Some(v) if !pending.contains(id) => Some(Arc::clone(v)),
+                        _ => self.calls.get(id).map(|c| Arc::new(c.view(self))),
+                    }),
+            );
+        }
+        calls.sort_by_key(|c| c.id);
+        self.snapshot_with(calls)
+    }
+
+    /// [`Engine::snapshot`] with every live call's view taken afresh from its record,
+    /// bypassing the views kept up to date as calls change. Slower; for tests that check
+    /// the two agree.
+    #[doc(hidden)]
+    pub fn snapshot_from_scratch(&self) -> Snapshot {
         let mut calls: Vec<Arc<CallView>> = Vec::with_capacity(self.recent.len() + self.live.len());
         calls.extend(self.recent.iter().cloned());
         calls.extend(self.live_calls().map(|c| Arc::new(c.view(self))));
         calls.sort_by_key(|c| c.id);
+        self.snapshot_with(calls)
+    }
+
+    fn snapshot_with(&self, calls: Vec<Arc<CallView>>) -> Snapshot {
+        let now = self.last_now;
         Snapshot {
             now_ms: self.ms(now),
             calls,
@@ -531,6 +571,30 @@ impl Engine {
             self.drain_txns(now);
             if !self.pump_router(now) {
                 break;
+            }
+        }
+        self.refresh_live_views();
+    }
+
+    /// Brings `live_views` up to date for the calls changed since the last refresh: a
+    /// fresh view for each that is still live, none for the others.
+    fn refresh_live_views(&mut self) {
+        if !self.calls.any_touched() {
+            return;
+        }
+        for id in self.calls.take_touched() {
+            let view = self
+                .calls
+                .get(&id)
+                .filter(|_| self.live.contains(&id))
+                .map(|c| Arc::new(c.view(self)));
+            match view {
+                Some(v) => {
+                    self.live_views.insert(id, v);
+                }
+                None => {
+                    self.live_views.remove(&id);
+                }
             }
         }
     }
@@ -943,15 +1007,14 @@ impl Engine {
 
     /// Calls not finished yet, by ascending id (not the finished records lingering 64·T1).
     pub(crate) fn live_calls(&self) -> impl Iterator<Item = &Call> {
-        self.live
-            .iter()
-            .filter_map(|id| self.calls.get(id).map(|c| &**c))
+        self.live.iter().filter_map(|id| self.calls.get(id))
     }
 
     /// Drops a finished call's record (its view is already on the recent list).
     fn purge(&mut self, call: u64) {
         if let Some(c) = self.calls.remove(&call) {
             self.live.remove(&call);
+            self.live_views.remove(&call);
             self.dialogs.remove(&*c.carrier.call_id);
             for leg in &c.legs {
                 self.dialogs.remove(&leg.call_id);

@@ -46,6 +46,7 @@ pub use types::{
 /// The SIP transport of a datagram or connection (UDP unreliable, TCP reliable).
 pub use crate::config::SipTransport as Transport;
 
+mod call_table;
 mod calls;
 mod endpoint;
 mod observe;

@@ -279,8 +279,9 @@ pub struct Snapshot {
     /// Engine time of the last input, ms since start.
     pub now_ms: u64,
     /// Live calls and the last [`MAX_RECENT_CALLS`](super::MAX_RECENT_CALLS) finished ones,
-    /// by id. Finished calls' views are shared with the engine (taken once, when each call
-    /// finished), so a snapshot costs the live calls only.
+    /// by id. Every view is shared with the engine: a finished call's was taken once, when
+    /// it finished; a live call's is retaken whenever the call changes, at the end of the
+    /// engine step that changed it. Taking a snapshot clones pointers, not calls.
     pub calls: Vec<Arc<CallView>>,
     /// The queue core's view: depth per class, waiting calls, handlers, callback list.
     pub queue: RouterSnapshot,

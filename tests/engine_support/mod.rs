@@ -132,6 +132,13 @@ impl Net {
         while let Some(e) = self.engine.poll_event() {
             self.events.push(e);
         }
+        // After every step of every flow: the live call views the engine keeps up to date
+        // as calls change are exactly the views taken afresh from the records.
+        assert_eq!(
+            self.engine.snapshot(),
+            self.engine.snapshot_from_scratch(),
+            "kept call views differ from fresh ones"
+        );
     }
 
     pub fn send_from(&mut self, from: &str, transport: Transport, text: &str) {
