@@ -640,6 +640,11 @@ impl<'s> World<'s> {
         self.by_call_id.insert(call_id(n), n);
         self.waiting_unoffered += 1;
         let engine = self.engine;
+        // The latency clock starts at the send itself, not before the bookkeeping above
+        // (growing `calls` copies it: a millisecond at tens of thousands of calls).
+        if let Some(c) = self.calls.get_mut(n) {
+            c.sent = Instant::now();
+        }
         self.send_retx(RetxKey::Invite(n), false, bytes, engine)
             .await;
         if let Some(p) = self.sc.classes.get(class).patience {
