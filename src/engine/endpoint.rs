@@ -307,7 +307,8 @@ impl Engine {
         };
         let uri = sip::peek::peek_invite(msg.bytes).map(|p| p.request_uri);
         self.notice(format!(
-            "emergency INVITE to {} over UDP: {}; served",
+            "emergency INVITE to {} over UDP with malformed framing ({}): the repaired copy \
+             is handled",
             uri.unwrap_or(""),
             fixed.repairs
         ));
