@@ -318,6 +318,14 @@ impl Engine {
                 .retain(|e| !matches!(e, LocationError::Multipart(_)));
             loc.errors.insert(0, LocationError::BodyDropped(dropped));
         }
+        if let Some(repairs) = inb.framing_repaired {
+            // What was changed to serve the call comes first: with Content-Length
+            // dropped, the body (and any location in it) is the rest of the datagram.
+            loc.errors.insert(
+                0,
+                crate::location::locate::LocationError::FramingRepaired(repairs),
+            );
+        }
         let mut summary = loc.summary(None, UNIX_EPOCH);
         if let Some(s) = summary.as_mut() {
             s.age_s = None;

@@ -193,22 +193,44 @@ impl Engine {
     /// One message from the network. Never panics; a bad message gets its stateless
     /// answer (requests) or is dropped (responses) and touches no other call.
     ///
-    /// An emergency INVITE (judged by [`Engine::is_emergency_datagram`]) whose header
-    /// section is not valid UTF-8 — a Latin-1 display name from a legacy PBX, say — is not
-    /// refused: the offending octets are replaced with U+FFFD (the body is left as it is)
-    /// and the call is served, with a notice (DESIGN §5: a 999 call is never refused).
-    /// Anything else gets 400 as before.
+    /// An emergency INVITE (judged by [`Engine::is_emergency_datagram`]) is not refused
+    /// for what can be repaired (DESIGN §6: a 999 call is never refused); each repair is
+    /// made at most once, named in a notice, and the repaired copy served:
+    /// - a header section that is not valid UTF-8 — a Latin-1 display name from a legacy
+    ///   PBX, say: the offending octets are replaced with U+FFFD (the body is left as it
+    ///   is);
+    /// - over UDP only, malformed framing a datagram does not need (RFC 3261 §18.3):
+    ///   unreadable, overflowing, disagreeing or repeated `Content-Length` fields, header
+    ///   lines without a colon, fields beyond `limits.max_headers`, a missing empty line
+    ///   ([`sip::lenient::repair_request_datagram`]); the repair is also recorded as the
+    ///   call's first location error. Over TCP `Content-Length` frames the stream, so
+    ///   nothing is repaired there.
+    ///
+    /// Anything else keeps its answer (400, 513).
     pub fn handle_received(&mut self, now: Instant, msg: Received<'_>) {
-        self.receive(now, msg, false);
+        self.receive(now, msg, Repaired::default());
     }
 
-    /// [`Engine::handle_received`]; `repaired`: the header section was already made UTF-8.
-    fn receive(&mut self, now: Instant, msg: Received<'_>, repaired: bool) {
+    /// [`Engine::handle_received`]; `repaired`: the repairs already made to `msg.bytes`.
+    fn receive(&mut self, now: Instant, msg: Received<'_>, repaired: Repaired) {
         self.last_now = now;
         let parsed = match sip::parse_with(msg.bytes, &self.limits) {
-            Ok(m) => m,
+            Ok(m) => {
+                // Repeated Content-Length fields parse (the datagram bounds the body) but
+                // `validate_request` refuses them with 400.
+                if repaired.framing.is_none()
+                    && msg.transport == Transport::Udp
+                    && m.is_request()
+                    && m.get_all(HeaderName::ContentLength).nth(1).is_some()
+                    && self.is_emergency_invite(&m)
+                    && self.repair_framing(now, msg, repaired)
+                {
+                    return;
+                }
+                m
+            }
             Err(sip::ParseError::InvalidUtf8)
-                if !repaired && self.is_emergency_datagram(msg.bytes) =>
+                if !repaired.utf8 && self.is_emergency_datagram(msg.bytes) =>
             {
                 let fixed = utf8_lossy_head(msg.bytes, &self.limits);
                 let uri = sip::peek::peek_invite(msg.bytes).map(|p| p.request_uri);
@@ -223,7 +245,10 @@ impl Engine {
                         bytes: &fixed,
                         ..msg
                     },
-                    true,
+                    Repaired {
+                        utf8: true,
+                        ..repaired
+                    },
                 );
                 return;
             }
@@ -235,23 +260,35 @@ impl Engine {
             {
                 // The header section must fit the limit on its own.
                 match sip::header_section_len(msg.bytes, &self.limits) {
-                    Ok(h) => self.handle_received_body_dropped(
+                    Ok(h) => self.received_body_dropped(
                         now,
                         msg,
                         sip::DroppedBody::TooLarge {
-                            declared: msg.bytes.len() - h,
-                            max: self.limits.max_message_bytes - h,
+                            declared: msg.bytes.len().saturating_sub(h),
+                            max: self.limits.max_message_bytes.saturating_sub(h),
                         },
+                        repaired.framing,
                     ),
                     Err(_) => self.stateless_parse_error(&msg, &e),
                 }
                 return;
             }
             Err(e) => {
+                // A datagram shorter than its Content-Length may also repeat it (which
+                // `validate_request` would refuse once the head is served).
+                if repaired.framing.is_none()
+                    && msg.transport == Transport::Udp
+                    && (sip::lenient::is_repairable(&e)
+                        || sip::DroppedBody::from_parse_error(&e).is_some())
+                    && self.is_emergency_datagram(msg.bytes)
+                    && self.repair_framing(now, msg, repaired)
+                {
+                    return;
+                }
                 // A datagram shorter than its Content-Length (RFC 3261 §18.3): 400, except
                 // for an emergency INVITE, served without its body.
                 if let Some(dropped) = sip::DroppedBody::from_parse_error(&e) {
-                    self.handle_received_body_dropped(now, msg, dropped);
+                    self.received_body_dropped(now, msg, dropped, repaired.framing);
                 } else if !sip::is_response_start(msg.bytes) {
                     self.stateless_parse_error(&msg, &e);
                 }
@@ -259,11 +296,40 @@ impl Engine {
             }
         };
         if parsed.is_request() {
-            self.on_request(now, &msg, parsed, None);
+            self.on_request(now, &msg, parsed, None, repaired.framing);
         } else {
             self.on_response(now, &msg, parsed);
         }
         self.settle(now);
+    }
+
+    /// Repairs the framing of the emergency INVITE datagram `msg` (UDP,
+    /// [`sip::lenient::repair_request_datagram`]) and handles the repaired copy, with a
+    /// notice naming the repairs. `false` (nothing done) when there is nothing to repair:
+    /// the caller then answers as it would have.
+    fn repair_framing(&mut self, now: Instant, msg: Received<'_>, repaired: Repaired) -> bool {
+        let Ok(fixed) = sip::lenient::repair_request_datagram(msg.bytes, &self.limits) else {
+            return false;
+        };
+        let uri = sip::peek::peek_invite(msg.bytes).map(|p| p.request_uri);
+        self.notice(format!(
+            "emergency INVITE to {} over UDP with malformed framing ({}): the repaired copy \
+             is handled",
+            uri.unwrap_or(""),
+            fixed.repairs
+        ));
+        self.receive(
+            now,
+            Received {
+                bytes: &fixed.bytes,
+                ..msg
+            },
+            Repaired {
+                framing: Some(fixed.repairs),
+                ..repaired
+            },
+        );
+        true
     }
 
     /// A message whose body was set aside: `msg.bytes` holds its header section (any
@@ -279,6 +345,18 @@ impl Engine {
         now: Instant,
         msg: Received<'_>,
         dropped: sip::DroppedBody,
+    ) {
+        self.received_body_dropped(now, msg, dropped, None);
+    }
+
+    /// [`Engine::handle_received_body_dropped`]; `framing`: the repairs already made to
+    /// `msg.bytes` ([`Engine::repair_framing`]).
+    fn received_body_dropped(
+        &mut self,
+        now: Instant,
+        msg: Received<'_>,
+        dropped: sip::DroppedBody,
+        framing: Option<sip::lenient::Repairs>,
     ) {
         self.last_now = now;
         let refused = dropped.parse_error();
@@ -301,7 +379,7 @@ impl Engine {
             "emergency INVITE {}: {dropped}; served without its body",
             head.call_id().unwrap_or("")
         ));
-        self.on_request(now, &msg, head, Some(dropped));
+        self.on_request(now, &msg, head, Some(dropped), framing);
         self.settle(now);
     }
 
@@ -641,13 +719,15 @@ impl Engine {
     }
 
     /// Routes a parsed request (RFC 3261 §8.2, §17.2.3, §12.2.2). `body_dropped` is set
-    /// for an emergency INVITE served without its body.
+    /// for an emergency INVITE served without its body, `framing_repaired` for one whose
+    /// datagram's framing was repaired.
     fn on_request(
         &mut self,
         now: Instant,
         rx: &Received<'_>,
         req: Message,
         body_dropped: Option<sip::DroppedBody>,
+        framing_repaired: Option<sip::lenient::Repairs>,
     ) {
         if let Err(fault) = sip::validate::validate_request(&req) {
             let warning = format!("399 {AGENT} \"{fault}\"").replace(['\r', '\n', '\\'], " ");
@@ -743,6 +823,7 @@ impl Engine {
             source: rx.source,
             req: req.clone(),
             body_dropped,
+            framing_repaired,
         };
         let req: &Message = &req;
         let Some(method) = req.method() else {
@@ -1037,6 +1118,17 @@ pub(crate) struct Inbound {
     pub(crate) req: Arc<Message>,
     /// Why the body is missing, for an emergency INVITE served without it.
     pub(crate) body_dropped: Option<sip::DroppedBody>,
+    /// What was repaired in the datagram's framing, for an emergency INVITE over UDP.
+    pub(crate) framing_repaired: Option<sip::lenient::Repairs>,
+}
+
+/// The repairs [`Engine::handle_received`] already made to a message (each at most once).
+#[derive(Debug, Clone, Copy, Default)]
+struct Repaired {
+    /// The header section was made valid UTF-8.
+    utf8: bool,
+    /// The datagram's framing was repaired.
+    framing: Option<sip::lenient::Repairs>,
 }
 
 /// Skills from config names; none listed → every class skill.

@@ -309,7 +309,9 @@ pub(crate) fn via_with_received(value: &str, source: SocketAddr) -> String {
     let mut rport_filled = false;
     for (i, part) in value.split(';').enumerate() {
         let name = part.split('=').next().unwrap_or("").trim();
-        if i > 0 && name.eq_ignore_ascii_case("received") {
+        // An empty parameter (`…:5060;`, which the parser tolerates) is not echoed: the
+        // answer's Via must parse (RFC 3261 §20.42 via-params are tokens).
+        if i > 0 && (name.is_empty() || name.eq_ignore_ascii_case("received")) {
             continue;
         }
         if i > 0 {
@@ -397,5 +399,23 @@ fn header_value_ok(name: HeaderName, value: &str) -> bool {
         HeaderName::CSeq => CSeq::parse(value).is_ok(),
         HeaderName::CallId => !value.is_empty() && !value.contains(char::is_whitespace),
         _ => false,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn via_with_received_drops_empty_parameters_so_the_answer_parses() {
+        let src: SocketAddr = "127.0.0.1:5070".parse().unwrap();
+        let v = via_with_received("SIP/2.0/UDP 192.0.2.10:5060;", src);
+        assert_eq!(v, "SIP/2.0/UDP 192.0.2.10:5060;received=127.0.0.1");
+        let v = via_with_received("SIP/2.0/UDP h;branch=z9hG4bK1;;rport; ;received=x", src);
+        assert_eq!(
+            v,
+            "SIP/2.0/UDP h;branch=z9hG4bK1;rport=5070;received=127.0.0.1"
+        );
+        assert!(crate::sip::header::Via::parse(&v).is_ok());
     }
 }

@@ -179,6 +179,11 @@ pub enum LocationError {
     /// headers still count.
     #[error("{0}")]
     BodyDropped(crate::sip::DroppedBody),
+    /// The INVITE datagram's framing was repaired before it could be parsed (UDP, RFC
+    /// 3261 §18.3: `crate::sip::lenient`); with `Content-Length` dropped the body, and any
+    /// location by value in it, is the rest of the datagram.
+    #[error("{0}")]
+    FramingRepaired(crate::sip::lenient::Repairs),
 }
 
 /// A PIDF-LO location found in the INVITE.

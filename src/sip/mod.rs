@@ -12,6 +12,9 @@
 //!   accessors (`top_via`, `from`, `to`, `cseq`, `contacts`, `routes`, …).
 //! - [`MessageBuilder`]: new requests, responses to a request (§8.2.6), CANCEL, ACK.
 //! - [`validate::validate_request`]: the §8.2 checks above the parser (416, 400, 483…).
+//! - [`lenient::repair_request_datagram`]: a copy of a request datagram whose framing
+//!   the parser accepts (bad Content-Length, malformed lines, too many fields, no empty
+//!   line dropped or added), so an emergency INVITE over UDP is still served.
 //! - [`peek::peek_invite`]: an INVITE's Request-URI and priority headers without a parse
 //!   (to take emergency INVITEs first from the inbound queue).
 
@@ -20,6 +23,7 @@ mod error;
 mod fast;
 pub mod framing;
 pub mod header;
+pub mod lenient;
 mod limits;
 mod message;
 mod parse;

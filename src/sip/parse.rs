@@ -259,13 +259,19 @@ pub(crate) fn scan_head(
                 let v = input
                     .get(base + f.value_span.start as usize..base + f.value_span.end as usize)
                     .unwrap_or_default();
-                let n = std::str::from_utf8(trim_bytes(v))
+                let v = trim_bytes(v);
+                let n = std::str::from_utf8(v)
                     .ok()
                     .and_then(|s| parse_bounded_u64(s, u64::from(u32::MAX)))
                     .and_then(|n| usize::try_from(n).ok())
                     .ok_or(ParseError::BadHeader {
                         name: HeaderName::ContentLength,
-                        fault: "not 1*DIGIT",
+                        // 1*DIGIT (RFC 3261 §20.14), bounded like CSeq (§8.1.1.5).
+                        fault: if !v.is_empty() && v.iter().all(u8::is_ascii_digit) {
+                            "value overflows (over 2^32-1)"
+                        } else {
+                            "not 1*DIGIT"
+                        },
                     })?;
                 match content_length {
                     None => content_length = Some(n),
@@ -602,6 +608,17 @@ v=0\n";
         );
         assert!(parse(b"SIP/2.0 4294967301 x\r\n\r\n").is_err());
         assert!(parse(b" X: y\r\n\r\n").is_err());
+        let e =
+            parse(b"OPTIONS sip:a@b SIP/2.0\r\nl: 99999999999999999999999\r\n\r\n").unwrap_err();
+        assert_eq!(
+            e.to_string(),
+            "malformed Content-Length header: value overflows (over 2^32-1)"
+        );
+        let e = parse(b"OPTIONS sip:a@b SIP/2.0\r\nl: 1a\r\n\r\n").unwrap_err();
+        assert_eq!(
+            e.to_string(),
+            "malformed Content-Length header: not 1*DIGIT"
+        );
         assert!(parse(b"OPTIONS sip:a@b SIP/2.0\r\n y\r\n\r\n").is_err());
     }
 
