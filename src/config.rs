@@ -1135,11 +1135,14 @@ impl Config {
             self.sip.realm,
             self.sip.timers.t1_ms,
         ) + &if self.realtime_priority > 0 {
-            format!("; engine thread SCHED_FIFO {}", self.realtime_priority)
+            format!(
+                "; engine thread SCHED_FIFO {} requested",
+                self.realtime_priority
+            )
         } else {
             String::new()
         } + &match self.cpu_latency_limit_us {
-            Some(l) => format!("; CPU latency limit {l} µs"),
+            Some(l) => format!("; CPU latency limit {l} µs requested"),
             None => String::new(),
         }
     }

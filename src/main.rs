@@ -121,6 +121,7 @@ fn main() {
                 // 128 + signal number for an interrupted run, 2 for any other error.
                 std::process::exit(match e.downcast_ref::<answerpoint::load::LoadError>() {
                     Some(answerpoint::load::LoadError::Interrupted(s)) if s == "SIGTERM" => 143,
+                    Some(answerpoint::load::LoadError::Interrupted(s)) if s == "SIGHUP" => 129,
                     Some(answerpoint::load::LoadError::Interrupted(_)) => 130,
                     _ => 2,
                 });
@@ -390,13 +391,18 @@ fn load(args: &LoadArgs) -> Result<bool, Box<dyn std::error::Error>> {
         scenario.seed = s;
     }
     scenario.check()?;
-    // Fail now, not after the run, when the report cannot be written.
+    // Fail now, not after the run, when the report cannot be written; a file created only
+    // for the check is removed again, so an interrupted run leaves no empty report.
     if let Some(path) = &args.json {
+        let existed = path.exists();
         std::fs::OpenOptions::new()
             .append(true)
             .create(true)
             .open(path)
             .map_err(|e| format!("--json {}: {e}", path.display()))?;
+        if !existed {
+            let _ = std::fs::remove_file(path);
+        }
     }
     let exe = std::env::current_exe()?;
     let dir = args.dir.clone().unwrap_or_else(load::default_run_dir);
@@ -421,12 +427,17 @@ fn load(args: &LoadArgs) -> Result<bool, Box<dyn std::error::Error>> {
     };
     let stop = async {
         use tokio::signal::unix::{signal, SignalKind};
-        match signal(SignalKind::terminate()) {
-            Ok(mut term) => tokio::select! {
+        // SIGHUP (a closed terminal or SSH session) stops the run like SIGTERM.
+        match (
+            signal(SignalKind::terminate()),
+            signal(SignalKind::hangup()),
+        ) {
+            (Ok(mut term), Ok(mut hup)) => tokio::select! {
                 _ = tokio::signal::ctrl_c() => "SIGINT".to_owned(),
                 _ = term.recv() => "SIGTERM".to_owned(),
+                _ = hup.recv() => "SIGHUP".to_owned(),
             },
-            Err(_) => {
+            _ => {
                 let _ = tokio::signal::ctrl_c().await;
                 "SIGINT".to_owned()
             }

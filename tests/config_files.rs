@@ -307,7 +307,7 @@ fn check_config_command() {
         stdout.trim(),
         "config OK: sip udp:127.0.0.1:5060 tcp:127.0.0.1:5060 udp:[::1]:5060; \
          http 127.0.0.1:8080; 4 carrier prefixes; 2 seats; 2 users; realm answerpoint; T1 500 ms; \
-         engine thread SCHED_FIFO 10"
+         engine thread SCHED_FIFO 10 requested"
     );
     let bad = concat!(
         env!("CARGO_MANIFEST_DIR"),

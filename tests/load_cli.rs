@@ -158,15 +158,22 @@ fn file_errors_name_the_path_and_a_bad_json_path_fails_before_the_run() {
 }
 
 #[test]
-fn sigterm_or_sigint_to_the_harness_stops_the_engine_child() {
+fn sigterm_sigint_or_sighup_to_the_harness_stops_the_engine_child() {
     use std::io::{BufRead, BufReader};
-    for (sig, code) in [(libc::SIGTERM, 143), (libc::SIGINT, 130)] {
+    for (sig, code) in [
+        (libc::SIGTERM, 143),
+        (libc::SIGINT, 130),
+        (libc::SIGHUP, 129),
+    ] {
         let dir = scratch(&format!("signal-{sig}"));
         // A run far longer than the test: 1 hour of scenario time at time_scale 1.
         let text = SCENARIO
             .replace("time_scale = 30", "time_scale = 1")
             .replace("duration_s = 120", "duration_s = 3600");
+        let json = dir.join("report.json");
         let mut harness = load_cmd(&dir, &text)
+            .arg("--json")
+            .arg(&json)
             .stderr(std::process::Stdio::piped())
             .stdout(std::process::Stdio::null())
             .spawn()
@@ -179,6 +186,8 @@ fn sigterm_or_sigint_to_the_harness_stops_the_engine_child() {
             }
         };
         assert!(Path::new(&format!("/proc/{engine_pid}")).exists());
+        // The writability check of --json left no empty report behind.
+        assert!(!json.exists(), "empty {} during the run", json.display());
         unsafe {
             libc::kill(harness.id() as i32, sig);
         }
@@ -195,4 +204,60 @@ fn sigterm_or_sigint_to_the_harness_stops_the_engine_child() {
             "engine child {engine_pid} still running"
         );
     }
+}
+
+/// Waits up to `timeout` for process `pid` (not our child) to end, without sleeping: a
+/// pidfd becomes readable when the process exits (`pidfd_open(2)`). `true` when it ended.
+fn wait_exit(pid: i32, timeout: std::time::Duration) -> bool {
+    // SAFETY: plain syscalls on integers and a live pollfd.
+    unsafe {
+        let fd = libc::syscall(libc::SYS_pidfd_open, pid, 0) as i32;
+        if fd < 0 {
+            // Already gone (ESRCH).
+            return std::io::Error::last_os_error().raw_os_error() == Some(libc::ESRCH);
+        }
+        let mut p = libc::pollfd {
+            fd,
+            events: libc::POLLIN,
+            revents: 0,
+        };
+        let n = libc::poll(&mut p, 1, timeout.as_millis() as i32);
+        libc::close(fd);
+        n == 1
+    }
+}
+
+#[test]
+fn the_engine_child_dies_with_a_killed_harness() {
+    use std::io::{BufRead, BufReader};
+    let dir = scratch("sigkill");
+    let text = SCENARIO
+        .replace("time_scale = 30", "time_scale = 1")
+        .replace("duration_s = 120", "duration_s = 3600");
+    let mut harness = load_cmd(&dir, &text)
+        .stderr(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let mut lines = BufReader::new(harness.stderr.take().unwrap()).lines();
+    let engine_pid: i32 = loop {
+        let line = lines.next().expect("harness ended early").unwrap();
+        if let Some(rest) = line.strip_prefix("answerpoint load: engine pid ") {
+            break rest.split_whitespace().next().unwrap().parse().unwrap();
+        }
+    };
+    // Fully up and past its start-up output (an engine that could still write to the dead
+    // harness's pipe would die of that, not of what is tested here).
+    assert!(
+        !wait_exit(engine_pid, std::time::Duration::from_secs(2)),
+        "engine child {engine_pid} ended on its own"
+    );
+    // SIGKILL: no handler, no kill_on_drop; only the kernel can take the child with it.
+    harness.kill().unwrap();
+    harness.wait().unwrap();
+    assert!(
+        wait_exit(engine_pid, std::time::Duration::from_secs(10)),
+        "engine child {engine_pid} outlived its killed harness"
+    );
+    let _ = std::fs::remove_dir_all(dir);
 }

@@ -110,14 +110,16 @@ impl EngineChild {
         let log_path = dir.join("engine.log");
         let log = std::fs::File::create(&log_path)
             .map_err(io(format!("create {}", log_path.display())))?;
-        let mut child = Command::new(exe)
-            .arg("run")
+        let mut cmd = Command::new(exe);
+        cmd.arg("run")
             .arg("--config")
             .arg(&cfg)
             .env("RUST_LOG", "warn")
             .stdout(std::process::Stdio::piped())
             .stderr(log)
-            .kill_on_drop(true)
+            .kill_on_drop(true);
+        die_with_parent(&mut cmd);
+        let mut child = cmd
             .spawn()
             .map_err(io(format!("start {}", exe.display())))?;
         let pid = child.id().unwrap_or(0);
@@ -177,6 +179,35 @@ impl EngineChild {
             let _ = self.child.kill().await;
         }
     }
+}
+
+/// Makes the engine child die with the harness, however the harness ends: SIGKILL, or a
+/// SIGHUP the harness does not catch, skip its `kill_on_drop`, and an orphaned engine would
+/// keep its ports, its `SCHED_FIFO` thread and a machine-wide CPU latency request
+/// (`cpu_latency_limit_us`) for ever. Linux `PR_SET_PDEATHSIG` (`prctl(2)`): the kernel
+/// sends the child SIGKILL — what [`EngineChild::stop`] sends — when the thread that
+/// started it ends (the harness runs on one thread, its main one). Elsewhere: nothing.
+fn die_with_parent(cmd: &mut Command) {
+    #[cfg(target_os = "linux")]
+    {
+        // SAFETY: getpid(2) before the fork; after it, only prctl(2) and getppid(2), which
+        // are async-signal-safe, as `pre_exec` requires.
+        let parent = unsafe { libc::getpid() };
+        unsafe {
+            cmd.pre_exec(move || {
+                if libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL) != 0 {
+                    return Err(std::io::Error::last_os_error());
+                }
+                // The harness died between fork and prctl: do not start at all.
+                if libc::getppid() != parent {
+                    return Err(std::io::Error::from_raw_os_error(libc::ESRCH));
+                }
+                Ok(())
+            });
+        }
+    }
+    #[cfg(not(target_os = "linux"))]
+    let _ = cmd;
 }
 
 /// Runs `scenario` against a fresh engine child process started from `exe` (normally

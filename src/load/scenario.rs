@@ -378,6 +378,9 @@ impl LoadScenario {
             }
             expected += (r.emergency + r.non_emergency) * p.duration_s;
         }
+        if expected <= 0.0 {
+            return bad("phases: every arrivals_per_s is 0, so no call would be placed".into());
+        }
         if expected > MAX_CALLS_PER_RUN {
             return bad(format!(
                 "phases: arrivals_per_s × duration_s expects {expected:.0} calls, \
@@ -666,6 +669,16 @@ answer = [{ class = "emergency", within_s = 10, min_pct = 90 }]
             &MIN.replace("[engine]\n", "[engine]\ncpu_latency_limit_us = 1000001\n")
         )
         .is_err());
+    }
+
+    #[test]
+    fn a_scenario_without_any_arrivals_is_refused() {
+        let text = MIN.replace("emergency = 2.0", "emergency = 0.0").replace(
+            "emergency = 0.5, non-emergency = 1.0",
+            "emergency = 0, non-emergency = 0",
+        );
+        let e = LoadScenario::from_toml(&text).unwrap_err().to_string();
+        assert!(e.contains("no call would be placed"), "{e}");
     }
 
     #[test]
