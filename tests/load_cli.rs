@@ -157,35 +157,48 @@ fn file_errors_name_the_path_and_a_bad_json_path_fails_before_the_run() {
     assert!(!dir.join("run/engine.toml").exists(), "no run was started");
 }
 
+/// A harness on an hour-long run (far longer than any test), its stderr lines, and the
+/// engine child's pid from its "engine pid" line.
+fn start_long_run(
+    dir: &Path,
+    extra: &[&std::ffi::OsStr],
+) -> (
+    std::process::Child,
+    std::io::Lines<std::io::BufReader<std::process::ChildStderr>>,
+    i32,
+) {
+    use std::io::{BufRead, BufReader};
+    let text = SCENARIO
+        .replace("time_scale = 30", "time_scale = 1")
+        .replace("duration_s = 120", "duration_s = 3600");
+    let mut harness = load_cmd(dir, &text)
+        .args(extra)
+        .stderr(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let mut lines = BufReader::new(harness.stderr.take().unwrap()).lines();
+    let engine_pid: i32 = loop {
+        let line = lines.next().expect("harness ended early").unwrap();
+        if let Some(rest) = line.strip_prefix("answerpoint load: engine pid ") {
+            break rest.split_whitespace().next().unwrap().parse().unwrap();
+        }
+    };
+    assert!(Path::new(&format!("/proc/{engine_pid}")).exists());
+    (harness, lines, engine_pid)
+}
+
 #[test]
 fn sigterm_sigint_or_sighup_to_the_harness_stops_the_engine_child() {
-    use std::io::{BufRead, BufReader};
     for (sig, code) in [
         (libc::SIGTERM, 143),
         (libc::SIGINT, 130),
         (libc::SIGHUP, 129),
     ] {
         let dir = scratch(&format!("signal-{sig}"));
-        // A run far longer than the test: 1 hour of scenario time at time_scale 1.
-        let text = SCENARIO
-            .replace("time_scale = 30", "time_scale = 1")
-            .replace("duration_s = 120", "duration_s = 3600");
         let json = dir.join("report.json");
-        let mut harness = load_cmd(&dir, &text)
-            .arg("--json")
-            .arg(&json)
-            .stderr(std::process::Stdio::piped())
-            .stdout(std::process::Stdio::null())
-            .spawn()
-            .unwrap();
-        let mut lines = BufReader::new(harness.stderr.take().unwrap()).lines();
-        let engine_pid: i32 = loop {
-            let line = lines.next().expect("harness ended early").unwrap();
-            if let Some(rest) = line.strip_prefix("answerpoint load: engine pid ") {
-                break rest.split_whitespace().next().unwrap().parse().unwrap();
-            }
-        };
-        assert!(Path::new(&format!("/proc/{engine_pid}")).exists());
+        let (mut harness, lines, engine_pid) =
+            start_long_run(&dir, &["--json".as_ref(), json.as_os_str()]);
         // The writability check of --json left no empty report behind.
         assert!(!json.exists(), "empty {} during the run", json.display());
         unsafe {
@@ -229,23 +242,8 @@ fn wait_exit(pid: i32, timeout: std::time::Duration) -> bool {
 
 #[test]
 fn the_engine_child_dies_with_a_killed_harness() {
-    use std::io::{BufRead, BufReader};
     let dir = scratch("sigkill");
-    let text = SCENARIO
-        .replace("time_scale = 30", "time_scale = 1")
-        .replace("duration_s = 120", "duration_s = 3600");
-    let mut harness = load_cmd(&dir, &text)
-        .stderr(std::process::Stdio::piped())
-        .stdout(std::process::Stdio::null())
-        .spawn()
-        .unwrap();
-    let mut lines = BufReader::new(harness.stderr.take().unwrap()).lines();
-    let engine_pid: i32 = loop {
-        let line = lines.next().expect("harness ended early").unwrap();
-        if let Some(rest) = line.strip_prefix("answerpoint load: engine pid ") {
-            break rest.split_whitespace().next().unwrap().parse().unwrap();
-        }
-    };
+    let (mut harness, _lines, engine_pid) = start_long_run(&dir, &[]);
     // Fully up and past its start-up output (an engine that could still write to the dead
     // harness's pipe would die of that, not of what is tested here).
     assert!(

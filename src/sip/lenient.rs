@@ -34,7 +34,7 @@ use std::fmt;
 use super::header::HeaderName;
 use super::limits::Limits;
 use super::parse::trim_bytes;
-use super::scan::{is_token_char, is_ws, parse_bounded_u64};
+use super::scan::{is_ws, parse_bounded_u64};
 use super::ParseError;
 
 /// What [`repair_request_datagram`] changed, counted (RFC 3261 §7.3.1, §18.3, §20.14).
@@ -312,26 +312,13 @@ pub fn repair_request_datagram(
         }
         // header-name = token, then *(SP / HTAB) ":" (RFC 3261 §7.3.1 HCOLON), as the
         // parser reads it.
-        let (name, name_len) = match HeaderName::classify_line(line) {
-            Some(known) => known,
-            None => {
-                let n = line
-                    .iter()
-                    .position(|&b| !is_token_char(b))
-                    .unwrap_or(line.len());
-                (HeaderName::from_token(line.get(..n).unwrap_or_default()), n)
-            }
-        };
-        let mut k = name_len;
-        while line.get(k).is_some_and(|&b| is_ws(b)) {
-            k += 1;
-        }
-        if bare_cr || name_len == 0 || line.get(k) != Some(&b':') {
+        let (name, _, colon) = super::parse::split_header_name(line);
+        let Some(k) = colon.filter(|_| !bare_cr) else {
             repairs.malformed_lines_dropped += 1;
             previous_dropped = true;
             pos = next;
             continue;
-        }
+        };
         previous_dropped = false;
         fields.push(Field {
             name,
