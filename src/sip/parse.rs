@@ -540,6 +540,31 @@ fn validate_core(msg: &Message) -> Result<(), ParseError> {
     Ok(())
 }
 
+/// Splits a header line at its HCOLON (RFC 3261 §7.3.1: header-name = token, then
+/// *(SP / HTAB) ":"): the name, the name's length in octets, and the colon's index —
+/// `None` when the line starts with no token or no colon follows it. Known names are
+/// recognised without a per-octet token scan. Shared by the parser and
+/// [`crate::sip::lenient`], so the repair drops exactly the lines the parser refuses.
+#[inline]
+pub(crate) fn split_header_name(line: &[u8]) -> (HeaderName, usize, Option<usize>) {
+    let (name, name_len) = match HeaderName::classify_line(line) {
+        Some(known) => known,
+        None => {
+            let n = line
+                .iter()
+                .position(|&b| !is_token_char(b))
+                .unwrap_or(line.len());
+            (HeaderName::from_token(line.get(..n).unwrap_or_default()), n)
+        }
+    };
+    let mut k = name_len;
+    while line.get(k).is_some_and(|&b| is_ws(b)) {
+        k += 1;
+    }
+    let colon = (name_len > 0 && line.get(k) == Some(&b':')).then_some(k);
+    (name, name_len, colon)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -649,29 +674,4 @@ v=0\n";
         assert_eq!(big.parse_error().status_code(), 413);
         assert!(big.to_string().starts_with("body dropped: too large"));
     }
-}
-
-/// Splits a header line at its HCOLON (RFC 3261 §7.3.1: header-name = token, then
-/// *(SP / HTAB) ":"): the name, the name's length in octets, and the colon's index —
-/// `None` when the line starts with no token or no colon follows it. Known names are
-/// recognised without a per-octet token scan. Shared by the parser and
-/// [`crate::sip::lenient`], so the repair drops exactly the lines the parser refuses.
-#[inline]
-pub(crate) fn split_header_name(line: &[u8]) -> (HeaderName, usize, Option<usize>) {
-    let (name, name_len) = match HeaderName::classify_line(line) {
-        Some(known) => known,
-        None => {
-            let n = line
-                .iter()
-                .position(|&b| !is_token_char(b))
-                .unwrap_or(line.len());
-            (HeaderName::from_token(line.get(..n).unwrap_or_default()), n)
-        }
-    };
-    let mut k = name_len;
-    while line.get(k).is_some_and(|&b| is_ws(b)) {
-        k += 1;
-    }
-    let colon = (name_len > 0 && line.get(k) == Some(&b':')).then_some(k);
-    (name, name_len, colon)
 }
