@@ -52,11 +52,6 @@ impl CallTable {
         self.map.remove(id)
     }
 
-    /// Whether any id was touched since the last [`CallTable::take_touched`].
-    pub(crate) fn any_touched(&self) -> bool {
-        !self.touched.is_empty()
-    }
-
     /// Ids touched since the last call, sorted, each once.
     pub(crate) fn take_touched(&mut self) -> Vec<u64> {
         let mut ids = std::mem::take(&mut self.touched);

@@ -233,22 +233,16 @@ impl Engine {
                 if !repaired.utf8 && self.is_emergency_datagram(msg.bytes) =>
             {
                 let fixed = utf8_lossy_head(msg.bytes, &self.limits);
-                let uri = sip::peek::peek_invite(msg.bytes).map(|p| p.request_uri);
-                self.notice(format!(
-                    "emergency INVITE to {} with octets that are not UTF-8 in its header \
-                     section: replaced with U+FFFD and served",
-                    uri.unwrap_or("")
-                ));
-                self.receive(
+                self.receive_repaired(
                     now,
-                    Received {
-                        bytes: &fixed,
-                        ..msg
-                    },
+                    msg,
+                    &fixed,
                     Repaired {
                         utf8: true,
                         ..repaired
                     },
+                    "with octets that are not UTF-8 in its header section: replaced with \
+                     U+FFFD and served",
                 );
                 return;
             }
@@ -311,25 +305,37 @@ impl Engine {
         let Ok(fixed) = sip::lenient::repair_request_datagram(msg.bytes, &self.limits) else {
             return false;
         };
-        let uri = sip::peek::peek_invite(msg.bytes).map(|p| p.request_uri);
-        self.notice(format!(
-            "emergency INVITE to {} over UDP with malformed framing ({}): the repaired copy \
-             is handled",
-            uri.unwrap_or(""),
+        let what = format!(
+            "over UDP with malformed framing ({}): the repaired copy is handled",
             fixed.repairs
-        ));
-        self.receive(
+        );
+        self.receive_repaired(
             now,
-            Received {
-                bytes: &fixed.bytes,
-                ..msg
-            },
+            msg,
+            &fixed.bytes,
             Repaired {
                 framing: Some(fixed.repairs),
                 ..repaired
             },
+            &what,
         );
         true
+    }
+
+    /// Handles `bytes`, a repaired copy of the emergency INVITE `msg`, after a notice
+    /// "emergency INVITE to <Request-URI> <what>"; `repaired` says which repairs are made,
+    /// so none is tried twice.
+    fn receive_repaired(
+        &mut self,
+        now: Instant,
+        msg: Received<'_>,
+        bytes: &[u8],
+        repaired: Repaired,
+        what: &str,
+    ) {
+        let uri = sip::peek::peek_invite(msg.bytes).map_or("", |p| p.request_uri);
+        self.notice(format!("emergency INVITE to {uri} {what}"));
+        self.receive(now, Received { bytes, ..msg }, repaired);
     }
 
     /// A message whose body was set aside: `msg.bytes` holds its header section (any
@@ -657,7 +663,7 @@ impl Engine {
     /// Brings `live_views` up to date for the calls changed since the last refresh: a
     /// fresh view for each that is still live, none for the others.
     fn refresh_live_views(&mut self) {
-        if !self.calls.any_touched() {
+        if self.calls.touched().is_empty() {
             return;
         }
         for id in self.calls.take_touched() {
