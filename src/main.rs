@@ -420,8 +420,11 @@ fn load(args: &LoadArgs) -> Result<bool, Box<dyn std::error::Error>> {
     let mut tick = |el: f64, total: f64, sent: u64, done: u64| {
         if let Some(b) = &bar {
             b.set_position(((el / total.max(1e-9)).min(1.0) * 1000.0) as u64);
+            // After the last arrival the run waits for calls to finish (drain).
+            let phase = if el > total { ", draining" } else { "" };
             b.set_message(format!(
-                "{el:.0}/{total:.0} scenario s, {sent} calls, {done} finished"
+                "{:.0}/{total:.0} scenario s{phase}, {sent} calls, {done} finished",
+                el.min(total)
             ));
         }
     };
@@ -466,6 +469,19 @@ fn load(args: &LoadArgs) -> Result<bool, Box<dyn std::error::Error>> {
     if let Some(path) = &args.json {
         std::fs::write(path, serde_json::to_string_pretty(&report)?)
             .map_err(|e| format!("--json {}: {e}", path.display()))?;
+    }
+    // The default run directory ($TMPDIR/answerpoint-load-PID) only holds the generated
+    // engine config and the engine's log: removed after a passing run, kept after a
+    // failing one (its log is the first thing to read). A `--dir` is always kept.
+    if args.dir.is_none() {
+        if report.pass {
+            let _ = std::fs::remove_dir_all(&dir);
+        } else {
+            eprintln!(
+                "answerpoint load: engine log kept in {}",
+                dir.join("engine.log").display()
+            );
+        }
     }
     Ok(report.pass)
 }

@@ -36,18 +36,21 @@ fn scratch(name: &str) -> PathBuf {
     d
 }
 
+/// Runs the load command in `dir` without `--dir`: its default run directory goes under
+/// `dir/tmp` (`TMPDIR`), so what it leaves behind can be checked.
 fn run(dir: &Path, extra_targets: &str) -> (i32, serde_json::Value, String) {
     let scenario = dir.join("scenario.toml");
     std::fs::write(&scenario, format!("{SCENARIO}{extra_targets}")).unwrap();
     let json = dir.join("report.json");
+    let tmp = dir.join("tmp");
+    std::fs::create_dir_all(&tmp).unwrap();
     let out = Command::new(env!("CARGO_BIN_EXE_answerpoint"))
         .arg("load")
         .arg("--scenario")
         .arg(&scenario)
         .arg("--json")
         .arg(&json)
-        .arg("--dir")
-        .arg(dir.join("run"))
+        .env("TMPDIR", &tmp)
         .output()
         .unwrap();
     let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
@@ -82,6 +85,12 @@ fn load_reports_json_and_exit_status_follows_the_targets() {
     // The KPI block is /api/kpi's: count equals the calls sent.
     assert_eq!(e["kpi"]["count"].as_u64().unwrap(), sent);
     assert!(r["engine_cpu"]["cpu_s"].as_f64().unwrap() > 0.0);
+    // Every INVITE went through the pacer, none before its arrival time was known.
+    assert_eq!(r["send_lateness"]["samples"].as_u64().unwrap(), sent);
+    assert!(stdout.contains("harness accuracy"), "{stdout}");
+    // A passing run removes its default run directory (engine config and log).
+    let left: Vec<_> = std::fs::read_dir(dir.join("tmp")).unwrap().collect();
+    assert!(left.is_empty(), "left behind: {left:?}");
 
     // An unreachable target (engine latency p99 ≤ 1 µs: one loopback hop takes longer).
     let dir = scratch("fail");
@@ -92,6 +101,13 @@ fn load_reports_json_and_exit_status_follows_the_targets() {
         "{stdout}"
     );
     assert_eq!(r["pass"], false);
+    // A failing run keeps it, with the engine's log.
+    let kept: Vec<PathBuf> = std::fs::read_dir(dir.join("tmp"))
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .collect();
+    assert_eq!(kept.len(), 1, "{kept:?}");
+    assert!(kept[0].join("engine.log").exists(), "{kept:?}");
     let _ = std::fs::remove_dir_all(scratch("pass"));
     let _ = std::fs::remove_dir_all(dir);
 }

@@ -43,6 +43,9 @@ const MAX_SENDS: u32 = 7;
 const CUTOFF_GRACE: Duration = Duration::from_secs(4);
 /// How long registrations may take before traffic starts anyway, real time.
 const REGISTER_WAIT: Duration = Duration::from_secs(10);
+/// How far ahead of its arrival time a carrier INVITE is built and handed to the
+/// [`Pacer`], real time: longer than any pause of the harness's own task should be.
+const PACER_LOOKAHEAD: Duration = Duration::from_millis(20);
 
 /// Outcome of one carrier call.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -86,6 +89,10 @@ pub struct RunData {
     pub calls: Vec<CallResult>,
     /// Engine latency (immediate first offers), µs.
     pub engine_latency_us: Histogram<u64>,
+    /// How late each carrier INVITE left against its arrival time (the Poisson schedule),
+    /// µs: the harness's own accuracy. Large values mean the harness could not keep the
+    /// schedule and the arrivals the engine saw were burstier than the scenario's.
+    pub send_lateness_us: Histogram<u64>,
     /// Every first offer, µs.
     pub first_offer_us: Histogram<u64>,
     /// Real time from traffic start to the end of the run.
@@ -110,6 +117,8 @@ pub type Progress<'a> = &'a mut dyn FnMut(f64, f64, u64, u64);
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum CState {
+    /// Built and handed to the [`Pacer`]; not known to be sent yet.
+    Scheduled,
     Calling,
     Answered,
     Ended,
@@ -197,9 +206,86 @@ enum Timer {
 /// generate the engine configuration, then [`Peers::run`] against the engine.
 pub struct Peers {
     carrier: UdpSocket,
+    pacer: Pacer,
     handler: UdpSocket,
     carrier_addr: SocketAddr,
     handler_addr: SocketAddr,
+}
+
+/// One carrier INVITE for the [`Pacer`]: send `bytes` to `to` at `due`.
+struct PaceJob {
+    call: usize,
+    due: Instant,
+    bytes: Vec<u8>,
+    to: SocketAddr,
+}
+
+/// The carrier's INVITE sender: a thread of its own that sends each carrier INVITE at its
+/// arrival time, so the engine sees the scenario's Poisson arrivals. Sent from the harness's
+/// one task, INVITEs went out on tokio's 1 ms timer ticks and behind whatever that task
+/// was handling (handlers' answers, BYEs, retransmissions): at 1,000 calls/s 30 % of the
+/// gaps between INVITEs were under 50 µs (a Poisson process has 4.9 %), bursts of up to 30
+/// INVITEs back to back, and the engine's latency measured the harness's bursts. The pacer
+/// sleeps to each arrival time on its own (timer slack 1 ns on Linux, `prctl(2)`
+/// `PR_SET_TIMERSLACK`), takes the send time just before `sendto`, and reports it on a
+/// channel *before* sending, so the harness's task knows the send of every INVITE whose
+/// answer it reads. It sends through a duplicate of the carrier socket's descriptor (same
+/// socket: the engine's answers come back to the carrier).
+struct Pacer {
+    jobs: Option<crossbeam_channel::Sender<PaceJob>>,
+    /// `(call index, send time)`, in send order.
+    sent: crossbeam_channel::Receiver<(usize, Instant)>,
+    thread: Option<std::thread::JoinHandle<()>>,
+}
+
+impl Pacer {
+    fn start(carrier: &UdpSocket) -> std::io::Result<Pacer> {
+        use std::os::fd::AsFd;
+        let socket = std::net::UdpSocket::from(carrier.as_fd().try_clone_to_owned()?);
+        let (jobs, job_rx) = crossbeam_channel::unbounded::<PaceJob>();
+        let (sent_tx, sent) = crossbeam_channel::unbounded();
+        let thread = std::thread::Builder::new()
+            .name("load-pacer".into())
+            .spawn(move || {
+                #[cfg(target_os = "linux")]
+                // SAFETY: prctl(2) PR_SET_TIMERSLACK changes only this thread's timer slack.
+                unsafe {
+                    libc::prctl(libc::PR_SET_TIMERSLACK, 1 as libc::c_ulong);
+                }
+                // A channel nothing is sent on: its `recv_deadline` is the sleep.
+                let (_never_tx, never) = crossbeam_channel::bounded::<()>(0);
+                for job in job_rx {
+                    let _ = never.recv_deadline(job.due);
+                    if sent_tx.send((job.call, Instant::now())).is_err() {
+                        return;
+                    }
+                    // The socket is non-blocking (shared with tokio): a full send buffer
+                    // loses the datagram like the network would; the harness's
+                    // retransmission (T1) recovers it.
+                    let _ = socket.send_to(&job.bytes, job.to);
+                }
+            })?;
+        Ok(Pacer {
+            jobs: Some(jobs),
+            sent,
+            thread: Some(thread),
+        })
+    }
+
+    /// Hands `job` to the pacer thread (in arrival order).
+    fn send_at(&self, job: PaceJob) {
+        if let Some(j) = &self.jobs {
+            let _ = j.send(job);
+        }
+    }
+
+    /// Waits until every job handed over has been sent, and stops the thread.
+    fn finish(&mut self) {
+        self.jobs = None;
+        if let Some(t) = self.thread.take() {
+            let _ = t.join();
+        }
+    }
 }
 
 impl Peers {
@@ -223,6 +309,7 @@ impl Peers {
         Ok(Peers {
             carrier_addr: carrier.local_addr()?,
             handler_addr: handler.local_addr()?,
+            pacer: Pacer::start(&carrier)?,
             carrier,
             handler,
         })
@@ -279,6 +366,9 @@ struct World<'s> {
     handlers_failed: u32,
     pidf_body: Vec<u8>,
     sdp: String,
+    send_lateness: Histogram<u64>,
+    /// Carrier INVITEs handed to the pacer and not yet reported sent, by call.
+    unsent: HashMap<usize, Vec<u8>>,
 }
 
 fn histogram() -> Histogram<u64> {
@@ -338,6 +428,8 @@ impl<'s> World<'s> {
             handlers_failed: 0,
             pidf_body: pidf_multipart(&sdp),
             sdp,
+            send_lateness: histogram(),
+            unsent: HashMap::new(),
             p,
         }
     }
@@ -370,6 +462,18 @@ impl<'s> World<'s> {
         to: SocketAddr,
     ) {
         self.send(handler_side, &bytes, to).await;
+        self.track_retx(key, handler_side, bytes, to, Instant::now());
+    }
+
+    /// Retransmits `bytes` (sent at `sent`) to `to` until [`Retx`] is cleared by an answer.
+    fn track_retx(
+        &mut self,
+        key: RetxKey,
+        handler_side: bool,
+        bytes: Vec<u8>,
+        to: SocketAddr,
+        sent: Instant,
+    ) {
         self.seq += 1;
         let gen = self.seq;
         self.retx.insert(
@@ -383,7 +487,7 @@ impl<'s> World<'s> {
                 gen,
             },
         );
-        self.at(Instant::now() + T1, Timer::Retx(key, gen));
+        self.at(sent + T1, Timer::Retx(key, gen));
     }
 
     async fn run(&mut self, mut progress: Option<Progress<'_>>) -> RunData {
@@ -419,12 +523,14 @@ impl<'s> World<'s> {
         let mut last_progress = Instant::now();
         loop {
             let now = Instant::now();
+            self.take_sent();
             while let Some(&(t, class)) = arrivals.get(next) {
-                if self.start + self.real(t) > now {
+                let due = self.start + self.real(t);
+                if due > now + PACER_LOOKAHEAD {
                     break;
                 }
                 next += 1;
-                self.place_call(t, class).await;
+                self.schedule_call(t, due, class);
             }
             if let Some(cb) = progress.as_mut() {
                 if now.duration_since(last_progress) >= Duration::from_millis(200) {
@@ -440,11 +546,18 @@ impl<'s> World<'s> {
             }
             let wake = arrivals
                 .get(next)
-                .map(|&(t, _)| self.start + self.real(t))
+                .map(|&(t, _)| {
+                    let due = self.start + self.real(t);
+                    due.checked_sub(PACER_LOOKAHEAD).unwrap_or(due)
+                })
                 .unwrap_or(drain_deadline)
                 .min(now + Duration::from_millis(200));
             self.step(&mut cbuf, &mut hbuf, Some(wake)).await;
         }
+
+        // Every arrival is due by now: let the pacer send what it still holds.
+        self.p.pacer.finish();
+        self.take_sent();
 
         // 3. Cut-off: cancel what still waits, hang up what is still connected.
         for n in 0..self.calls.len() {
@@ -516,6 +629,7 @@ impl<'s> World<'s> {
         RunData {
             calls,
             engine_latency_us: std::mem::replace(&mut self.engine_latency, histogram()),
+            send_lateness_us: std::mem::replace(&mut self.send_lateness, histogram()),
             first_offer_us: std::mem::replace(&mut self.first_offer, histogram()),
             real_duration,
             handlers_failed: self.handlers_failed,
@@ -538,6 +652,7 @@ impl<'s> World<'s> {
         tokio::select! {
             r = rxstamp::recv(&self.p.carrier, cbuf) => {
                 if let Ok((n, from, now)) = r {
+                    self.take_sent();
                     match parse(&cbuf[..n]) {
                         Ok(msg) => self.on_carrier(now, msg, from).await,
                         Err(_) => self.unparsable += 1,
@@ -546,6 +661,7 @@ impl<'s> World<'s> {
             }
             r = rxstamp::recv(&self.p.handler, hbuf) => {
                 if let Ok((n, from, now)) = r {
+                    self.take_sent();
                     match parse(&hbuf[..n]) {
                         Ok(msg) => self.on_handler(now, msg, from).await,
                         Err(_) => self.unparsable += 1,
@@ -581,7 +697,10 @@ impl<'s> World<'s> {
             .count()
     }
 
-    async fn place_call(&mut self, arrival_s: f64, class: CallClass) {
+    /// Builds call `n`'s carrier INVITE and hands it to the [`Pacer`] for its arrival time
+    /// `due` (scenario time `arrival_s`); the call is [`CState::Scheduled`] until the pacer
+    /// reports the send ([`World::take_sent`]).
+    fn schedule_call(&mut self, arrival_s: f64, due: Instant, class: CallClass) {
         let n = self.calls.len();
         let number = format!("+4477{n:09}");
         let local = self.p.carrier_addr;
@@ -619,38 +738,57 @@ impl<'s> World<'s> {
             return;
         };
         let bytes = invite.to_bytes();
-        let now = Instant::now();
-        let immediate = self.waiting_unoffered < self.free_handlers(now);
         self.calls.push(Call {
             class,
             phase: self.sc.phase_at(arrival_s),
             arrival_s,
-            sent: now,
+            sent: due,
             invite,
-            state: CState::Calling,
+            state: CState::Scheduled,
             cancelled: false,
             cut_off: false,
             outcome: None,
             answer_us: None,
             first_offer_us: None,
-            immediate,
+            immediate: false,
             ack: None,
             finished: false,
         });
         self.by_call_id.insert(call_id(n), n);
-        self.waiting_unoffered += 1;
-        let engine = self.engine;
-        // The latency clock starts at the send itself, not before the bookkeeping above
-        // (growing `calls` copies it: a millisecond at tens of thousands of calls).
-        if let Some(c) = self.calls.get_mut(n) {
-            c.sent = Instant::now();
-        }
-        self.send_retx(RetxKey::Invite(n), false, bytes, engine)
-            .await;
-        if let Some(p) = self.sc.classes.get(class).patience {
-            let s = p.sample(&mut self.patience_rng);
-            let wait = self.real(s);
-            self.at(now + wait, Timer::Patience(n));
+        self.p.pacer.send_at(PaceJob {
+            call: n,
+            due,
+            bytes: bytes.clone(),
+            to: self.engine,
+        });
+        self.unsent.insert(n, bytes);
+    }
+
+    /// Takes the pacer's send reports: each reported call starts (latency clock at the
+    /// send, free-handler check, retransmission, caller patience).
+    fn take_sent(&mut self) {
+        while let Ok((n, sent)) = self.p.pacer.sent.try_recv() {
+            let Some(bytes) = self.unsent.remove(&n) else {
+                continue;
+            };
+            let immediate = self.waiting_unoffered < self.free_handlers(sent);
+            let Some(c) = self.calls.get_mut(n) else {
+                continue;
+            };
+            let due = c.sent;
+            self.send_lateness
+                .saturating_record(micros(sent.saturating_duration_since(due)).max(1));
+            c.sent = sent;
+            c.state = CState::Calling;
+            c.immediate = immediate;
+            let class = c.class;
+            self.waiting_unoffered += 1;
+            self.track_retx(RetxKey::Invite(n), false, bytes, self.engine, sent);
+            if let Some(p) = self.sc.classes.get(class).patience {
+                let s = p.sample(&mut self.patience_rng);
+                let wait = self.real(s);
+                self.at(sent + wait, Timer::Patience(n));
+            }
         }
     }
 
@@ -1290,6 +1428,48 @@ impl ReplaceCid for Vec<u8> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// The pacer's contract with the harness's task: every INVITE's send is reported
+    /// before the datagram can be read (so its answer never finds the call unsent), in
+    /// arrival order, never before its arrival time; `finish` sends what is left.
+    #[tokio::test]
+    async fn pacer_reports_each_send_before_the_datagram_and_never_early() {
+        let carrier = UdpSocket::bind("127.0.0.1:0").await.unwrap();
+        let engine = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
+        let to = engine.local_addr().unwrap();
+        let mut pacer = Pacer::start(&carrier).unwrap();
+        let now = Instant::now();
+        // Three overdue arrivals (sent at once) and one 20 ms ahead.
+        let dues = [
+            now - Duration::from_millis(30),
+            now - Duration::from_millis(20),
+            now - Duration::from_millis(10),
+            now + Duration::from_millis(20),
+        ];
+        for (call, &due) in dues.iter().enumerate() {
+            pacer.send_at(PaceJob {
+                call,
+                due,
+                bytes: format!("INVITE {call}").into_bytes(),
+                to,
+            });
+        }
+        let mut buf = [0u8; 64];
+        for (call, &due) in dues.iter().enumerate() {
+            let (n, from) = engine.recv_from(&mut buf).unwrap();
+            assert_eq!(
+                from,
+                carrier.local_addr().unwrap(),
+                "sent from the carrier socket"
+            );
+            assert_eq!(&buf[..n], format!("INVITE {call}").as_bytes());
+            let (reported, sent) = pacer.sent.try_recv().expect("reported before it arrived");
+            assert_eq!(reported, call, "in arrival order");
+            assert!(sent >= due, "call {call} sent {:?} early", due - sent);
+        }
+        pacer.finish();
+        assert!(pacer.sent.try_recv().is_err(), "one report per INVITE");
+    }
 
     #[test]
     fn call_index_reads_the_callback_number() {

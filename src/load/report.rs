@@ -191,6 +191,10 @@ pub struct LoadReport {
     pub engine_latency: LatencyStats,
     /// Every first offer (includes queueing), real µs.
     pub first_offer: LatencyStats,
+    /// How late the harness sent each carrier INVITE against its scheduled (Poisson)
+    /// arrival time, real µs: the harness's own accuracy. A large p99 means the arrivals
+    /// the engine saw were burstier than the scenario asks for.
+    pub send_lateness: LatencyStats,
     /// Engine CPU (child process only).
     pub engine_cpu: Option<EngineCpu>,
     /// Target verdicts.
@@ -367,6 +371,7 @@ pub fn build(scenario: &LoadScenario, data: &RunData, engine_cpu_s: Option<f64>)
         phases,
         engine_latency,
         first_offer: LatencyStats::from_histogram(&data.first_offer_us),
+        send_lateness: LatencyStats::from_histogram(&data.send_lateness_us),
         engine_cpu,
         verdicts,
         pass,
@@ -541,6 +546,12 @@ impl LoadReport {
             s,
             "engine latency (INVITE sent → handler INVITE received, free handler, real µs): n={} p50 {} p90 {} p99 {} p99.9 {} max {}",
             l.samples, l.p50_us, l.p90_us, l.p99_us, l.p999_us, l.max_us
+        );
+        let l = &self.send_lateness;
+        let _ = writeln!(
+            s,
+            "harness accuracy (carrier INVITE sent after its arrival time, real µs): n={} p50 {} p99 {} max {}",
+            l.samples, l.p50_us, l.p99_us, l.max_us
         );
         if let Some(h) = self.harness_cpu_s {
             let _ = writeln!(s, "harness CPU {h:.2} s");
