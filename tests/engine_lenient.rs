@@ -1,7 +1,8 @@
 //! A 999 INVITE over UDP is never refused for malformed framing a datagram does not need
 //! (DESIGN §6; RFC 3261 §18.3: a datagram is one message and may go without
-//! Content-Length): a garbage, overflowing or duplicated Content-Length, more header fields
-//! than `limits.max_headers`, a header line without a colon, a header section without its
+//! Content-Length): a garbage, overflowing or duplicated Content-Length, a repeated
+//! single-valued field (To, From, Call-ID, CSeq, Max-Forwards, Content-Type: the first is
+//! kept), more header fields than `limits.max_headers`, a header line without a colon, a header section without its
 //! empty line. The engine repairs a copy (`sip::lenient`), queues the call as emergency and
 //! names the repair in a notice and as the call's first location error. The same 101
 //! INVITE keeps its 400 / 513, and so does a 999 over TCP, where Content-Length frames the
@@ -82,6 +83,25 @@ fn malformations(text: &str) -> Vec<(&'static str, String, u16)> {
             insert_after(text, "Via:", "Garbage line\r\n"),
             400,
         ),
+        (
+            "To twice",
+            insert_after(text, "CSeq:", "To: <sip:someone-else@example.net>\r\n"),
+            400,
+        ),
+        (
+            "Call-ID and CSeq twice",
+            insert_after(text, "CSeq:", "Call-ID: other@c\r\nCSeq: 9 INVITE\r\n"),
+            400,
+        ),
+        (
+            "From, Max-Forwards and Content-Type twice",
+            insert_after(
+                text,
+                "CSeq:",
+                "f: <sip:x@example.net>;tag=z\r\nMax-Forwards: 10\r\nContent-Type: text/plain\r\n",
+            ),
+            400,
+        ),
         ("no final empty line (CRLF)", no_body(text), 400),
         (
             "no final empty line (no CRLF)",
@@ -153,6 +173,9 @@ fn each_repair_is_named_on_the_call() {
         "framing repaired: 1 Content-Length field dropped (a repeated value)",
         "framing repaired: 22 header fields beyond the limit of 128 dropped",
         "framing repaired: 1 malformed header line dropped",
+        "framing repaired: 1 repeated single-valued header field dropped (first kept)",
+        "framing repaired: 2 repeated single-valued header fields dropped (first kept)",
+        "framing repaired: 3 repeated single-valued header fields dropped (first kept)",
         "framing repaired: empty line added after the header section",
         "framing repaired: empty line added after the header section",
     ];

@@ -200,8 +200,9 @@ impl Engine {
     ///   PBX, say: the offending octets are replaced with U+FFFD (the body is left as it
     ///   is);
     /// - over UDP only, malformed framing a datagram does not need (RFC 3261 §18.3):
-    ///   unreadable, overflowing, disagreeing or repeated `Content-Length` fields, header
-    ///   lines without a colon, fields beyond `limits.max_headers`, a missing empty line
+    ///   unreadable, overflowing, disagreeing or repeated `Content-Length` fields, repeats
+    ///   of a single-valued field (To, From, Call-ID, CSeq, Max-Forwards, Content-Type:
+    ///   the first is kept), header lines without a colon, fields beyond `limits.max_headers`, a missing empty line
     ///   ([`sip::lenient::repair_request_datagram`]); the repair is also recorded as the
     ///   call's first location error. Over TCP `Content-Length` frames the stream, so
     ///   nothing is repaired there.
@@ -216,12 +217,13 @@ impl Engine {
         self.last_now = now;
         let parsed = match sip::parse_with(msg.bytes, &self.limits) {
             Ok(m) => {
-                // Repeated Content-Length fields parse (the datagram bounds the body) but
-                // `validate_request` refuses them with 400.
+                // Repeated single-valued fields (Content-Length, To, From, Call-ID, CSeq,
+                // Max-Forwards, Content-Type) parse but `validate_request` refuses them
+                // with 400: a 999 keeps the first of each.
                 if repaired.framing.is_none()
                     && msg.transport == Transport::Udp
                     && m.is_request()
-                    && m.get_all(HeaderName::ContentLength).nth(1).is_some()
+                    && sip::validate::repeated_single_value(&m).is_some()
                     && self.is_emergency_invite(&m)
                     && self.repair_framing(now, msg, repaired)
                 {

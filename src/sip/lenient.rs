@@ -15,6 +15,9 @@
 //! - header lines that are not `field-name HCOLON value` (§7.3.1: no colon, a name that
 //!   is not a token, a bare CR, a continuation line with no field before it) and fields
 //!   longer than [`Limits::max_line_bytes`]: dropped;
+//! - a single-valued field repeated (To, From, Call-ID, CSeq, Max-Forwards, Content-Type;
+//!   RFC 3261 §7.3.1 allows a repeat only for comma-list fields, RFC 4475 §3.3.8): the
+//!   first kept, the repeats dropped ([`crate::sip::validate::SINGLE_VALUED`]);
 //! - header fields beyond [`Limits::max_headers`]: dropped, keeping first the fields the
 //!   engine needs ([`is_kept_first`]: Via, From, To, Call-ID, CSeq, Contact, Record-Route,
 //!   Max-Forwards, Content-Type, Content-Length, Priority, Resource-Priority, Require,
@@ -53,6 +56,9 @@ pub struct Repairs {
     pub malformed_lines_dropped: usize,
     /// Header fields dropped for being longer than [`Limits::max_line_bytes`], octets.
     pub long_fields_dropped: usize,
+    /// Repeats of a single-valued field (To, From, Call-ID, CSeq, Max-Forwards,
+    /// Content-Type) dropped; the first of each is kept (RFC 4475 §3.3.8).
+    pub repeated_fields_dropped: usize,
     /// Header fields dropped because the section held more than `max_headers`.
     pub fields_over_limit_dropped: usize,
     /// The field-count limit that applied ([`Limits::max_headers`]).
@@ -67,6 +73,7 @@ impl Repairs {
         self.content_length_dropped == 0
             && self.malformed_lines_dropped == 0
             && self.long_fields_dropped == 0
+            && self.repeated_fields_dropped == 0
             && self.fields_over_limit_dropped == 0
             && !self.empty_line_added
     }
@@ -96,6 +103,13 @@ impl fmt::Display for Repairs {
             let n = self.long_fields_dropped;
             parts.push(format!(
                 "{n} header field{} over the line limit dropped",
+                plural(n)
+            ));
+        }
+        if self.repeated_fields_dropped > 0 {
+            let n = self.repeated_fields_dropped;
+            parts.push(format!(
+                "{n} repeated single-valued header field{} dropped (first kept)",
                 plural(n)
             ));
         }
@@ -340,6 +354,7 @@ pub fn repair_request_datagram(
         }
     }
     repair_content_length(input, &mut fields, &mut repairs);
+    drop_repeated_single_values(&mut fields, &mut repairs);
     limit_field_count(&mut fields, limits.max_headers, &mut repairs);
     if body_start.is_none() {
         repairs.empty_line_added = true;
@@ -420,6 +435,25 @@ fn repair_content_length(input: &[u8], fields: &mut [Field], repairs: &mut Repai
     repairs.body_to_end = unusable;
 }
 
+/// Keeps the first of each single-valued field (To, From, Call-ID, CSeq, Max-Forwards,
+/// Content-Type; Content-Length is [`repair_content_length`]'s) and drops its repeats
+/// (RFC 3261 §7.3.1, RFC 4475 §3.3.8).
+fn drop_repeated_single_values(fields: &mut [Field], repairs: &mut Repairs) {
+    for name in super::validate::SINGLE_VALUED {
+        if name == HeaderName::ContentLength {
+            continue; // repair_content_length's
+        }
+        let mut seen = false;
+        for f in fields.iter_mut().filter(|f| f.keep && f.name == name) {
+            if seen {
+                f.keep = false;
+                repairs.repeated_fields_dropped += 1;
+            }
+            seen = true;
+        }
+    }
+}
+
 /// Keeps at most `max` fields: those [`is_kept_first`] names first, then the others,
 /// each group in arrival order; the rest are dropped and counted.
 fn limit_field_count(fields: &mut [Field], max: usize, repairs: &mut Repairs) {
@@ -475,6 +509,28 @@ CSeq: 1 INVITE\r\n";
                 "framing repaired: 1 Content-Length field dropped (body: the rest of the datagram)"
             );
         }
+    }
+
+    #[test]
+    fn repeated_single_valued_fields_keep_the_first() {
+        // Compact forms count as the same field (RFC 3261 §7.3.3); Via may repeat.
+        let text = format!(
+            "{HEAD}t: <sip:other@example.net>\r\ni: second@y\r\nCSeq: 2 INVITE\r\n\
+             Via: SIP/2.0/UDP 192.0.2.9;branch=z9hG4bK9\r\nMax-Forwards: 70\r\n\
+             Max-Forwards: 5\r\nContent-Length: 0\r\n\r\n"
+        );
+        let (m, r) = repaired(text.as_bytes(), &Limits::default());
+        assert_eq!(r.repeated_fields_dropped, 4);
+        assert_eq!(crate::sip::validate::validate_request(&m), Ok(()));
+        assert_eq!(m.call_id(), Some("x@y"));
+        assert_eq!(m.get(HeaderName::To), Some("<sip:999@example.net>"));
+        assert_eq!(m.get(HeaderName::CSeq), Some("1 INVITE"));
+        assert_eq!(m.max_forwards(), Ok(Some(70)));
+        assert_eq!(m.get_all(HeaderName::Via).count(), 2);
+        assert_eq!(
+            r.to_string(),
+            "framing repaired: 4 repeated single-valued header fields dropped (first kept)"
+        );
     }
 
     #[test]

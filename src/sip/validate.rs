@@ -84,20 +84,30 @@ pub fn validate_request(msg: &Message) -> Result<(), RequestFault> {
             return Err(RequestFault::ConflictingContentLength);
         }
     }
-    for h in [
-        HeaderName::To,
-        HeaderName::From,
-        HeaderName::CSeq,
-        HeaderName::CallId,
-        HeaderName::MaxForwards,
-        HeaderName::ContentType,
-        HeaderName::ContentLength,
-    ] {
-        if msg.get_all(h).nth(1).is_some() {
-            return Err(RequestFault::MultipleValues(h));
-        }
+    if let Some(h) = repeated_single_value(msg) {
+        return Err(RequestFault::MultipleValues(h));
     }
     Ok(())
+}
+
+/// Header fields a request may carry once only (RFC 3261 §7.3.1: only comma-list fields
+/// may repeat; RFC 4475 §3.3.8 tests To, From, Call-ID, CSeq, Max-Forwards, Content-Type and
+/// Content-Length), checked in this order.
+pub const SINGLE_VALUED: [HeaderName; 7] = [
+    HeaderName::To,
+    HeaderName::From,
+    HeaderName::CSeq,
+    HeaderName::CallId,
+    HeaderName::MaxForwards,
+    HeaderName::ContentType,
+    HeaderName::ContentLength,
+];
+
+/// The first of [`SINGLE_VALUED`] that `msg` carries more than once, if any.
+pub fn repeated_single_value(msg: &Message) -> Option<HeaderName> {
+    SINGLE_VALUED
+        .into_iter()
+        .find(|&h| msg.get_all(h).nth(1).is_some())
 }
 
 /// Require option tags not in `supported` (RFC 3261 §8.2.2.3), for the 420 answer's
