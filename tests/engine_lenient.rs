@@ -239,17 +239,63 @@ fn the_fields_the_engine_needs_survive_the_header_limit() {
     assert_eq!(snap.calls[0].state, CallState::Queued);
 }
 
+/// Repeats of a single-valued field other than Content-Length: repaired over TCP too.
+fn repeated_field_case(name: &str) -> bool {
+    name.ends_with("twice") && !name.contains("Content-Length")
+}
+
 #[test]
 fn malformed_999_over_tcp_keeps_its_refusal() {
-    // Over TCP Content-Length frames the stream (RFC 3261 §18.3): nothing is repaired.
+    // Over TCP Content-Length frames the stream (RFC 3261 §18.3): nothing but repeated
+    // single-valued fields is repaired.
     let base = invite_999("tcp@c", "z9hG4bKtcp");
     for (name, text, status) in malformations(&base) {
+        if repeated_field_case(name) {
+            continue;
+        }
         let mut net = quiet_net();
         net.send_from(CARRIER, Transport::Tcp, &text);
         let r = net.response(CARRIER, status);
         assert_eq!(r.transport, Transport::Tcp, "{name}");
         assert!(net.snapshot().calls.is_empty(), "{name}");
     }
+}
+
+#[test]
+fn repeated_fields_in_a_999_over_tcp_keep_the_first_and_the_101_its_400() {
+    let base999 = invite_999("tcprep@c", "z9hG4bKtcprep");
+    let base101 = invite_101("tcprep101@c", "z9hG4bKtcprep101");
+    let cases = malformations(&base999)
+        .into_iter()
+        .zip(malformations(&base101))
+        .filter(|((name, _, _), _)| repeated_field_case(name));
+    let mut n = 0;
+    for ((name, m999, _), (_, m101, _)) in cases {
+        n += 1;
+        let mut net = quiet_net();
+        net.send_from(CARRIER, Transport::Tcp, &m999);
+        let trying = net.response(CARRIER, 100);
+        assert_eq!(trying.transport, Transport::Tcp, "{name}");
+        assert_eq!(trying.msg.call_id(), Some("tcprep@c"), "{name}");
+        let snap = net.snapshot();
+        assert_eq!(snap.calls.len(), 1, "{name}");
+        assert_eq!(snap.calls[0].class, Some(CallClass::Emergency), "{name}");
+        let first = snap.calls[0].location_errors.first().map(|e| e.to_string());
+        assert!(
+            first
+                .as_deref()
+                .is_some_and(|f| f.contains("repeated single-valued")),
+            "{name}: {first:?}"
+        );
+        assert!(
+            notices(&net).iter().any(|t| t.contains("over TCP")),
+            "{name}"
+        );
+        net.send_from(CARRIER, Transport::Tcp, &m101);
+        net.response(CARRIER, 400);
+        assert_eq!(net.snapshot().calls.len(), 1, "{name}");
+    }
+    assert_eq!(n, 3);
 }
 
 #[test]

@@ -202,7 +202,7 @@ impl Engine {
     /// - over UDP only, malformed framing a datagram does not need (RFC 3261 §18.3):
     ///   unreadable, overflowing, disagreeing or repeated `Content-Length` fields, repeats
     ///   of a single-valued field (To, From, Call-ID, CSeq, Max-Forwards, Content-Type:
-    ///   the first is kept), header lines without a colon, fields beyond `limits.max_headers`, a missing empty line
+    ///   the first is kept; these over TCP too), header lines without a colon, fields beyond `limits.max_headers`, a missing empty line
     ///   ([`sip::lenient::repair_request_datagram`]); the repair is also recorded as the
     ///   call's first location error. Over TCP `Content-Length` frames the stream, so
     ///   nothing is repaired there.
@@ -219,11 +219,13 @@ impl Engine {
             Ok(m) => {
                 // Repeated single-valued fields (Content-Length, To, From, Call-ID, CSeq,
                 // Max-Forwards, Content-Type) parse but `validate_request` refuses them
-                // with 400: a 999 keeps the first of each.
+                // with 400: a 999 keeps the first of each. Over TCP, where Content-Length
+                // framed the message, only when that is not among them.
                 if repaired.framing.is_none()
-                    && msg.transport == Transport::Udp
                     && m.is_request()
                     && sip::validate::repeated_single_value(&m).is_some()
+                    && (msg.transport == Transport::Udp
+                        || m.get_all(HeaderName::ContentLength).nth(1).is_none())
                     && self.is_emergency_invite(&m)
                     && self.repair_framing(now, msg, repaired)
                 {
@@ -299,7 +301,8 @@ impl Engine {
         self.settle(now);
     }
 
-    /// Repairs the framing of the emergency INVITE datagram `msg` (UDP,
+    /// Repairs the framing of the emergency INVITE `msg` (a UDP datagram, or a TCP message
+    /// whose repeated single-valued fields are all the repair will find,
     /// [`sip::lenient::repair_request_datagram`]) and handles the repaired copy, with a
     /// notice naming the repairs. `false` (nothing done) when there is nothing to repair:
     /// the caller then answers as it would have.
@@ -308,7 +311,8 @@ impl Engine {
             return false;
         };
         let what = format!(
-            "over UDP with malformed framing ({}): the repaired copy is handled",
+            "over {} with malformed framing ({}): the repaired copy is handled",
+            msg.transport.as_str().to_ascii_uppercase(),
             fixed.repairs
         );
         self.receive_repaired(
