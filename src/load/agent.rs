@@ -128,6 +128,7 @@ struct Call {
     class: CallClass,
     phase: usize,
     arrival_s: f64,
+    /// While [`CState::Scheduled`]: the arrival time the pacer sends at; then the send.
     sent: Instant,
     invite: Message,
     state: CState,
