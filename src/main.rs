@@ -54,7 +54,8 @@ struct LoadArgs {
     /// Override the scenario's seed.
     #[arg(long)]
     seed: Option<u64>,
-    /// Directory for the generated engine config and log [default: $TMPDIR/answerpoint-load-PID].
+    /// Directory for the generated engine config and log (kept) [default: a new
+    /// $TMPDIR/answerpoint-load-PID, removed after a passing run].
     #[arg(long, value_name = "DIR")]
     dir: Option<PathBuf>,
 }
@@ -405,7 +406,11 @@ fn load(args: &LoadArgs) -> Result<bool, Box<dyn std::error::Error>> {
         }
     }
     let exe = std::env::current_exe()?;
-    let dir = args.dir.clone().unwrap_or_else(load::default_run_dir);
+    let dir = match &args.dir {
+        Some(d) => d.clone(),
+        None => load::create_default_run_dir()
+            .map_err(|e| format!("run directory in {}: {e}", std::env::temp_dir().display()))?,
+    };
     let rt = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()?;

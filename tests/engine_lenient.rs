@@ -102,6 +102,16 @@ fn malformations(text: &str) -> Vec<(&'static str, String, u16)> {
             ),
             400,
         ),
+        (
+            "CSeq twice, the repeat naming another method",
+            insert_after(text, "CSeq:", "CSeq: 1 BYE\r\n"),
+            400,
+        ),
+        (
+            "To twice, the repeat malformed",
+            insert_after(text, "CSeq:", "To: <<<not a name-addr\r\n"),
+            400,
+        ),
         ("no final empty line (CRLF)", no_body(text), 400),
         (
             "no final empty line (no CRLF)",
@@ -176,6 +186,8 @@ fn each_repair_is_named_on_the_call() {
         "framing repaired: 1 repeated single-valued header field dropped (first kept)",
         "framing repaired: 2 repeated single-valued header fields dropped (first kept)",
         "framing repaired: 3 repeated single-valued header fields dropped (first kept)",
+        "framing repaired: 1 repeated single-valued header field dropped (first kept)",
+        "framing repaired: 1 repeated single-valued header field dropped (first kept)",
         "framing repaired: empty line added after the header section",
         "framing repaired: empty line added after the header section",
     ];
@@ -241,7 +253,7 @@ fn the_fields_the_engine_needs_survive_the_header_limit() {
 
 /// Repeats of a single-valued field other than Content-Length: repaired over TCP too.
 fn repeated_field_case(name: &str) -> bool {
-    name.ends_with("twice") && !name.contains("Content-Length")
+    name.contains("twice") && !name.contains("Content-Length")
 }
 
 #[test]
@@ -295,7 +307,7 @@ fn repeated_fields_in_a_999_over_tcp_keep_the_first_and_the_101_its_400() {
         net.response(CARRIER, 400);
         assert_eq!(net.snapshot().calls.len(), 1, "{name}");
     }
-    assert_eq!(n, 3);
+    assert_eq!(n, 5);
 }
 
 #[test]

@@ -57,7 +57,7 @@ async fn flood_of_101_passes_with_the_real_policy_and_fails_when_101_is_served_f
     let e = class(&good, CallClass::Emergency);
     let n = class(&good, CallClass::NonEmergency);
     assert!(good.pass, "real policy must pass:\n{}", good.summary());
-    // ~60 emergency and ~1,200 non-emergency calls were placed (Poisson, seed 4).
+    // ~50 emergency and ~1,200 non-emergency calls were placed (Poisson, seed 4: 49 and 1,159).
     assert!(e.sent >= 40 && n.sent >= 1_000, "{}", good.summary());
     // The flood really was a flood: 101 callers were turned away or gave up...
     assert!(n.rejected + n.abandoned > n.sent / 2, "{}", good.summary());

@@ -274,8 +274,21 @@ impl Engine {
             Err(e) => {
                 // A datagram shorter than its Content-Length may also repeat it (which
                 // `validate_request` would refuse once the head is served).
+                // Over TCP only a fault in a repeated single-valued field (not
+                // Content-Length, which framed the stream) may be repaired.
+                let repeat_fault = matches!(
+                    &e,
+                    sip::ParseError::CSeqMethodMismatch | sip::ParseError::BadHeader { .. }
+                ) && sip::lenient::is_repairable(&e)
+                    && !matches!(
+                        &e,
+                        sip::ParseError::BadHeader {
+                            name: HeaderName::ContentLength,
+                            ..
+                        }
+                    );
                 if repaired.framing.is_none()
-                    && msg.transport == Transport::Udp
+                    && (msg.transport == Transport::Udp || repeat_fault)
                     && (sip::lenient::is_repairable(&e)
                         || sip::DroppedBody::from_parse_error(&e).is_some())
                     && self.is_emergency_datagram(msg.bytes)

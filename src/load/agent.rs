@@ -80,6 +80,9 @@ pub struct CallResult {
     /// Whether the call finished cleanly (final non-2xx, or BYE completed); an answered
     /// call that never finished counts as lost too.
     pub finished: bool,
+    /// For a call cut off at the end of the run: how long it had waited unanswered
+    /// (carrier INVITE sent → cut-off), real µs.
+    pub cut_off_after_us: Option<u64>,
 }
 
 /// Raw results of a run, turned into a report by [`super::report`].
@@ -134,6 +137,8 @@ struct Call {
     state: CState,
     cancelled: bool,
     cut_off: bool,
+    /// See [`CallResult::cut_off_after_us`].
+    cut_off_after_us: Option<u64>,
     outcome: Option<Outcome>,
     answer_us: Option<u64>,
     first_offer_us: Option<u64>,
@@ -231,7 +236,9 @@ struct PaceJob {
 /// `PR_SET_TIMERSLACK`), takes the send time just before `sendto`, and reports it on a
 /// channel *before* sending, so the harness's task knows the send of every INVITE whose
 /// answer it reads. It sends through a duplicate of the carrier socket's descriptor (same
-/// socket: the engine's answers come back to the carrier).
+/// socket: the engine's answers come back to the carrier). Should the pacer be preempted
+/// between its stamp and `sendto`, that delay counts as engine latency: the error is
+/// against the engine, never in its favour.
 struct Pacer {
     jobs: Option<crossbeam_channel::Sender<PaceJob>>,
     /// `(call index, send time)`, in send order.
@@ -435,8 +442,15 @@ impl<'s> World<'s> {
         }
     }
 
+    /// `scenario_s` in real time. Sampled times are clamped to [`super::scenario::MAX_TIME_S`]
+    /// real seconds, so a far tail of a distribution cannot overflow the clock.
     fn real(&self, scenario_s: f64) -> Duration {
-        Duration::from_secs_f64((scenario_s / self.sc.time_scale).max(0.0))
+        let s = scenario_s / self.sc.time_scale;
+        Duration::from_secs_f64(if s.is_finite() {
+            s.clamp(0.0, super::scenario::MAX_TIME_S)
+        } else {
+            0.0
+        })
     }
 
     fn at(&mut self, when: Instant, t: Timer) {
@@ -564,6 +578,9 @@ impl<'s> World<'s> {
         for n in 0..self.calls.len() {
             if self.calls[n].state == CState::Calling && !self.calls[n].cancelled {
                 self.calls[n].cut_off = true;
+                self.calls[n].cut_off_after_us = Some(micros(
+                    Instant::now().saturating_duration_since(self.calls[n].sent),
+                ));
                 self.cancel(n).await;
             }
         }
@@ -625,6 +642,7 @@ impl<'s> World<'s> {
                 first_offer_us: c.first_offer_us,
                 immediate: c.immediate,
                 finished: c.finished,
+                cut_off_after_us: c.cut_off_after_us,
             })
             .collect();
         RunData {
@@ -748,6 +766,7 @@ impl<'s> World<'s> {
             state: CState::Scheduled,
             cancelled: false,
             cut_off: false,
+            cut_off_after_us: None,
             outcome: None,
             answer_us: None,
             first_offer_us: None,

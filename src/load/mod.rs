@@ -291,7 +291,50 @@ pub async fn run_against(
     report::build(scenario, &data, None)
 }
 
-/// Default directory for a run's generated files: `$TMPDIR/answerpoint-load-<pid>`.
-pub fn default_run_dir() -> PathBuf {
-    std::env::temp_dir().join(format!("answerpoint-load-{}", std::process::id()))
+/// Creates the default directory for a run's generated files,
+/// `$TMPDIR/answerpoint-load-<pid>` (or `…-<pid>-<n>` when that name is taken, e.g. kept
+/// by an earlier failed run whose process had the same pid): always a new, empty
+/// directory, so removing it after the run removes nothing else.
+///
+/// # Errors
+/// The operating system's error when no such directory can be created (100 names tried).
+pub fn create_default_run_dir() -> std::io::Result<PathBuf> {
+    let base = format!("answerpoint-load-{}", std::process::id());
+    let mut last = None;
+    for n in 0..100u32 {
+        let name = if n == 0 {
+            base.clone()
+        } else {
+            format!("{base}-{n}")
+        };
+        let dir = std::env::temp_dir().join(name);
+        match std::fs::create_dir(&dir) {
+            Ok(()) => return Ok(dir),
+            Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => last = Some(e),
+            Err(e) => return Err(e),
+        }
+    }
+    Err(last.unwrap_or_else(|| std::io::Error::other("no free run directory name")))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A name already taken (an earlier run's kept directory, a pid reused) is never
+    /// reused: the second directory is new and the first is untouched.
+    #[test]
+    fn default_run_dirs_are_always_new() {
+        let a = create_default_run_dir().unwrap();
+        std::fs::write(a.join("engine.log"), "kept").unwrap();
+        let b = create_default_run_dir().unwrap();
+        assert_ne!(a, b);
+        assert_eq!(std::fs::read_dir(&b).unwrap().count(), 0);
+        assert_eq!(
+            std::fs::read_to_string(a.join("engine.log")).unwrap(),
+            "kept"
+        );
+        std::fs::remove_dir_all(&a).unwrap();
+        std::fs::remove_dir_all(&b).unwrap();
+    }
 }

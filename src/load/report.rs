@@ -307,11 +307,35 @@ pub fn build(scenario: &LoadScenario, data: &RunData, engine_cpu_s: Option<f64>)
     let t = &scenario.targets;
     for a in &t.answer {
         let k = run_report.run.class(a.class);
-        let pct = match a.within_s {
-            5 => k.answered_within_5s_pct,
-            10 => k.answered_within_10s_pct,
-            15 => k.answered_within_15s_pct,
-            _ => k.answered_within_20s_pct,
+        let within = match a.within_s {
+            5 => k.answered_within_5s,
+            10 => k.answered_within_10s,
+            15 => k.answered_within_15s,
+            _ => k.answered_within_20s,
+        };
+        // Calls still unanswered when the run ended, after waiting longer than the
+        // threshold, were not answered within it either: they count against the target
+        // (else an engine that never answers passes). Calls cut off sooner say nothing.
+        let late_cut_off = data
+            .calls
+            .iter()
+            .filter(|c| {
+                c.class == a.class
+                    && c.outcome == Some(Outcome::CutOff)
+                    && c.cut_off_after_us
+                        .is_some_and(|us| us as f64 * scale / 1e6 > a.within_s as f64)
+            })
+            .count() as u64;
+        let judged = k.answered + late_cut_off;
+        let pct = (judged > 0).then(|| within as f64 * 100.0 / judged as f64);
+        let note = if late_cut_off > 0 {
+            format!(
+                " ({late_cut_off} call{} still unanswered after {} s at the end count as late)",
+                if late_cut_off == 1 { "" } else { "s" },
+                a.within_s
+            )
+        } else {
+            String::new()
         };
         verdicts.push(Verdict {
             target: format!(
@@ -320,7 +344,7 @@ pub fn build(scenario: &LoadScenario, data: &RunData, engine_cpu_s: Option<f64>)
                 a.within_s,
                 a.min_pct
             ),
-            measured: pct.map_or("no call answered".into(), |p| format!("{p:.1} %")),
+            measured: pct.map_or("no call answered".into(), |p| format!("{p:.1} %{note}")),
             pass: pct.is_some_and(|p| p >= a.min_pct),
         });
     }
@@ -576,5 +600,89 @@ impl LoadReport {
         }
         let _ = writeln!(s, "verdict: {}", if self.pass { "PASS" } else { "FAIL" });
         s
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::load::agent::CallResult;
+
+    fn data(calls: Vec<CallResult>) -> RunData {
+        let h = || Histogram::<u64>::new(3).unwrap();
+        RunData {
+            calls,
+            engine_latency_us: h(),
+            send_lateness_us: h(),
+            first_offer_us: h(),
+            real_duration: std::time::Duration::from_secs(10),
+            handlers_failed: 0,
+            handlers_registered: 0,
+            unparsable: 0,
+            offers_to_failed: 0,
+            unfinished_leg_states: BTreeMap::new(),
+        }
+    }
+
+    fn call(outcome: Outcome, answer_s: Option<f64>, cut_off_after_s: Option<f64>) -> CallResult {
+        // Scenario time ×10: real µs = scenario s × 100,000.
+        let us = |s: f64| (s * 100_000.0) as u64;
+        CallResult {
+            class: CallClass::Emergency,
+            phase: 0,
+            arrival_s: 1.0,
+            outcome: Some(outcome),
+            answer_us: answer_s.map(us),
+            first_offer_us: None,
+            immediate: false,
+            finished: true,
+            cut_off_after_us: cut_off_after_s.map(us),
+        }
+    }
+
+    /// An engine that leaves 999 calls unanswered until the run ends must not pass the
+    /// answer-time target on the few it did answer (found by a new user): calls cut off
+    /// after waiting longer than the threshold count as late; calls cut off sooner do not.
+    #[test]
+    fn calls_cut_off_after_the_threshold_count_against_the_answer_target() {
+        let sc = LoadScenario::from_toml(
+            r#"
+name = "t"
+time_scale = 10
+[[phases]]
+name = "a"
+duration_s = 100
+arrivals_per_s = { emergency = 1.0 }
+[classes.emergency]
+handle = { dist = "constant", value_s = 60 }
+[classes.non-emergency]
+handle = { dist = "constant", value_s = 60 }
+[[handlers]]
+count = 1
+[targets]
+answer = [{ class = "emergency", within_s = 10, min_pct = 90 }]
+"#,
+        )
+        .unwrap();
+        let mut calls: Vec<CallResult> = (0..9)
+            .map(|_| call(Outcome::Answered, Some(3.0), None))
+            .collect();
+        // Only answered calls: 100 %.
+        let r = build(&sc, &data(calls.clone()), None);
+        assert!(r.verdicts[0].pass, "{:?}", r.verdicts[0]);
+        assert_eq!(r.verdicts[0].measured, "100.0 %");
+        // One cut off after 1 s of waiting: no evidence either way.
+        calls.push(call(Outcome::CutOff, None, Some(1.0)));
+        let r = build(&sc, &data(calls.clone()), None);
+        assert!(r.verdicts[0].pass, "{:?}", r.verdicts[0]);
+        // Two cut off after 30 s: 9 of 11 judged calls within 10 s.
+        calls.push(call(Outcome::CutOff, None, Some(30.0)));
+        calls.push(call(Outcome::CutOff, None, Some(30.0)));
+        let r = build(&sc, &data(calls), None);
+        assert!(!r.verdicts[0].pass, "{:?}", r.verdicts[0]);
+        assert_eq!(
+            r.verdicts[0].measured,
+            "81.8 % (2 calls still unanswered after 10 s at the end count as late)"
+        );
     }
 }

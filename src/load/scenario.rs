@@ -319,6 +319,10 @@ pub const MAX_RATE_PER_S: f64 = 5_000.0;
 
 /// Most calls one run may expect (Σ phases `arrivals_per_s` × `duration_s`, both classes).
 pub const MAX_CALLS_PER_RUN: f64 = 1_000_000.0;
+/// Longest scenario time any one setting may give, s (about 11.6 days): phase lengths,
+/// drain, failure time, distribution parameters, ring-no-answer timeout, wrap-up. Larger
+/// finite values (`1e300`) would overflow the real-time clock arithmetic.
+pub const MAX_TIME_S: f64 = 1_000_000.0;
 
 impl LoadScenario {
     /// Parses and checks a TOML scenario.
@@ -339,12 +343,13 @@ impl LoadScenario {
     /// The first [`LoadScenarioError::Invalid`] found.
     pub fn check(&self) -> Result<(), LoadScenarioError> {
         let bad = |m: String| Err(LoadScenarioError::Invalid(m));
-        let finite_pos = |v: f64| v.is_finite() && v > 0.0;
+        let finite_pos = |v: f64| v.is_finite() && v > 0.0 && v <= MAX_TIME_S;
+        let time_ok = |v: f64| v.is_finite() && (0.0..=MAX_TIME_S).contains(&v);
         if !(self.time_scale.is_finite() && self.time_scale >= 1.0) {
             return bad(format!("time_scale {} must be ≥ 1", self.time_scale));
         }
-        if !(self.drain_s.is_finite() && self.drain_s >= 0.0) {
-            return bad("drain_s must be ≥ 0".into());
+        if !time_ok(self.drain_s) {
+            return bad(format!("drain_s must be 0–{MAX_TIME_S}"));
         }
         if self.phases.is_empty() {
             return bad("needs at least one [[phases]]".into());
@@ -352,7 +357,10 @@ impl LoadScenario {
         let mut expected = 0.0;
         for (i, p) in self.phases.iter().enumerate() {
             if !finite_pos(p.duration_s) {
-                return bad(format!("phase {:?}: duration_s must be > 0", p.name));
+                return bad(format!(
+                    "phase {:?}: duration_s must be > 0 and ≤ {MAX_TIME_S}",
+                    p.name
+                ));
             }
             let r = p.arrivals_per_s;
             if !(r.emergency.is_finite()
@@ -411,17 +419,28 @@ impl LoadScenario {
                 check_dist(t, "think")?;
             }
             if let Some(f) = &g.failure {
-                if !(0.0..=1.0).contains(&f.fraction) || !f.at_s.is_finite() || f.at_s < 0.0 {
-                    return bad("failure: fraction in 0..=1 and at_s ≥ 0".into());
+                if !(0.0..=1.0).contains(&f.fraction) || !time_ok(f.at_s) {
+                    return bad(format!(
+                        "failure: fraction in 0..=1 and at_s 0–{MAX_TIME_S}"
+                    ));
                 }
             }
         }
         let e = &self.engine;
         if !finite_pos(e.ring_timeout_s) {
-            return bad("engine.ring_timeout_s must be > 0".into());
+            return bad(format!(
+                "engine.ring_timeout_s must be > 0 and ≤ {MAX_TIME_S}"
+            ));
         }
-        if !(e.wrap_up_s.emergency >= 0.0 && e.wrap_up_s.non_emergency >= 0.0) {
-            return bad("engine.wrap_up_s must be ≥ 0".into());
+        // The engine's wrap-up is whole real seconds, at most a day.
+        let wrap_max = (86_400.0 * self.time_scale).min(MAX_TIME_S);
+        for (class, w) in [
+            ("emergency", e.wrap_up_s.emergency),
+            ("non-emergency", e.wrap_up_s.non_emergency),
+        ] {
+            if !(w.is_finite() && (0.0..=wrap_max).contains(&w)) {
+                return bad(format!("engine.wrap_up_s.{class} must be 0–{wrap_max}"));
+            }
         }
         if e.realtime_priority > crate::runtime::sched::MAX_REALTIME_PRIORITY {
             return bad("engine.realtime_priority must be 0–99".into());
@@ -580,18 +599,17 @@ pub fn handler_password(index: usize) -> String {
 }
 
 fn check_dist(d: &Dist, what: &str) -> Result<(), LoadScenarioError> {
+    let pos = |v: f64| v.is_finite() && v > 0.0 && v <= MAX_TIME_S;
     let ok = match *d {
-        Dist::Exponential { mean_s } => mean_s.is_finite() && mean_s > 0.0,
-        Dist::Lognormal { mean_s, sd_s } => {
-            mean_s.is_finite() && mean_s > 0.0 && sd_s.is_finite() && sd_s > 0.0
-        }
-        Dist::Constant { value_s } => value_s.is_finite() && value_s >= 0.0,
+        Dist::Exponential { mean_s } => pos(mean_s),
+        Dist::Lognormal { mean_s, sd_s } => pos(mean_s) && pos(sd_s),
+        Dist::Constant { value_s } => value_s == 0.0 || pos(value_s),
     };
     if ok {
         Ok(())
     } else {
         Err(LoadScenarioError::Invalid(format!(
-            "{what}: distribution parameters must be finite and > 0"
+            "{what}: distribution parameters must be finite, > 0 and ≤ {MAX_TIME_S} s"
         )))
     }
 }
@@ -716,5 +734,58 @@ answer = [{ class = "emergency", within_s = 10, min_pct = 90 }]
             LoadScenario::from_toml(&bad),
             Err(LoadScenarioError::Toml(_))
         ));
+    }
+
+    /// Finite but absurd times (found by a new user: they panicked the harness mid-run or
+    /// made the engine refuse its own generated configuration) are refused up front,
+    /// naming the key.
+    #[test]
+    fn rejects_huge_times() {
+        let cases = [
+            (
+                "time_scale = 10",
+                "time_scale = 10\ndrain_s = 1e300",
+                "drain_s",
+            ),
+            (
+                "duration_s = 1000\narrivals_per_s = { emergency = 2.0 }",
+                "duration_s = 1e300\narrivals_per_s = { emergency = 2.0 }",
+                "duration_s",
+            ),
+            ("value_s = 60", "value_s = 1e300", "emergency: distribution"),
+            ("mean_s = 90", "mean_s = inf", "non-emergency: distribution"),
+            (
+                "count = 3",
+                "count = 3\nfailure = { fraction = 0.5, at_s = 1e300 }",
+                "at_s",
+            ),
+            (
+                "[engine]",
+                "[engine]\nring_timeout_s = 1e300",
+                "ring_timeout_s",
+            ),
+            (
+                "emergency = 10, non",
+                "emergency = inf, non",
+                "wrap_up_s.emergency",
+            ),
+            // Wrap-up over a real day at ×10.
+            (
+                "non-emergency = 25 }",
+                "non-emergency = 864001 }",
+                "wrap_up_s.non-emergency",
+            ),
+        ];
+        for (from, to, key) in cases {
+            assert!(MIN.contains(from), "{from}");
+            let text = MIN.replacen(from, to, 1);
+            match LoadScenario::from_toml(&text) {
+                Err(LoadScenarioError::Invalid(m)) => assert!(m.contains(key), "{key}: {m}"),
+                other => panic!("{key}: {other:?}"),
+            }
+        }
+        // The largest allowed values are accepted.
+        let text = MIN.replacen("value_s = 60", &format!("value_s = {MAX_TIME_S}"), 1);
+        assert!(LoadScenario::from_toml(&text).is_ok());
     }
 }

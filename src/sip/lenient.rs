@@ -165,20 +165,21 @@ pub enum RepairError {
 
 /// Whether `e` is a framing fault that [`repair_request_datagram`] may fix: a header
 /// section without its empty line, too many fields, a malformed or over-long line, a
-/// bare CR, or an unreadable `Content-Length` (RFC 3261 §7, §7.3.1, §20.14).
+/// bare CR, or an unreadable `Content-Length` (RFC 3261 §7, §7.3.1, §20.14); or a
+/// malformed single-valued field (To, From, Call-ID, CSeq, Max-Forwards, Content-Type) or
+/// a CSeq naming another method, which the repair fixes when the fault is in a repeat it
+/// drops (the first is kept; a fault in the first stays).
 pub fn is_repairable(e: &ParseError) -> bool {
-    matches!(
-        e,
+    match e {
         ParseError::Unterminated
-            | ParseError::TooManyHeaders { .. }
-            | ParseError::BadHeaderLine { .. }
-            | ParseError::LineTooLong { .. }
-            | ParseError::BareCr
-            | ParseError::BadHeader {
-                name: HeaderName::ContentLength,
-                ..
-            }
-    )
+        | ParseError::TooManyHeaders { .. }
+        | ParseError::BadHeaderLine { .. }
+        | ParseError::LineTooLong { .. }
+        | ParseError::BareCr
+        | ParseError::CSeqMethodMismatch => true,
+        ParseError::BadHeader { name, .. } => crate::sip::validate::SINGLE_VALUED.contains(name),
+        _ => false,
+    }
 }
 
 /// Header fields kept ahead of others when a section holds more than `max_headers`:
@@ -676,5 +677,10 @@ CSeq: 1 INVITE\r\n";
             fault: "x"
         }));
         assert!(!is_repairable(&ParseError::InvalidUtf8));
+        assert!(is_repairable(&ParseError::CSeqMethodMismatch));
+        assert!(is_repairable(&ParseError::BadHeader {
+            name: HeaderName::To,
+            fault: "x"
+        }));
     }
 }
