@@ -399,9 +399,9 @@ impl LoadScenario {
             ("emergency", &self.classes.emergency),
             ("non-emergency", &self.classes.non_emergency),
         ] {
-            check_dist(&c.handle, name)?;
+            check_dist(&c.handle, &format!("classes.{name}.handle"))?;
             if let Some(p) = &c.patience {
-                check_dist(p, name)?;
+                check_dist(p, &format!("classes.{name}.patience"))?;
             }
         }
         if self.handlers.is_empty() {
@@ -411,18 +411,21 @@ impl LoadScenario {
         if total == 0 || total > u64::from(MAX_HANDLERS) {
             return bad(format!("handler count {total} must be 1..={MAX_HANDLERS}"));
         }
-        for g in &self.handlers {
+        for (i, g) in self.handlers.iter().enumerate() {
             if !(0.0..=1.0).contains(&g.no_answer_probability) {
-                return bad("no_answer_probability must be in 0..=1".into());
+                return bad(format!(
+                    "handlers[{i}].no_answer_probability must be in 0..=1"
+                ));
             }
             if let Some(t) = &g.think {
-                check_dist(t, "think")?;
+                check_dist(t, &format!("handlers[{i}].think"))?;
             }
             if let Some(f) = &g.failure {
-                if !(0.0..=1.0).contains(&f.fraction) || !time_ok(f.at_s) {
-                    return bad(format!(
-                        "failure: fraction in 0..=1 and at_s 0–{MAX_TIME_S}"
-                    ));
+                if !(0.0..=1.0).contains(&f.fraction) {
+                    return bad(format!("handlers[{i}].failure.fraction must be in 0..=1"));
+                }
+                if !time_ok(f.at_s) {
+                    return bad(format!("handlers[{i}].failure.at_s must be 0–{MAX_TIME_S}"));
                 }
             }
         }
@@ -752,8 +755,16 @@ answer = [{ class = "emergency", within_s = 10, min_pct = 90 }]
                 "duration_s = 1e300\narrivals_per_s = { emergency = 2.0 }",
                 "duration_s",
             ),
-            ("value_s = 60", "value_s = 1e300", "emergency: distribution"),
-            ("mean_s = 90", "mean_s = inf", "non-emergency: distribution"),
+            (
+                "value_s = 60",
+                "value_s = 1e300",
+                "classes.emergency.handle",
+            ),
+            (
+                "mean_s = 90",
+                "mean_s = inf",
+                "classes.non-emergency.handle",
+            ),
             (
                 "count = 3",
                 "count = 3\nfailure = { fraction = 0.5, at_s = 1e300 }",

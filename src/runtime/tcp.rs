@@ -422,6 +422,9 @@ pub(super) fn unframeable_response(
     };
     let mut cleaned: Vec<u8> = Vec::with_capacity(2048);
     let mut kept = false;
+    // From, To, Call-ID, CSeq: the first of each only (a malformed repeat would make the
+    // cleaned head unparseable, and the stream would close with no answer at all).
+    let mut seen = [false; 4];
     for (i, line) in head.split_inclusive(|&b| b == b'\n').enumerate() {
         if line.len() > crate::sip::MAX_LINE_BYTES {
             if i == 0 {
@@ -439,11 +442,18 @@ pub(super) fn unframeable_response(
         }
         let lower = line.to_ascii_lowercase();
         let name = lower.split(|&b| b == b':').next().unwrap_or_default();
+        let single = match name.trim_ascii() {
+            b"from" | b"f" => Some(0),
+            b"to" | b"t" => Some(1),
+            b"call-id" | b"i" => Some(2),
+            b"cseq" => Some(3),
+            _ => None,
+        };
         kept = i == 0
-            || matches!(
-                name.trim_ascii(),
-                b"via" | b"v" | b"from" | b"f" | b"to" | b"t" | b"call-id" | b"i" | b"cseq"
-            );
+            || matches!(name.trim_ascii(), b"via" | b"v")
+            || single
+                .and_then(|k| seen.get_mut(k))
+                .is_some_and(|s| !std::mem::replace(s, true));
         if kept {
             cleaned.extend_from_slice(line);
         }
@@ -721,6 +731,29 @@ mod tests {
         let open = invite("x", "X-More: ");
         let resp = unframeable_response(open.as_bytes(), &e, &Limits::default()).unwrap();
         assert_eq!(crate::sip::parse(&resp).unwrap().call_id(), Some("big"));
+    }
+
+    /// A malformed repeat of To / CSeq / From (found by the new-user check) in an
+    /// unframeable head: the answer is built from the first of each, not withheld.
+    #[test]
+    fn unframeable_head_with_a_bad_repeat_still_gets_its_400() {
+        for repeat in ["To: <<<\r\n", "CSeq: 1 BYE\r\n", "f: <<<\r\n", "i: \r\n"] {
+            let req = format!(
+                "INVITE urn:service:sos SIP/2.0\r\nVia: SIP/2.0/TCP 127.0.0.1:5099;branch=z9hG4bK7\r\n\
+                 From: <sip:c@127.0.0.1>;tag=1\r\nTo: <urn:service:sos>\r\nCall-ID: rep\r\n\
+                 CSeq: 1 INVITE\r\n{repeat}garbage line\r\n\r\n"
+            );
+            let e = frame(req.as_bytes(), &Limits::default()).unwrap_err();
+            let resp = unframeable_response(req.as_bytes(), &e, &Limits::default())
+                .unwrap_or_else(|| panic!("no answer with {repeat:?}"));
+            let m = crate::sip::parse(&resp).unwrap();
+            assert_eq!(m.status_code(), Some(400), "{repeat:?}");
+            assert_eq!(m.call_id(), Some("rep"));
+            assert_eq!(
+                m.cseq().map(|c| c.method.to_string()),
+                Some("INVITE".into())
+            );
+        }
     }
 
     #[test]
