@@ -275,7 +275,8 @@ impl Engine {
                 // A datagram shorter than its Content-Length may also repeat it (which
                 // `validate_request` would refuse once the head is served).
                 // Over TCP only a fault in a repeated single-valued field (not
-                // Content-Length, which framed the stream) may be repaired.
+                // Content-Length, which framed the stream) or a malformed Contact may be
+                // repaired.
                 let repeat_fault = matches!(
                     &e,
                     sip::ParseError::CSeqMethodMismatch | sip::ParseError::BadHeader { .. }

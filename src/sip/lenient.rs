@@ -18,6 +18,8 @@
 //! - a single-valued field repeated (To, From, Call-ID, CSeq, Max-Forwards, Content-Type;
 //!   RFC 3261 §7.3.1 allows a repeat only for comma-list fields, RFC 4475 §3.3.8): the
 //!   first kept, the repeats dropped ([`crate::sip::validate::SINGLE_VALUED`]);
+//! - a Contact field (§20.10) that does not parse: dropped (a 999 without Contact is
+//!   served; the engine answers on the Via);
 //! - header fields beyond [`Limits::max_headers`]: dropped, keeping first the fields the
 //!   engine needs ([`is_kept_first`]: Via, From, To, Call-ID, CSeq, Contact, Record-Route,
 //!   Max-Forwards, Content-Type, Content-Length, Priority, Resource-Priority, Require,
@@ -59,6 +61,8 @@ pub struct Repairs {
     /// Repeats of a single-valued field (To, From, Call-ID, CSeq, Max-Forwards,
     /// Content-Type) dropped; the first of each is kept (RFC 4475 §3.3.8).
     pub repeated_fields_dropped: usize,
+    /// Contact fields dropped because they do not parse (RFC 3261 §20.10).
+    pub malformed_contacts_dropped: usize,
     /// Header fields dropped because the section held more than `max_headers`.
     pub fields_over_limit_dropped: usize,
     /// The field-count limit that applied ([`Limits::max_headers`]).
@@ -74,6 +78,7 @@ impl Repairs {
             && self.malformed_lines_dropped == 0
             && self.long_fields_dropped == 0
             && self.repeated_fields_dropped == 0
+            && self.malformed_contacts_dropped == 0
             && self.fields_over_limit_dropped == 0
             && !self.empty_line_added
     }
@@ -112,6 +117,10 @@ impl fmt::Display for Repairs {
                 "{n} repeated single-valued header field{} dropped (first kept)",
                 plural(n)
             ));
+        }
+        if self.malformed_contacts_dropped > 0 {
+            let n = self.malformed_contacts_dropped;
+            parts.push(format!("{n} malformed Contact field{} dropped", plural(n)));
         }
         if self.fields_over_limit_dropped > 0 {
             let n = self.fields_over_limit_dropped;
@@ -168,7 +177,7 @@ pub enum RepairError {
 /// bare CR, or an unreadable `Content-Length` (RFC 3261 §7, §7.3.1, §20.14); or a
 /// malformed single-valued field (To, From, Call-ID, CSeq, Max-Forwards, Content-Type) or
 /// a CSeq naming another method, which the repair fixes when the fault is in a repeat it
-/// drops (the first is kept; a fault in the first stays).
+/// drops (the first is kept; a fault in the first stays); or a malformed Contact.
 pub fn is_repairable(e: &ParseError) -> bool {
     match e {
         ParseError::Unterminated
@@ -177,7 +186,9 @@ pub fn is_repairable(e: &ParseError) -> bool {
         | ParseError::LineTooLong { .. }
         | ParseError::BareCr
         | ParseError::CSeqMethodMismatch => true,
-        ParseError::BadHeader { name, .. } => crate::sip::validate::SINGLE_VALUED.contains(name),
+        ParseError::BadHeader { name, .. } => {
+            *name == HeaderName::Contact || crate::sip::validate::SINGLE_VALUED.contains(name)
+        }
         _ => false,
     }
 }
@@ -356,6 +367,7 @@ pub fn repair_request_datagram(
     }
     repair_content_length(input, &mut fields, &mut repairs);
     drop_repeated_single_values(&mut fields, &mut repairs);
+    drop_malformed_contacts(input, &mut fields, &mut repairs);
     limit_field_count(&mut fields, limits.max_headers, &mut repairs);
     if body_start.is_none() {
         repairs.empty_line_added = true;
@@ -455,6 +467,23 @@ fn drop_repeated_single_values(fields: &mut [Field], repairs: &mut Repairs) {
     }
 }
 
+/// Drops the one-line Contact fields the parser refuses (RFC 3261 §20.10); a folded one is
+/// left for the parser to judge.
+fn drop_malformed_contacts(input: &[u8], fields: &mut [Field], repairs: &mut Repairs) {
+    for f in fields
+        .iter_mut()
+        .filter(|f| f.keep && !f.folded && f.name == HeaderName::Contact)
+    {
+        let value = trim_bytes(input.get(f.value_start..f.content_end).unwrap_or_default());
+        let ok =
+            std::str::from_utf8(value).map_or(true, |v| super::parse::check_contact(v).is_ok());
+        if !ok {
+            f.keep = false;
+            repairs.malformed_contacts_dropped += 1;
+        }
+    }
+}
+
 /// Keeps at most `max` fields: those [`is_kept_first`] names first, then the others,
 /// each group in arrival order; the rest are dropped and counted.
 fn limit_field_count(fields: &mut [Field], max: usize, repairs: &mut Repairs) {
@@ -531,6 +560,26 @@ CSeq: 1 INVITE\r\n";
         assert_eq!(
             r.to_string(),
             "framing repaired: 4 repeated single-valued header fields dropped (first kept)"
+        );
+    }
+
+    #[test]
+    fn malformed_contact_is_dropped_and_a_good_one_kept() {
+        let text = format!(
+            "{HEAD}Contact: <sip:c@192.0.2.1>\r\nContact: <<<\r\nContent-Length: 0\r\n\r\n"
+        );
+        let (m, r) = repaired(text.as_bytes(), &Limits::default());
+        assert_eq!(r.malformed_contacts_dropped, 1);
+        assert_eq!(m.get_all(HeaderName::Contact).count(), 1);
+        assert_eq!(
+            r.to_string(),
+            "framing repaired: 1 malformed Contact field dropped"
+        );
+        // Contact: * and a good list are left alone.
+        let text = format!("{HEAD}Contact: *\r\nContent-Length: 0\r\n\r\n");
+        assert_eq!(
+            repair_request_datagram(text.as_bytes(), &Limits::default()),
+            Err(RepairError::NothingToRepair)
         );
     }
 

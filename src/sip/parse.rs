@@ -511,18 +511,7 @@ fn validate_core(msg: &Message) -> Result<(), ParseError> {
                     NameAddr::parse(value).map_err(|e| bad(f.name, e))?;
                 }
             }
-            HeaderName::Contact => {
-                for v in CommaSplit::new(value) {
-                    if v.is_empty() {
-                        return Err(bad(HeaderName::Contact, "empty value"));
-                    }
-                    if fast::name_addr(v) {
-                        debug_assert!(Contact::parse(v).is_ok(), "fast Contact accepted {v:?}");
-                    } else {
-                        Contact::parse(v).map_err(|e| bad(HeaderName::Contact, e))?;
-                    }
-                }
-            }
+            HeaderName::Contact => check_contact(value)?,
             HeaderName::CallId if value.is_empty() || value.bytes().any(is_ws) => {
                 return Err(bad(HeaderName::CallId, "empty or contains LWS"));
             }
@@ -535,6 +524,30 @@ fn validate_core(msg: &Message) -> Result<(), ParseError> {
                 }
             }
             _ => {}
+        }
+    }
+    Ok(())
+}
+
+/// Checks a Contact field value (RFC 3261 §20.10: `*` or a comma list of name-addr /
+/// addr-spec with parameters) as the parser does.
+///
+/// # Errors
+/// [`ParseError::BadHeader`] naming Contact: an empty list element or one that does not
+/// parse.
+pub(crate) fn check_contact(value: &str) -> Result<(), ParseError> {
+    let bad = |fault| ParseError::BadHeader {
+        name: HeaderName::Contact,
+        fault,
+    };
+    for v in CommaSplit::new(value) {
+        if v.is_empty() {
+            return Err(bad("empty value"));
+        }
+        if fast::name_addr(v) {
+            debug_assert!(Contact::parse(v).is_ok(), "fast Contact accepted {v:?}");
+        } else {
+            Contact::parse(v).map_err(bad)?;
         }
     }
     Ok(())
