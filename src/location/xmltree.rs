@@ -621,6 +621,26 @@ impl<'a> Scanner<'a> {
         Ok((self.slice(start, start + n), colon))
     }
 
+    /// A processing instruction's target (XML 1.0 §2.6 PITarget = Name): name characters
+    /// and colons anywhere, as roxmltree reads it (Namespaces in XML 1.0 §7 forbids the
+    /// colons, but the PI is skipped either way); not starting with a digit, `-` or `.`.
+    fn pi_target(&mut self) -> Result<&'a str, XmlError> {
+        let start = self.i;
+        let rest = self.rest();
+        let n = rest
+            .iter()
+            .take_while(|&&c| class(c) & (C_NAME | C_COLON) != 0)
+            .count();
+        if n == 0 || matches!(rest.first(), Some(b'0'..=b'9' | b'-' | b'.')) {
+            return Err(malformed(
+                "invalid processing instruction target",
+                start as u64,
+            ));
+        }
+        self.i = start + n;
+        Ok(self.slice(start, start + n))
+    }
+
     /// `&…;` at the cursor: the character it stands for; the cursor moves past `;`.
     fn reference(&mut self) -> Result<char, XmlError> {
         let body = self.b.get(self.i + 1..).unwrap_or_default();
@@ -807,7 +827,7 @@ impl<'a> Tree<'a> {
                 }
                 (Some(_), Some(b'?')) => {
                     s.i += 2;
-                    let (target, _) = s.name()?;
+                    let target = s.pi_target()?;
                     let end = s.find(b"?>").ok_or_else(|| s.err("unterminated PI"))?;
                     s.i = end + 2;
                     if target.eq_ignore_ascii_case("xml") {
@@ -1344,6 +1364,8 @@ mod tests {
             (Some("x\"y"), Some("1"))
         );
         // Comments and PIs split text runs, are skipped, and count towards the node cap.
+        // A PI target may hold colons (XML 1.0 §2.6 Name; roxmltree agrees): skipped.
+        assert_eq!(ok("<?:xml x?><r><?a:b:c y?></r>").root_element().name(), "r");
         let t = ok("<?xml version='1.0'?><!-- c --><r>1<!-- c -->2<?pi x?>3</r><!-- end -->");
         let texts: Vec<_> = t
             .root_element()
