@@ -1365,7 +1365,10 @@ mod tests {
         );
         // Comments and PIs split text runs, are skipped, and count towards the node cap.
         // A PI target may hold colons (XML 1.0 §2.6 Name; roxmltree agrees): skipped.
-        assert_eq!(ok("<?:xml x?><r><?a:b:c y?></r>").root_element().name(), "r");
+        assert_eq!(
+            ok("<?:xml x?><r><?a:b:c y?></r>").root_element().name(),
+            "r"
+        );
         let t = ok("<?xml version='1.0'?><!-- c --><r>1<!-- c -->2<?pi x?>3</r><!-- end -->");
         let texts: Vec<_> = t
             .root_element()
