@@ -199,13 +199,15 @@ impl Engine {
     /// - a header section that is not valid UTF-8 — a Latin-1 display name from a legacy
     ///   PBX, say: the offending octets are replaced with U+FFFD (the body is left as it
     ///   is);
-    /// - over UDP only, malformed framing a datagram does not need (RFC 3261 §18.3):
+    /// - over UDP, malformed framing a datagram does not need (RFC 3261 §18.3):
     ///   unreadable, overflowing, disagreeing or repeated `Content-Length` fields, repeats
     ///   of a single-valued field (To, From, Call-ID, CSeq, Max-Forwards, Content-Type:
-    ///   the first is kept; these over TCP too), header lines without a colon, fields beyond `limits.max_headers`, a missing empty line
+    ///   the first is kept), Contact fields that do not parse, header lines without a
+    ///   colon, fields beyond `limits.max_headers`, a missing empty line
     ///   ([`sip::lenient::repair_request_datagram`]); the repair is also recorded as the
     ///   call's first location error. Over TCP `Content-Length` frames the stream, so
-    ///   nothing is repaired there.
+    ///   only the repeats (other than Content-Length) and a malformed Contact are
+    ///   repaired there.
     ///
     /// Anything else keeps its answer (400, 513).
     pub fn handle_received(&mut self, now: Instant, msg: Received<'_>) {
@@ -316,7 +318,7 @@ impl Engine {
     }
 
     /// Repairs the framing of the emergency INVITE `msg` (a UDP datagram, or a TCP message
-    /// whose repeated single-valued fields are all the repair will find,
+    /// whose repeated single-valued fields or malformed Contact are all the repair will find,
     /// [`sip::lenient::repair_request_datagram`]) and handles the repaired copy, with a
     /// notice naming the repairs. `false` (nothing done) when there is nothing to repair:
     /// the caller then answers as it would have.
