@@ -224,7 +224,7 @@ impl Engine {
                 // with 400: a 999 keeps the first of each. Over TCP, where Content-Length
                 // framed the message, only when that is not among them.
                 if repaired.framing.is_none()
-                    && m.is_request()
+                    && m.method() == Some(Method::Invite)
                     && sip::validate::repeated_single_value(&m).is_some()
                     && (msg.transport == Transport::Udp
                         || m.get_all(HeaderName::ContentLength).nth(1).is_none())
@@ -276,22 +276,9 @@ impl Engine {
             Err(e) => {
                 // A datagram shorter than its Content-Length may also repeat it (which
                 // `validate_request` would refuse once the head is served).
-                // Over TCP only a fault in a repeated single-valued field (not
-                // Content-Length, which framed the stream) or a malformed Contact may be
-                // repaired.
-                let repeat_fault = matches!(
-                    &e,
-                    sip::ParseError::CSeqMethodMismatch | sip::ParseError::BadHeader { .. }
-                ) && sip::lenient::is_repairable(&e)
-                    && !matches!(
-                        &e,
-                        sip::ParseError::BadHeader {
-                            name: HeaderName::ContentLength,
-                            ..
-                        }
-                    );
+                // Over TCP, where Content-Length framed the stream, only field faults.
                 if repaired.framing.is_none()
-                    && (msg.transport == Transport::Udp || repeat_fault)
+                    && (msg.transport == Transport::Udp || sip::lenient::is_field_fault(&e))
                     && (sip::lenient::is_repairable(&e)
                         || sip::DroppedBody::from_parse_error(&e).is_some())
                     && self.is_emergency_datagram(msg.bytes)

@@ -179,15 +179,32 @@ pub enum RepairError {
 /// a CSeq naming another method, which the repair fixes when the fault is in a repeat it
 /// drops (the first is kept; a fault in the first stays); or a malformed Contact.
 pub fn is_repairable(e: &ParseError) -> bool {
+    is_field_fault(e)
+        || matches!(
+            e,
+            ParseError::Unterminated
+                | ParseError::TooManyHeaders { .. }
+                | ParseError::BadHeaderLine { .. }
+                | ParseError::LineTooLong { .. }
+                | ParseError::BareCr
+                | ParseError::BadHeader {
+                    name: HeaderName::ContentLength,
+                    ..
+                }
+        )
+}
+
+/// Whether `e` is a repairable fault that leaves the message's framing alone: a malformed
+/// To, From, Call-ID, CSeq, Max-Forwards, Content-Type or Contact field, or a CSeq naming
+/// another method. Over a stream, where `Content-Length` framed the message (RFC 3261
+/// §18.3), these are the only faults [`repair_request_datagram`] may fix.
+pub fn is_field_fault(e: &ParseError) -> bool {
     match e {
-        ParseError::Unterminated
-        | ParseError::TooManyHeaders { .. }
-        | ParseError::BadHeaderLine { .. }
-        | ParseError::LineTooLong { .. }
-        | ParseError::BareCr
-        | ParseError::CSeqMethodMismatch => true,
+        ParseError::CSeqMethodMismatch => true,
         ParseError::BadHeader { name, .. } => {
-            *name == HeaderName::Contact || crate::sip::validate::SINGLE_VALUED.contains(name)
+            *name == HeaderName::Contact
+                || (*name != HeaderName::ContentLength
+                    && crate::sip::validate::SINGLE_VALUED.contains(name))
         }
         _ => false,
     }
