@@ -61,6 +61,7 @@ fn bench(c: &mut Criterion) {
             })
         });
         j.shutdown();
+        let _ = std::fs::remove_dir_all(&cfg.dir);
     }
     g.finish();
 
@@ -120,6 +121,7 @@ fn bench(c: &mut Criterion) {
     });
     g.finish();
     j.shutdown();
+    let _ = std::fs::remove_dir_all(&cfg.dir);
 }
 
 criterion_group!(benches, bench);

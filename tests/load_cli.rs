@@ -30,10 +30,31 @@ max_emergency_rejected = 0
 max_lost = 0
 "#;
 
-fn scratch(name: &str) -> PathBuf {
+/// A test's scratch directory under `$TMPDIR`: removed when the test passes, kept (for
+/// its logs) when the test fails.
+struct Scratch(PathBuf);
+
+impl std::ops::Deref for Scratch {
+    type Target = Path;
+    fn deref(&self) -> &Path {
+        &self.0
+    }
+}
+
+impl Drop for Scratch {
+    fn drop(&mut self) {
+        if std::thread::panicking() {
+            eprintln!("kept {}", self.0.display());
+        } else {
+            let _ = std::fs::remove_dir_all(&self.0);
+        }
+    }
+}
+
+fn scratch(name: &str) -> Scratch {
     let d = std::env::temp_dir().join(format!("load-cli-{}-{name}", std::process::id()));
     std::fs::create_dir_all(&d).unwrap();
-    d
+    Scratch(d)
 }
 
 /// Runs the load command in `dir` without `--dir`: its default run directory goes under
@@ -108,8 +129,6 @@ fn load_reports_json_and_exit_status_follows_the_targets() {
         .collect();
     assert_eq!(kept.len(), 1, "{kept:?}");
     assert!(kept[0].join("engine.log").exists(), "{kept:?}");
-    let _ = std::fs::remove_dir_all(scratch("pass"));
-    let _ = std::fs::remove_dir_all(dir);
 }
 
 fn load_cmd(dir: &Path, scenario_text: &str) -> Command {
@@ -273,5 +292,4 @@ fn the_engine_child_dies_with_a_killed_harness() {
         wait_exit(engine_pid, std::time::Duration::from_secs(10)),
         "engine child {engine_pid} outlived its killed harness"
     );
-    let _ = std::fs::remove_dir_all(dir);
 }
