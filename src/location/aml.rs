@@ -28,6 +28,12 @@
 //!   best fix is chosen by newest time among equals, so a far-future time (a year-5138
 //!   `location_time`) would otherwise displace every later, real fix. The parsers have
 //!   no clock; the layer that receives the report (HTTP `POST /api/aml`) calls it.
+//! - The HTTPS `location_time` is Unix ms (ETSI TR 103 393 HTTPS example
+//!   `location_time=1476189444435`). A value below [`SECONDS_BELOW`] (10^11: before
+//!   1973-03-03 as ms, year 5138 as s) is Unix *seconds*, as some senders send it: read as
+//!   ms it would put the fix 56 years in the past, so the handler would see it as stale
+//!   and any later fix would win regardless of its age. It is read as seconds and
+//!   reported as [`AmlFix::time_in_seconds`].
 
 use hmac::{Hmac, Mac};
 use serde::Serialize;
@@ -46,6 +52,9 @@ pub const MAX_AML_FIELDS: usize = 64;
 /// server clock skew; handsets take time from the network or GNSS, so minutes of skew
 /// are already a fault). See [`check_time`].
 pub const MAX_CLOCK_AHEAD_MS: i64 = 5 * 60 * 1000;
+/// An HTTPS `location_time` below this is Unix seconds, not ms (10^11 ms is 1973-03-03;
+/// 10^11 s is the year 5138, refused by [`check_time`] anyway).
+pub const SECONDS_BELOW: i64 = 100_000_000_000;
 
 /// Errors in an AML message.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -204,6 +213,8 @@ pub struct AmlFix {
     pub length_mismatch: bool,
     /// HTTPS: the `hmac` was checked against a configured key and matched.
     pub authenticated: bool,
+    /// HTTPS: `location_time` was below [`SECONDS_BELOW`] and read as Unix seconds.
+    pub time_in_seconds: bool,
 }
 
 impl AmlFix {
@@ -226,6 +237,7 @@ impl AmlFix {
             mnc: None,
             length_mismatch: false,
             authenticated: false,
+            time_in_seconds: false,
         }
     }
 }
@@ -557,14 +569,15 @@ pub fn parse_https_form(body: &[u8], hmac_key: Option<&[u8]>) -> Result<AmlFix, 
         .transpose()?;
     fix.position = Some(position(lat, lon, acc, FORM_NAMES)?);
     if let Some(t) = get("location_time") {
-        // Unix ms; a negative time is no time of positioning.
-        fix.time_of_positioning_ms = Some(
-            t.trim()
-                .parse::<i64>()
-                .ok()
-                .filter(|&ms| ms >= 0)
-                .ok_or_else(|| bad("location_time", t))?,
-        );
+        // Unix ms (or s below `SECONDS_BELOW`); a negative time is no time of positioning.
+        let v = t
+            .trim()
+            .parse::<i64>()
+            .ok()
+            .filter(|&v| v >= 0)
+            .ok_or_else(|| bad("location_time", t))?;
+        fix.time_in_seconds = v < SECONDS_BELOW;
+        fix.time_of_positioning_ms = Some(if fix.time_in_seconds { v * 1000 } else { v });
     }
     if let Some(c) = get("location_certainty") {
         fix.confidence_pct = Some(confidence(c, "location_certainty")?);
@@ -740,6 +753,22 @@ mod tests {
             check_time(&sms, now),
             Err(AmlError::TimeInFuture { field: "top", ahead_s }) if ahead_s > 3_000 * 365 * 86_400
         ));
+        // Unix seconds (some senders): read as such, and checked like any other time.
+        let secs = at(now / 1000 - 60);
+        assert!(secs.time_in_seconds);
+        assert_eq!(secs.time_of_positioning_ms, Some(now - 60_000));
+        assert_eq!(check_time(&secs, now), Ok(()));
+        assert!(matches!(
+            check_time(&at(SECONDS_BELOW - 1), now),
+            Err(AmlError::TimeInFuture {
+                field: "location_time",
+                ..
+            })
+        ));
+        // The spec's ms (the corpus example): not seconds.
+        let ms = at(1_476_189_444_435);
+        assert!(!ms.time_in_seconds);
+        assert_eq!(ms.time_of_positioning_ms, Some(1_476_189_444_435));
         // No time at all: nothing to check.
         let none = parse_https_form(b"location_latitude=1&location_longitude=2", None).unwrap();
         assert_eq!(check_time(&none, now), Ok(()));
