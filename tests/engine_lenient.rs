@@ -482,3 +482,45 @@ proptest! {
         prop_assert_eq!(snap.calls[0].state, CallState::Queued);
     }
 }
+
+#[test]
+fn a_malformed_lower_via_is_carried_back_as_received_over_udp_and_tcp() {
+    // Only the topmost Via is this end's to read (RFC 3261 §18.2.2); a lower one belongs
+    // to the hop that added it and goes back in every response unchanged (§8.2.6.2).
+    let bad_values = [
+        "SIP/2.0/UDP proxy.example;branch=z9hG4bK;;,",
+        "garbage!!",
+        "SIP/2.0 host",
+    ];
+    for transport in [Transport::Udp, Transport::Tcp] {
+        for (i, bad) in bad_values.iter().enumerate() {
+            for make in [invite_999, invite_101] {
+                let call_id = format!("lowvia{i}@c");
+                let text = make(&call_id, &format!("z9hG4bKlowvia{i}"));
+                // As a second Via field, and as a second value of the top Via field.
+                let as_field = insert_after(&text, "Via:", &format!("Via: {bad}\r\n"));
+                let at = text.find("Via:").unwrap();
+                let eol = at + text[at..].find("\r\n").unwrap();
+                let as_value = format!("{}, {bad}{}", &text[..eol], &text[eol..]);
+                for t in [as_field, as_value] {
+                    let mut net = quiet_net();
+                    net.send_from(CARRIER, transport, &t);
+                    let trying = net.response(CARRIER, 100);
+                    let vias: Vec<&str> = trying
+                        .msg
+                        .values(answerpoint::sip::HeaderName::Via)
+                        .collect();
+                    assert_eq!(vias.len(), 2, "{transport:?} {bad}: {vias:?}");
+                    assert_eq!(vias[1], bad.trim_end_matches(','), "{transport:?}");
+                    assert_eq!(net.snapshot().calls.len(), 1, "{transport:?} {bad}");
+                    assert!(net.snapshot().calls[0].location_errors.is_empty());
+                }
+            }
+        }
+    }
+    // A malformed topmost Via is still refused: no response could be routed by it.
+    let text = invite_101("topvia@c", "z9hG4bKtopvia").replace("Via: SIP/2.0/UDP", "Via: SIP/2.0");
+    let mut net = quiet_net();
+    net.send(CARRIER, &text);
+    assert!(net.snapshot().calls.is_empty());
+}

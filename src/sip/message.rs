@@ -321,7 +321,9 @@ impl Message {
 
     // === typed accessors for headers validated at parse time ===
 
-    /// Via values top to bottom (RFC 3261 §20.42), validated at parse time.
+    /// Via values top to bottom (RFC 3261 §20.42). Only the topmost is validated at
+    /// parse time; lower values that do not parse are skipped here (they are still
+    /// copied into responses as received, from [`Message::values`]).
     pub fn vias(&self) -> impl Iterator<Item = Via<'_>> + '_ {
         self.values(HeaderName::Via)
             .filter_map(|v| Via::parse(v).ok())

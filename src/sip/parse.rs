@@ -4,15 +4,18 @@
 //! classifies header names, and records byte ranges. The header section is copied once
 //! into the [`Message`]; folded lines are joined by overwriting CR/LF with spaces (same
 //! length, so ranges stay valid). Then the headers that framing, transactions and
-//! dialogs depend on are validated: Via, From, To, Call-ID, CSeq, Contact,
-//! Content-Length. Others are parsed on access.
+//! dialogs depend on are validated: the topmost Via value, From, To, Call-ID, CSeq,
+//! Contact, Content-Length. Others are parsed on access.
 //!
 //! Liberal acceptance (RFC 3261 §7.5 / RFC 4475 §1 allow it) is used, and noted, for:
 //! leading CRLFs before the start line; bare LF line endings; a status line with no
 //! reason phrase and no trailing SP; `Date`, `Expires`, `Max-Forwards` values that are
 //! out of range (not checked at parse time; their accessors report the error, so a
 //! 999 call is never refused for a cosmetic header); the RFC 5118 §4.10 three-colon
-//! IPv6 form. Strict where RFC 4475 §3.1.2 lists the message as invalid.
+//! IPv6 form; Via values below the topmost, which are not validated: responses carry
+//! them back as received (RFC 3261 §8.2.6.2) and only the hop that added each one reads
+//! it (§16.7, §18.2.2), so a fault in a lower Via is no reason to refuse (a 999) call.
+//! Strict where RFC 4475 §3.1.2 lists the message as invalid.
 
 use memchr::memchr2;
 
@@ -489,11 +492,16 @@ fn parse_start_line(line: &str, off: usize) -> Result<Start, ParseError> {
 fn validate_core(msg: &Message) -> Result<(), ParseError> {
     let bad = |name, fault| ParseError::BadHeader { name, fault };
     let method = msg.method();
+    // Only the topmost Via value is read by this end (RFC 3261 §18.2.2); see module docs.
+    let mut top_via = true;
     for f in &msg.fields {
         let value = msg.span(f.value_span);
         match f.name {
             HeaderName::Via => {
                 for v in CommaSplit::new(value) {
+                    if !std::mem::take(&mut top_via) {
+                        break;
+                    }
                     if v.is_empty() {
                         return Err(bad(HeaderName::Via, "empty value"));
                     }
