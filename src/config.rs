@@ -719,7 +719,10 @@ fn check_name(key: &str, name: &str) -> Result<(), ConfigError> {
     Ok(())
 }
 
-fn check_skills(key: &str, skills: &[String]) -> Result<(), ConfigError> {
+/// Checks a seat's or user's skill list under `key` (e.g. `seats[2].skills`): at most
+/// [`MAX_SKILLS`], each a name of letters, digits, `-._` the queue knows, no repeats.
+/// Also used by the load harness for its scenarios' `handlers[i].skills`.
+pub(crate) fn check_skills(key: &str, skills: &[String]) -> Result<(), ConfigError> {
     count(key, skills.len(), MAX_SKILLS)?;
     let mut seen: HashSet<&str> = HashSet::new();
     for (i, s) in skills.iter().enumerate() {

@@ -417,6 +417,9 @@ impl LoadScenario {
                     "handlers[{i}].no_answer_probability must be in 0..=1"
                 ));
             }
+            // As the engine will check them in the generated configuration, named here.
+            crate::config::check_skills(&format!("handlers[{i}].skills"), &g.skills)
+                .map_err(|e| LoadScenarioError::Invalid(e.to_string()))?;
             if let Some(t) = &g.think {
                 check_dist(t, &format!("handlers[{i}].think"))?;
             }
@@ -690,6 +693,33 @@ answer = [{ class = "emergency", within_s = 10, min_pct = 90 }]
             &MIN.replace("[engine]\n", "[engine]\ncpu_latency_limit_us = 1000001\n")
         )
         .is_err());
+    }
+
+    /// A skill the engine would refuse (unknown, a control character that would also
+    /// break the generated TOML, a repeat) is refused up front, naming the group.
+    #[test]
+    fn handler_skills_are_checked_up_front() {
+        for (skills, want) in [
+            ("[\"emergancy\"]", "unknown skill 'emergancy'"),
+            ("[\"text\\u0007\"]", "handlers[1].skills[0]"),
+            ("[\"text\", \"text\"]", "handlers[1].skills[1]"),
+        ] {
+            let text = MIN.replacen("count = 2\n", &format!("count = 2\nskills = {skills}\n"), 1);
+            match LoadScenario::from_toml(&text) {
+                Err(LoadScenarioError::Invalid(m)) => {
+                    assert!(m.contains(want), "{skills}: {m}");
+                    assert!(m.contains("handlers[1].skills"), "{skills}: {m}");
+                }
+                other => panic!("{skills}: {other:?}"),
+            }
+        }
+        let text = MIN.replacen("count = 2\n", "count = 2\nskills = [\"text\"]\n", 1);
+        let s = LoadScenario::from_toml(&text).unwrap();
+        let cfg = crate::config::Config::from_toml_str(
+            &s.engine_config_toml("127.0.0.1:5071".parse().unwrap()),
+        )
+        .unwrap();
+        assert_eq!(cfg.users[0].skills, ["text"]);
     }
 
     #[test]
