@@ -238,3 +238,50 @@ From: <sip:a@b>;tag=1\r\nTo: <sip:c@d>;tag=2\r\nCall-ID: nodialog@c\r\nCSeq: 2 B
     net.send(CARRIER, bye);
     net.response(CARRIER, 481);
 }
+
+#[test]
+fn an_unreadable_topmost_via_is_echoed_and_answered_to_the_source() {
+    // Before: no answer at all, so the carrier retransmitted for 32 s before giving up.
+    // Now a 400 goes back where the request came from (the only address known, RFC 3581
+    // §4) with the Via lines as received, so the sender can match it and fail over.
+    let (mut net, cok) = net_with_live_call();
+    for (ruri, n) in [(RURI_101, 1), (RURI_999, 2)] {
+        let bad = format!(
+            "INVITE {ruri} SIP/2.0\r\nVia: garbage!!\r\nVia: SIP/2.0/UDP 10.0.0.1;branch=z9hG4bKup\r\n\
+Max-Forwards: 70\r\nFrom: <sip:a@b>;tag=1\r\nTo: <sip:x@127.0.0.1>\r\n\
+Call-ID: badvia{n}@c\r\nCSeq: 1 INVITE\r\nContent-Length: 0\r\n\r\n"
+        );
+        net.send(CARRIER, &bad);
+        let r = net.response(CARRIER, 400);
+        assert_eq!(
+            r.unparsed_vias,
+            [
+                "Via: garbage!!",
+                "Via: SIP/2.0/UDP 10.0.0.1;branch=z9hG4bKup"
+            ]
+        );
+        assert_eq!(r.msg.call_id(), Some(format!("badvia{n}@c").as_str()));
+        assert!(r.header("Warning").unwrap().contains("Via"));
+    }
+    // A Via line holding two values, in a request refused for its CSeq: the answer is
+    // routed by the first value (§18.2.2: to the received address, at the sent-by port)
+    // and keeps the second. Before, the
+    // two-value line did not parse as one Via and there was no answer.
+    let bad = "INVITE sip:101@127.0.0.1 SIP/2.0\r\n\
+Via: SIP/2.0/UDP 192.0.2.7:5099;branch=z9hG4bKtwo, SIP/2.0/UDP 10.0.0.1;branch=z9hG4bKup\r\n\
+Max-Forwards: 70\r\nFrom: <sip:a@b>;tag=1\r\nTo: <sip:101@127.0.0.1>\r\n\
+Call-ID: twovia@c\r\nCSeq: notanumber INVITE\r\nContent-Length: 0\r\n\r\n";
+    net.send(CARRIER, bad);
+    let r = net.response("127.0.0.1:5099", 400);
+    assert!(r.unparsed_vias.is_empty());
+    let vias: Vec<&str> = r.msg.values(answerpoint::sip::HeaderName::Via).collect();
+    assert_eq!(
+        vias,
+        [
+            "SIP/2.0/UDP 192.0.2.7:5099;branch=z9hG4bKtwo;received=127.0.0.1",
+            "SIP/2.0/UDP 10.0.0.1;branch=z9hG4bKup"
+        ]
+    );
+    assert!(net.take(CARRIER, |_| true).is_empty());
+    assert_live_call_unaffected(&mut net, &cok);
+}

@@ -55,9 +55,24 @@ fuzz_target!(|data: &[u8]| {
             },
         );
         while let Some(t) = e.poll_transmit() {
-            assert!(answerpoint::sip::parse(&t.contents).is_ok(), "engine sent an unparseable message");
+            assert!(parses_but_for_echoed_vias(&t.contents), "engine sent an unparseable message");
         }
         while e.poll_event().is_some() {}
         let _ = e.snapshot();
     }
 });
+
+/// The engine sends only messages that parse, except an error answer echoing a peer's
+/// malformed Via lines: without those it must parse, as a response ≥ 400.
+fn parses_but_for_echoed_vias(bytes: &[u8]) -> bool {
+    if answerpoint::sip::parse(bytes).is_ok() {
+        return true;
+    }
+    let text = String::from_utf8_lossy(bytes);
+    let rest: String = text
+        .split_inclusive("\r\n")
+        .filter(|l| !l.to_ascii_lowercase().starts_with("via:"))
+        .collect();
+    answerpoint::sip::parse(rest.as_bytes())
+        .is_ok_and(|m| m.status_code().is_some_and(|c| c >= 400))
+}

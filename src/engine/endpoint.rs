@@ -19,7 +19,6 @@ use crate::config::Config;
 use crate::queue::{HandlerId, QueueConfig, RequestedState, Router, Skills};
 use crate::sharded::ShardedMap;
 use crate::sip::digest::DigestServer;
-use crate::sip::header::Via;
 use crate::sip::transaction::{
     ClientEvent, ClientKey, InviteServer, NonInviteServer, Reliability, RequestMatch, ServerEvent,
     ServerKey, ServerTransaction, TimerConfig, TransactionTable, Trying, TxEvent, TxKey,
@@ -1071,20 +1070,21 @@ impl Engine {
         for (name, value) in &head {
             if *name == HeaderName::Via && first_via {
                 first_via = false;
-                if let Ok(v) = Via::parse(value) {
-                    dest = response_destination(rx.transport, rx.source, &v);
-                }
-                b = b.header("Via", &via_with_received(value, rx.source));
+                let (line, to) = answer_via(rx.transport, rx.source, value);
+                dest = to;
+                b = b.header("Via", &line);
             } else {
                 b = b.header(name.as_str(), value);
             }
         }
         b = b.header("Warning", &e.warning_value(AGENT));
-        if let Ok(m) = b.build() {
+        // Printed, not re-parsed: the Vias are echoed as received even when they do not
+        // parse (the sender knows its own Via; silence would leave it retransmitting).
+        if let Ok(contents) = b.build_bytes() {
             self.transmits.push_back(Transmit {
                 transport: rx.transport,
                 destination: dest,
-                contents: m.to_bytes(),
+                contents,
             });
         }
     }

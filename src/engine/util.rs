@@ -348,7 +348,9 @@ pub(crate) fn stateless_tag(req: &Message) -> String {
 
 /// For a request that does not parse as a whole: the Via, From, To, Call-ID and CSeq
 /// lines, if the header section can be read line by line, so a stateless error can still
-/// be routed (RFC 3261 §8.2.6.2). `None` when no Via is readable.
+/// be routed (RFC 3261 §8.2.6.2). Via lines are kept as received, whether or not they
+/// parse (the answer echoes them; [`answer_via`] reads the topmost value); the others
+/// only when well-formed. `None` without any Via line.
 pub(crate) fn salvage_head(bytes: &[u8]) -> Option<Vec<(HeaderName, String)>> {
     let cap = bytes.len().min(16 * 1024);
     let text = std::str::from_utf8(bytes.get(..cap)?).ok().or_else(|| {
@@ -379,14 +381,31 @@ pub(crate) fn salvage_head(bytes: &[u8]) -> Option<Vec<(HeaderName, String)>> {
             out.push((id, value.trim().to_owned()));
         }
     }
-    let via_ok = out
-        .iter()
-        .find(|(n, _)| *n == HeaderName::Via)
-        .is_some_and(|(_, v)| Via::parse(v).is_ok());
-    if via_ok {
-        Some(out)
-    } else {
-        None
+    out.iter()
+        .any(|(n, _)| *n == HeaderName::Via)
+        .then_some(out)
+}
+
+/// The topmost Via line of a stateless answer and where the answer goes: when the line's
+/// first value parses, `received`/`rport` are added to it (RFC 3261 §18.2.1, RFC 3581)
+/// and the answer is routed by it (§18.2.2); when it does not, the line is echoed as
+/// received and the answer goes back to `source`, where the request came from (the only
+/// address known; RFC 3581 §4). The rest of the line (lower values) is kept as received.
+pub(crate) fn answer_via(
+    transport: Transport,
+    source: SocketAddr,
+    line: &str,
+) -> (String, SocketAddr) {
+    let first = crate::sip::scan::CommaSplit::new(line).next().unwrap_or("");
+    match Via::parse(first) {
+        Ok(via) if !first.is_empty() => {
+            let rest = line.find(first).map_or("", |at| &line[at + first.len()..]);
+            (
+                format!("{}{rest}", via_with_received(first, source)),
+                response_destination(transport, source, &via),
+            )
+        }
+        _ => (line.to_owned(), source),
     }
 }
 
@@ -394,7 +413,7 @@ pub(crate) fn salvage_head(bytes: &[u8]) -> Option<Vec<(HeaderName, String)>> {
 fn header_value_ok(name: HeaderName, value: &str) -> bool {
     use crate::sip::header::{CSeq, NameAddr};
     match name {
-        HeaderName::Via => Via::parse(value).is_ok(),
+        HeaderName::Via => !value.is_empty(),
         HeaderName::From | HeaderName::To => NameAddr::parse(value).is_ok(),
         HeaderName::CSeq => CSeq::parse(value).is_ok(),
         HeaderName::CallId => !value.is_empty() && !value.contains(char::is_whitespace),
@@ -405,6 +424,27 @@ fn header_value_ok(name: HeaderName, value: &str) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn answer_via_reads_the_first_value_and_echoes_what_it_cannot_read() {
+        let src: SocketAddr = "127.0.0.1:5070".parse().unwrap();
+        let two = "SIP/2.0/UDP 192.0.2.7:5099;branch=z9hG4bKa , SIP/2.0/TCP up;branch=z9hG4bKb";
+        // The whole line is no single Via (why salvaging by line once found none).
+        assert!(Via::parse(two).is_err());
+        let (line, to) = answer_via(Transport::Udp, src, two);
+        assert_eq!(
+            line,
+            "SIP/2.0/UDP 192.0.2.7:5099;branch=z9hG4bKa;received=127.0.0.1 , SIP/2.0/TCP up;branch=z9hG4bKb"
+        );
+        assert_eq!(to, "127.0.0.1:5099".parse().unwrap());
+        for bad in [
+            "garbage!!",
+            "SIP/2.0 host, SIP/2.0/UDP ok;branch=z9hG4bKc",
+            "",
+        ] {
+            assert_eq!(answer_via(Transport::Udp, src, bad), (bad.to_owned(), src));
+        }
+    }
 
     #[test]
     fn via_with_received_drops_empty_parameters_so_the_answer_parses() {

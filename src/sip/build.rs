@@ -225,6 +225,17 @@ impl MessageBuilder {
     /// Checks names and values, sets `Content-Length` to the body length, prints, and
     /// parses the result into a [`Message`].
     pub fn build(self) -> Result<Message, BuildError> {
+        Ok(parse(&self.build_bytes()?)?)
+    }
+
+    /// As [`MessageBuilder::build`] without the final parse: the octets as printed. For
+    /// a response that must echo a peer's header verbatim although it does not parse
+    /// (a stateless answer to a request whose topmost Via is malformed, RFC 3261
+    /// §8.2.6.2). Names must still be tokens and values free of CR and LF.
+    ///
+    /// # Errors
+    /// [`BuildError::InvalidName`] / [`BuildError::InvalidValue`] as for `build`.
+    pub fn build_bytes(self) -> Result<Vec<u8>, BuildError> {
         let no_crlf = |s: &str| !s.bytes().any(|b| b == b'\r' || b == b'\n');
         if !no_crlf(&self.start) {
             return Err(BuildError::InvalidValue("start line".to_owned()));
@@ -250,7 +261,7 @@ impl MessageBuilder {
         }
         out.extend_from_slice(format!("Content-Length: {}\r\n\r\n", self.body.len()).as_bytes());
         out.extend_from_slice(&self.body);
-        Ok(parse(&out)?)
+        Ok(out)
     }
 }
 

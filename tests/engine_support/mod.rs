@@ -60,6 +60,9 @@ pub struct Sent {
     pub transport: Transport,
     pub to: SocketAddr,
     pub msg: Message,
+    /// The Via lines as sent when they do not parse: an error answer echoing a peer's
+    /// malformed Via (`msg` is then the answer without its Via lines). Otherwise empty.
+    pub unparsed_vias: Vec<String>,
 }
 
 impl Sent {
@@ -118,13 +121,30 @@ impl Net {
                 max_body_bytes: sip::MAX_MESSAGE_BYTES,
                 ..sip::Limits::default()
             };
-            let msg =
-                sip::parse_with(&t.contents, &limits).expect("engine sent an unparseable message");
+            let (msg, unparsed_vias) = match sip::parse_with(&t.contents, &limits) {
+                Ok(m) => (m, Vec::new()),
+                Err(e) => {
+                    // Only an error answer that echoes a peer's malformed Via may not
+                    // parse, and only because of its Via lines.
+                    let text = String::from_utf8_lossy(&t.contents);
+                    let (vias, rest): (Vec<&str>, Vec<&str>) = text
+                        .split_inclusive("\r\n")
+                        .partition(|l| l.to_ascii_lowercase().starts_with("via:"));
+                    let m = sip::parse_with(rest.concat().as_bytes(), &limits)
+                        .unwrap_or_else(|_| panic!("engine sent an unparseable message: {e}"));
+                    assert!(
+                        m.status_code().is_some_and(|c| c >= 400),
+                        "engine sent an unparseable message: {e}"
+                    );
+                    (m, vias.iter().map(|v| v.trim_end().to_owned()).collect())
+                }
+            };
             let s = Sent {
                 at: self.now,
                 transport: t.transport,
                 to: t.destination,
                 msg,
+                unparsed_vias,
             };
             self.log.push(s.clone());
             self.pending.push(s);
