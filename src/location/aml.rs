@@ -17,8 +17,8 @@
 //! Sanity rules (ours; the fix decides which location a handler sees):
 //! - The accuracy (v1 `rd`, v2 third `lo` value, HTTPS `location_accuracy`) is the
 //!   radius in metres of the area the handset is in (ETSI TS 103 625, TR 103 393
-//!   examples). When given it must be finite, above 0 and at most
-//!   [`MAX_UNCERTAINTY_M`] (100 km, as for PIDF-LO):
+//!   examples). When given it must be finite, at least [`MIN_UNCERTAINTY_M`] (1 cm) and
+//!   at most [`MAX_UNCERTAINTY_M`] (100 km, as for PIDF-LO):
 //!   0 m is no measurement (read as exact it would beat every real fix; read as unknown
 //!   it would quietly rank below them), so it is a [`AmlError::BadField`] and the HTTPS
 //!   sender gets 400. A fix without accuracy omits it (or sends `rd=N`) and is kept with
@@ -40,7 +40,7 @@ use serde::Serialize;
 use sha1::Sha1;
 
 use super::multipart::percent_decode;
-pub use super::pidf::MAX_UNCERTAINTY_M;
+pub use super::pidf::{MAX_UNCERTAINTY_M, MIN_UNCERTAINTY_M};
 use super::time::parse_compact_utc_ms;
 
 /// Longest accepted AML text or form body, bytes (a concatenated SMS is at most a few
@@ -170,8 +170,8 @@ pub struct AmlPosition {
     pub lat: f64,
     /// Longitude, degrees.
     pub lon: f64,
-    /// Horizontal accuracy radius, m, in (0, [`MAX_UNCERTAINTY_M`]]; `None` when
-    /// unknown (not sent, or `rd=N`).
+    /// Horizontal accuracy radius, m, in [[`MIN_UNCERTAINTY_M`], [`MAX_UNCERTAINTY_M`]];
+    /// `None` when unknown (not sent, or `rd=N`).
     pub radius_m: Option<f64>,
 }
 
@@ -280,9 +280,9 @@ fn position(
     if !(-180.0..=180.0).contains(&lon) {
         return Err(bad(lon_name, &lon.to_string()));
     }
-    // Finite already (`f64_field`); 0 m is no measurement (see the module docs).
+    // Finite already (`f64_field`); 0 m (or under 1 cm) is no measurement (module docs).
     let radius_m = match radius {
-        Some(r) if r <= 0.0 || r > MAX_UNCERTAINTY_M => {
+        Some(r) if !(MIN_UNCERTAINTY_M..=MAX_UNCERTAINTY_M).contains(&r) => {
             return Err(bad(radius_name, &r.to_string()))
         }
         r => r,
@@ -695,7 +695,9 @@ mod tests {
 
     #[test]
     fn accuracy_must_be_a_radius_of_0_to_100_km() {
-        for acc in ["0", "-3", "0.0", "100000.5", "1e308", "inf", "NaN"] {
+        for acc in [
+            "0", "-3", "0.0", "1e-300", "0.009", "100000.5", "1e308", "inf", "NaN",
+        ] {
             let form = format!("location_latitude=1&location_longitude=2&location_accuracy={acc}");
             assert!(
                 matches!(
@@ -716,7 +718,11 @@ mod tests {
                 "{acc}"
             );
         }
-        for (acc, want) in [("0.5", Some(0.5)), ("100000", Some(100_000.0))] {
+        for (acc, want) in [
+            ("0.5", Some(0.5)),
+            ("0.01", Some(0.01)),
+            ("100000", Some(100_000.0)),
+        ] {
             let form = format!("location_latitude=1&location_longitude=2&location_accuracy={acc}");
             let fix = parse_https_form(form.as_bytes(), None).unwrap();
             assert_eq!(fix.position.unwrap().radius_m, want);

@@ -16,9 +16,9 @@
 //!
 //! Sanity rules a control room relies on (beyond the RFC 5491 §5.2 grammar):
 //! - Every distance is finite, not negative and at most [`MAX_UNCERTAINTY_M`] (100 km);
-//!   a Circle or Sphere radius and an Ellipse/Ellipsoid semi-major axis are also above 0
-//!   (RFC 5491 §5.2.3–§5.2.7 describe an area of uncertainty around the centre; 0 m is
-//!   no measurement).
+//!   a Circle or Sphere radius and an Ellipse/Ellipsoid semi-major axis are also at
+//!   least [`MIN_UNCERTAINTY_M`] (1 cm; RFC 5491 §5.2.3–§5.2.7 describe an area of
+//!   uncertainty around the centre; 0 m is no measurement).
 //! - A Circle, Sphere, Ellipse or Ellipsoid whose size is unusable (missing, zero,
 //!   over the cap, not finite, or in a unit that is not a length, e.g. radians) keeps
 //!   its valid centre as a **Point** (uncertainty unknown) and records
@@ -32,7 +32,11 @@
 //!   [`PidfError::MeasureOverCap`] for `altitude`) and the position kept as 2D.
 //! - A Polygon's (or Prism's) centre is averaged with longitudes taken relative to its
 //!   first corner, so a polygon across the antimeridian (Fiji, Chukotka) is centred there
-//!   and not on the other side of the planet.
+//!   and not on the other side of the planet. Its covering radius (centre to farthest
+//!   corner) obeys the same bounds as a Circle's: a ring whose corners coincide (under
+//!   [`MIN_UNCERTAINTY_M`]) or that reaches beyond [`MAX_UNCERTAINTY_M`] keeps its centre
+//!   as a Point with [`PidfError::ReducedToPoint`]. A self-crossing ring is not checked:
+//!   its corners still bound the area, so centre and radius still cover it.
 
 use std::cell::OnceCell;
 
@@ -59,6 +63,12 @@ pub const MAX_CIVIC_FIELDS: usize = 64;
 /// 35 km; an area of uncertainty wider than 100 km places nobody for dispatch and is a
 /// units or encoding error (RFC 5491 §5.2 gives no upper bound: this cap is ours).
 pub const MAX_UNCERTAINTY_M: f64 = 100_000.0;
+/// Smallest uncertainty radius (Circle/Sphere radius, Ellipse/Ellipsoid semi-major axis,
+/// a Polygon's covering radius, an AML accuracy), m. Handset fixes are metres, survey
+/// RTK a centimetre; anything tighter (0, 1e-300 m, a Polygon whose corners coincide)
+/// is no measurement. Read as exact it would outrank every real fix of the call (the
+/// best location is the smallest radius), so the size is treated as unusable.
+pub const MIN_UNCERTAINTY_M: f64 = 0.01;
 
 /// Errors in a PIDF-LO document or one of its locations.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -116,8 +126,9 @@ pub enum PidfError {
     /// Latitude outside ±90° or longitude outside ±180°.
     #[error("coordinate out of range")]
     CoordinateOutOfRange,
-    /// A negative distance, a zero radius or semi-major axis, or inner radius above
-    /// outer radius (non-finite numbers are [`PidfError::BadNumber`]).
+    /// A negative distance, a radius or semi-major axis under [`MIN_UNCERTAINTY_M`], a
+    /// Polygon whose corners lie within it of their centre, or inner radius above outer
+    /// radius (non-finite numbers are [`PidfError::BadNumber`]).
     #[error("{element} has an invalid value")]
     BadMeasure {
         /// Element local name.
@@ -129,8 +140,9 @@ pub enum PidfError {
         /// Element local name.
         element: &'static str,
     },
-    /// A Circle, Sphere, Ellipse or Ellipsoid with a valid centre but an unusable size:
-    /// the location is kept as a Point at the centre, its uncertainty unknown.
+    /// A Circle, Sphere, Ellipse, Ellipsoid, Polygon or Prism with a valid centre but an
+    /// unusable size: the location is kept as a Point at the centre, its uncertainty
+    /// unknown.
     #[error("{shape} kept as its centre Point, uncertainty unknown: {cause}")]
     ReducedToPoint {
         /// RFC 5491 shape name as sent.
@@ -297,6 +309,26 @@ impl Shape {
             }
         }
     }
+}
+
+/// A Polygon or Prism whose covering radius is usable, or its centre as a Point with a
+/// [`PidfError::ReducedToPoint`] note (see the module docs).
+fn covering(name: &'static str, shape: Shape, notes: &mut Vec<PidfError>) -> Shape {
+    let (center, radius) = shape.center_and_radius();
+    let cause = match radius {
+        Some(r) if r < MIN_UNCERTAINTY_M => PidfError::BadMeasure {
+            element: "exterior",
+        },
+        Some(r) if r > MAX_UNCERTAINTY_M => PidfError::MeasureOverCap {
+            element: "exterior",
+        },
+        _ => return shape,
+    };
+    notes.push(PidfError::ReducedToPoint {
+        shape: name,
+        cause: Box::new(cause),
+    });
+    Shape::Point { pos: center }
 }
 
 /// Vertex centroid of a ring, without the closing duplicate.
@@ -802,7 +834,7 @@ enum Unit {
 /// as [`measure`], and above 0.
 fn extent(el: Node<'_, '_>, shape: &'static str, name: &'static str) -> Result<f64, PidfError> {
     let v = measure(el, shape, name, Unit::Length)?;
-    if v > 0.0 {
+    if v >= MIN_UNCERTAINTY_M {
         Ok(v)
     } else {
         Err(PidfError::BadMeasure { element: name })
@@ -1012,16 +1044,24 @@ fn read_shape(
                 opening_angle_deg: measure(el, "ArcBand", "openingAngle", Unit::Angle)?,
             }
         }
-        "Polygon" => Shape::Polygon {
-            exterior: read_ring(el, dims, notes)?,
-        },
+        "Polygon" => covering(
+            "Polygon",
+            Shape::Polygon {
+                exterior: read_ring(el, dims, notes)?,
+            },
+            notes,
+        ),
         "Prism" => {
             let base = one(el, "Prism", "base")?;
             let poly = one(base, "Prism", "Polygon")?;
-            Shape::Prism {
-                base: read_ring(poly, dims.or(Some(3)), notes)?,
-                height_m: measure(el, "Prism", "height", Unit::Length)?,
-            }
+            covering(
+                "Prism",
+                Shape::Prism {
+                    base: read_ring(poly, dims.or(Some(3)), notes)?,
+                    height_m: measure(el, "Prism", "height", Unit::Length)?,
+                },
+                notes,
+            )
         }
         other => return Err(PidfError::UnknownShape(other.chars().take(64).collect())),
     })
@@ -1124,7 +1164,9 @@ mod tests {
             (circle("1e308", Some(M)), over.clone()),
             (circle("100000.001", Some(M)), over),
             (circle("-5", Some(M)), bad.clone()),
-            (circle("0", Some(M)), bad),
+            (circle("0", Some(M)), bad.clone()),
+            (circle("1e-300", Some(M)), bad.clone()),
+            (circle("0.0099", Some(M)), bad),
             (
                 circle("NaN", Some(M)),
                 PidfError::BadNumber {
@@ -1189,8 +1231,8 @@ mod tests {
                 None
             );
         }
-        // The cap itself and an ordinary radius are kept as they are.
-        for r in [100_000.0, 24.0] {
+        // The bounds themselves and an ordinary radius are kept as they are.
+        for r in [100_000.0, 24.0, MIN_UNCERTAINTY_M] {
             let p = Pidf::parse(&circle(&r.to_string(), Some(M))).unwrap();
             assert!(p.errors.is_empty(), "{:?}", p.errors);
             assert_eq!(
@@ -1274,6 +1316,55 @@ mod tests {
             matches!(p.locations[0].shape, Some(Shape::Point { pos: Pos { alt_m: Some(a), .. } }) if a == -1200.0)
         );
         assert!(p.errors.is_empty());
+    }
+
+    /// A ring whose corners coincide would rank as an exact fix (radius 0) above every
+    /// real one; a ring reaching beyond 100 km places nobody. Both keep the centre.
+    #[test]
+    fn a_polygon_without_a_usable_size_keeps_its_centre_as_a_point() {
+        let poly = |pos_list: &str| {
+            wrap(&format!(
+                r#"<gml:Polygon srsName="urn:ogc:def:crs:EPSG::4326"><gml:exterior><gml:LinearRing><gml:posList>{pos_list}</gml:posList></gml:LinearRing></gml:exterior></gml:Polygon>"#
+            ))
+        };
+        let same = "51.5 -0.1 51.5 -0.1 51.5 -0.1 51.5 -0.1";
+        // ~1.1° of latitude: over 100 km from the centre.
+        let huge = "50.0 -0.1 52.2 -0.1 52.2 0.0 50.0 -0.1";
+        for (list, cause) in [
+            (
+                same,
+                PidfError::BadMeasure {
+                    element: "exterior",
+                },
+            ),
+            (
+                huge,
+                PidfError::MeasureOverCap {
+                    element: "exterior",
+                },
+            ),
+        ] {
+            let p = Pidf::parse(&poly(list)).unwrap();
+            assert!(
+                matches!(p.locations[0].shape, Some(Shape::Point { .. })),
+                "{list}: {:?}",
+                p.locations[0].shape
+            );
+            assert_eq!(
+                p.errors,
+                vec![PidfError::ReducedToPoint {
+                    shape: "Polygon",
+                    cause: Box::new(cause)
+                }]
+            );
+        }
+        // An ordinary ring (~100 m) stays a Polygon, its radius the farthest corner.
+        let p = Pidf::parse(&poly("51.5 -0.1 51.501 -0.1 51.501 -0.099 51.5 -0.1")).unwrap();
+        assert!(p.errors.is_empty(), "{:?}", p.errors);
+        let shape = p.locations[0].shape.as_ref().unwrap();
+        assert!(matches!(shape, Shape::Polygon { .. }));
+        let r = shape.center_and_radius().1.unwrap();
+        assert!((40.0..120.0).contains(&r), "{r}");
     }
 
     #[test]
