@@ -399,7 +399,10 @@ pub(crate) fn answer_via(
     let first = crate::sip::scan::CommaSplit::new(line).next().unwrap_or("");
     match Via::parse(first) {
         Ok(via) if !first.is_empty() => {
-            let rest = line.find(first).map_or("", |at| &line[at + first.len()..]);
+            let rest = line
+                .find(first)
+                .and_then(|at| line.get(at + first.len()..))
+                .unwrap_or("");
             (
                 format!("{}{rest}", via_with_received(first, source)),
                 response_destination(transport, source, &via),
