@@ -2,11 +2,13 @@
 //! (DESIGN §6; RFC 3261 §18.3: a datagram is one message and may go without
 //! Content-Length): a garbage, overflowing or duplicated Content-Length, a repeated
 //! single-valued field (To, From, Call-ID, CSeq, Max-Forwards, Content-Type: the first is
-//! kept), more header fields than `limits.max_headers`, a header line without a colon, a header section without its
-//! empty line. The engine repairs a copy (`sip::lenient`), queues the call as emergency and
-//! names the repair in a notice and as the call's first location error. The same 101
-//! INVITE keeps its 400 / 513, and so does a 999 over TCP, where Content-Length frames the
-//! stream. In virtual time, with the engine test harness.
+//! kept), a malformed Contact, an unquoted From/To display name with non-token
+//! characters (quoted), more header fields than `limits.max_headers`, a header line
+//! without a colon, a header section without its empty line. The engine repairs a copy
+//! (`sip::lenient`), queues the call as emergency and names the repair in a notice and as
+//! the call's first location error. The same 101 INVITE keeps its 400 / 513, and so does
+//! a 999 over TCP for faults in framing, which Content-Length does there. A malformed
+//! lower Via is no fault at all. In virtual time, with the engine test harness.
 
 mod engine_support;
 
@@ -117,6 +119,16 @@ fn malformations(text: &str) -> Vec<(&'static str, String, u16)> {
             insert_after(text, "CSeq:", "Contact: <<<not a contact\r\n"),
             400,
         ),
+        (
+            "an unquoted From display name with non-token characters",
+            text.replacen("From: <", "From: Zoë Smith (mobile) <", 1),
+            400,
+        ),
+        (
+            "an unquoted To display name with a comma",
+            text.replacen("To: <", "To: Emergency, Police <", 1),
+            400,
+        ),
         ("no final empty line (CRLF)", no_body(text), 400),
         (
             "no final empty line (no CRLF)",
@@ -194,6 +206,8 @@ fn each_repair_is_named_on_the_call() {
         "framing repaired: 1 repeated single-valued header field dropped (first kept)",
         "framing repaired: 1 repeated single-valued header field dropped (first kept)",
         "framing repaired: 1 malformed Contact field dropped",
+        "framing repaired: 1 unquoted From/To display name quoted",
+        "framing repaired: 1 unquoted From/To display name quoted",
         "framing repaired: empty line added after the header section",
         "framing repaired: empty line added after the header section",
     ];
@@ -260,7 +274,9 @@ fn the_fields_the_engine_needs_survive_the_header_limit() {
 /// Repeats of a single-valued field other than Content-Length, and a malformed Contact:
 /// repaired over TCP too.
 fn repeated_field_case(name: &str) -> bool {
-    (name.contains("twice") && !name.contains("Content-Length")) || name.contains("Contact")
+    (name.contains("twice") && !name.contains("Content-Length"))
+        || name.contains("Contact")
+        || name.contains("display name")
 }
 
 #[test]
@@ -303,7 +319,9 @@ fn repeated_fields_in_a_999_over_tcp_keep_the_first_and_the_101_its_400() {
         assert!(
             first
                 .as_deref()
-                .is_some_and(|f| f.contains("repeated single-valued") || f.contains("Contact")),
+                .is_some_and(|f| f.contains("repeated single-valued")
+                    || f.contains("Contact")
+                    || f.contains("display name")),
             "{name}: {first:?}"
         );
         assert!(
@@ -314,7 +332,7 @@ fn repeated_fields_in_a_999_over_tcp_keep_the_first_and_the_101_its_400() {
         net.response(CARRIER, 400);
         assert_eq!(net.snapshot().calls.len(), 1, "{name}");
     }
-    assert_eq!(n, 6);
+    assert_eq!(n, 8);
 }
 
 #[test]
@@ -523,4 +541,44 @@ fn a_malformed_lower_via_is_carried_back_as_received_over_udp_and_tcp() {
     let mut net = quiet_net();
     net.send(CARRIER, &text);
     assert!(net.snapshot().calls.is_empty());
+}
+
+#[test]
+fn an_unquoted_display_name_is_quoted_and_the_tag_and_address_kept() {
+    // A legacy PBX or a carrier's caller-name insertion writes the name unquoted with
+    // characters a token may not hold (RFC 3261 §25.1; RFC 4475 §3.1.2.15). The 999 is
+    // served; its answers carry the same address and tag, so the carrier's dialog matches.
+    for dn in [
+        "Zoë Smith",
+        "John (mobile)",
+        "Bell, Alexander",
+        "a@b",
+        "Say \"hi\" \\o/",
+    ] {
+        let text = invite_999("dn@c", "z9hG4bKdn").replacen("From: <", &format!("From: {dn} <"), 1);
+        let mut net = quiet_net();
+        net.send(CARRIER, &text);
+        let trying = net.response(CARRIER, 100);
+        let from = trying.msg.from().unwrap();
+        assert_eq!(from.display_text().as_deref(), Some(dn), "{dn}");
+        assert_eq!(from.tag(), Some("c-dn@c"), "{dn}");
+        assert_eq!(
+            from.uri.to_string(),
+            "sip:+441632960001@carrier.example;user=phone",
+            "{dn}"
+        );
+        let snap = net.snapshot();
+        assert_eq!(snap.calls[0].class, Some(CallClass::Emergency), "{dn}");
+        // The same 101 keeps its 400.
+        let text =
+            invite_101("dn101@c", "z9hG4bKdn101").replacen("From: <", &format!("From: {dn} <"), 1);
+        net.send(CARRIER, &text);
+        net.response(CARRIER, 400);
+    }
+    // Nothing to quote into shape: an address that is itself malformed stays refused.
+    let text =
+        invite_999("dnbad@c", "z9hG4bKdnbad").replacen("From: <sip:", "From: Zoë <bad uri ", 1);
+    let mut net = quiet_net();
+    net.send(CARRIER, &text);
+    net.response(CARRIER, 400);
 }
