@@ -426,3 +426,85 @@ fn a_free_handler_gets_the_invite_before_the_carrier_gets_its_100_and_180() {
     let (_inv, _ok) = seat_answers(&mut net, SEAT1, "s1");
     assert_eq!(net.response(CARRIER, 200).status(), Some(200));
 }
+
+/// An RFC 2543 carrier (top Via without the z9hG4bK branch, or without any branch): RFC
+/// 3261 §17.2.3 matching on Request-URI, From tag, Call-ID, CSeq number and top Via. A
+/// 999 from such a peer is served end to end; retransmissions are absorbed, the ACK for
+/// the 2xx reaches the dialog (so the 200 stops), the BYE is its own transaction.
+#[test]
+fn rfc2543_carrier_999_is_served_end_to_end() {
+    for via_params in ["", ";branch=1234"] {
+        let mut net = Net::new(&config(""));
+        let call_id = format!("old{}@c", via_params.len());
+        let text = invite_999(&call_id, "z9hG4bKx").replace(";branch=z9hG4bKx;rport", via_params);
+        net.send(CARRIER, &text);
+        let trying = net.response(CARRIER, 100);
+        assert!(trying
+            .msg
+            .get(answerpoint::sip::HeaderName::Via)
+            .unwrap()
+            .starts_with("SIP/2.0/UDP 127.0.0.1:5070"),);
+        // A retransmission is absorbed: one call, one offer.
+        net.send(CARRIER, &text);
+        let (_inv, _ok) = seat_answers(&mut net, SEAT1, "h1");
+        let cok = net.response(CARRIER, 200);
+        assert_eq!(net.snapshot().calls.len(), 1, "{via_params}");
+        assert!(net
+            .take(SEAT1, |s| s.method().as_deref() == Some("INVITE"))
+            .is_empty());
+        // The ACK for the 2xx, with the peer's own Via (no new branch in RFC 2543).
+        let ack = ack_for(&cok.msg, "z9hG4bKy").replace(";branch=z9hG4bKy", via_params);
+        net.send(CARRIER, &ack);
+        net.request(SEAT1, "ACK");
+        assert_eq!(net.snapshot().calls[0].state, CallState::Connected);
+        net.pending.clear();
+        net.advance(Duration::from_secs(10));
+        assert!(
+            net.take(CARRIER, |s| s.status() == Some(200)).is_empty(),
+            "{via_params}: 200 still retransmitted after the ACK"
+        );
+        // BYE (CSeq 2, same Via): a new transaction, relayed and answered.
+        let bye = carrier_in_dialog(&cok.msg, "BYE", 2, "z9hG4bKz")
+            .replace(";branch=z9hG4bKz;rport", via_params);
+        net.send(CARRIER, &bye);
+        let hbye = net.request(SEAT1, "BYE").msg;
+        net.send_msg(SEAT1, &handler_response(&hbye, 200, "OK", "h1", ""));
+        let ok = net.response(CARRIER, 200);
+        assert_eq!(ok.msg.cseq().unwrap().method, "BYE");
+    }
+}
+
+/// CANCEL from an RFC 2543 carrier carries the INVITE's Via (§9.1) and finds its INVITE
+/// by the same fields; the ACK for the 487 is absorbed by the INVITE transaction.
+#[test]
+fn rfc2543_carrier_cancel_finds_its_invite() {
+    let mut net = Net::new(&config(""));
+    log_out(&mut net, "seat1");
+    log_out(&mut net, "seat2");
+    let ruri = "sip:999@127.0.0.1:5060;user=phone";
+    let text = invite_999("oldc@c", "z9hG4bKx").replace(";branch=z9hG4bKx;rport", "");
+    net.send(CARRIER, &text);
+    net.response(CARRIER, 180);
+    net.send(
+        CARRIER,
+        &cancel_for("oldc@c", "z9hG4bKx", ruri).replace(";branch=z9hG4bKx;rport", ""),
+    );
+    let ok = net.response(CARRIER, 200);
+    assert_eq!(ok.msg.cseq().unwrap().method, "CANCEL");
+    let term = net.response(CARRIER, 487);
+    assert_eq!(net.snapshot().calls[0].state, CallState::Abandoned);
+    // The ACK for the 487: same Request-URI, Via and CSeq number as the INVITE.
+    let ack = ack_for(&term.msg, "z9hG4bKx")
+        .replace(";branch=z9hG4bKx", "")
+        .replace(
+            "ACK sip:answerpoint@127.0.0.1:5060 SIP/2.0",
+            &format!("ACK {ruri} SIP/2.0"),
+        );
+    net.send(CARRIER, &ack);
+    net.advance(Duration::from_secs(40));
+    // Absorbed: the 487 is not retransmitted, nothing else is sent to the carrier.
+    assert!(
+        net.take(CARRIER, |s| s.status() == Some(487)).is_empty(),
+        "487 retransmitted: the ACK did not reach the INVITE transaction"
+    );
+}

@@ -809,20 +809,11 @@ impl Engine {
             );
             return;
         }
-        let key = match req.top_via().and_then(|v| {
-            let branch = v.branch()?;
-            ServerKey::new(branch, &sent_by(&v), &method_name).ok()
-        }) {
+        let key = match server_key(&req, &method_name) {
             Some(k) => k,
             None => {
                 if !is_ack {
-                    self.reply_stateless(
-                        rx,
-                        &req,
-                        400,
-                        "Bad Request (Via branch must start with z9hG4bK)",
-                        &[],
-                    );
+                    self.reply_stateless(rx, &req, 400, "Bad Request (unusable Via)", &[]);
                 }
                 return;
             }

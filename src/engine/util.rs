@@ -9,6 +9,7 @@ use std::sync::Arc;
 use super::Transport;
 use crate::location::multipart::{MediaType, Multipart, MultipartLimits};
 use crate::sip::header::Via;
+use crate::sip::transaction::ServerKey;
 use crate::sip::{HeaderName, Host, Message, Uri};
 
 /// The warn-agent in `Warning` headers (RFC 3261 §20.43).
@@ -344,6 +345,31 @@ pub(crate) fn stateless_tag(req: &Message) -> String {
         h = h.wrapping_mul(0x0100_0000_01b3);
     }
     format!("sl{h:016x}")
+}
+
+/// The server transaction key of a received request (RFC 3261 §17.2.3): from the top
+/// Via's branch and sent-by, or, for an RFC 2543 peer (no branch, or one without the
+/// magic cookie), from the fields that peer's requests are matched on
+/// ([`ServerKey::rfc2543`]). `None` when neither can be built (no Via, a sent-by or
+/// branch over its length limit, no CSeq).
+pub(crate) fn server_key(req: &Message, method: &str) -> Option<ServerKey> {
+    let via = req.top_via()?;
+    let sent_by = sent_by(&via);
+    match via.branch() {
+        Some(b) if b.trim().to_ascii_lowercase().starts_with("z9hg4bk") => {
+            ServerKey::new(b, &sent_by, method).ok()
+        }
+        _ => ServerKey::rfc2543(
+            req.request_uri_str()?,
+            req.from().and_then(|f| f.tag()).unwrap_or(""),
+            req.call_id()?,
+            req.cseq()?.seq,
+            req.values(HeaderName::Via).next()?,
+            &sent_by,
+            method,
+        )
+        .ok(),
+    }
 }
 
 /// For a request that does not parse as a whole: the Via, From, To, Call-ID and CSeq

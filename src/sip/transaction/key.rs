@@ -23,9 +23,9 @@ pub enum KeyError {
     /// The top Via has no branch parameter, or it is empty.
     #[error("top Via has no branch")]
     MissingBranch,
-    /// The branch lacks the `z9hG4bK` magic cookie: an RFC 2543 peer, whose requests must be
-    /// matched by the §17.2.3 legacy rules (Request-URI, tags, Call-ID, CSeq, Via), which
-    /// this module does not implement; handle such requests statelessly.
+    /// The branch lacks the `z9hG4bK` magic cookie: an RFC 2543 peer, whose requests are
+    /// matched by the §17.2.3 legacy rules (Request-URI, tags, Call-ID, CSeq, Via): build
+    /// their key with [`ServerKey::rfc2543`].
     #[error("branch {0:?} lacks the RFC 3261 magic cookie z9hG4bK (RFC 2543 peer)")]
     Rfc2543Branch(String),
     /// The top Via has no sent-by.
@@ -124,6 +124,44 @@ impl ServerKey {
         })
     }
 
+    /// Key for a request from an RFC 2543 peer, whose top Via has no branch or one
+    /// without the `z9hG4bK` magic cookie: RFC 3261 §17.2.3 requires such requests to be
+    /// matched on the Request-URI, From tag, Call-ID, CSeq number and top Via of the
+    /// INVITE that created the transaction. Those fields (the Via as its whole value) are
+    /// hashed (64-bit FNV-1a) into a branch `z9hG4bK.rfc2543.<16 hex digits>`, so a
+    /// retransmission, the ACK for a non-2xx answer (method mapped to INVITE) and a CANCEL
+    /// ([`ServerKey::cancel_target`]) all find the INVITE's transaction, while an ACK for
+    /// a 2xx (Request-URI: the remote target) and every later request (another CSeq) do
+    /// not. The To tag §17.2.3 also compares for an ACK is not part of the key: the
+    /// INVITE had none.
+    ///
+    /// Errors: as [`ServerKey::new`] for `sent_by` and `method`.
+    pub fn rfc2543(
+        request_uri: &str,
+        from_tag: &str,
+        call_id: &str,
+        cseq_number: u32,
+        top_via: &str,
+        sent_by: &str,
+        method: &str,
+    ) -> Result<Self, KeyError> {
+        let mut h: u64 = 0xcbf2_9ce4_8422_2325;
+        for part in [
+            request_uri.as_bytes(),
+            from_tag.as_bytes(),
+            call_id.as_bytes(),
+            &cseq_number.to_be_bytes(),
+            top_via.trim().as_bytes(),
+        ] {
+            // Each part ends with a 0xFF octet (never in SIP text) so parts cannot shift.
+            for &b in part.iter().chain(&[0xff]) {
+                h ^= u64::from(b);
+                h = h.wrapping_mul(0x0100_0000_01b3);
+            }
+        }
+        ServerKey::new(&format!("{MAGIC_COOKIE}.rfc2543.{h:016x}"), sent_by, method)
+    }
+
     /// As [`ServerKey::new`], from a parsed Via's sent-by parts: `host` (an IPv6 address may
     /// come with or without brackets; it is stored with them, RFC 5118 §4.5) and `port`.
     pub fn from_parts(
@@ -210,6 +248,35 @@ fn check_method(method: &str) -> Result<&str, KeyError> {
 
 #[cfg(test)]
 mod tests {
+
+    #[test]
+    fn rfc2543_keys_match_as_section_17_2_3_says() {
+        let via = "SIP/2.0/UDP 192.0.2.1:5060";
+        let key = |ruri: &str, seq: u32, via: &str, method: &str| {
+            ServerKey::rfc2543(ruri, "ft", "cid@h", seq, via, "192.0.2.1:5060", method).unwrap()
+        };
+        let invite = key("sip:999@x", 1, via, "INVITE");
+        // Retransmission, and the ACK for a non-2xx answer: the INVITE's transaction.
+        assert_eq!(key("sip:999@x", 1, via, "INVITE"), invite);
+        assert_eq!(key("sip:999@x", 1, &format!(" {via} "), "ACK"), invite);
+        // CANCEL: its own transaction, targeting the INVITE's.
+        let cancel = key("sip:999@x", 1, via, "CANCEL");
+        assert_ne!(cancel, invite);
+        assert_eq!(cancel.cancel_target(), invite);
+        // The ACK for a 2xx (another Request-URI), a later request, another hop: not it.
+        assert_ne!(key("sip:ap@y", 1, via, "ACK"), invite);
+        assert_ne!(key("sip:999@x", 2, via, "INVITE"), invite);
+        assert_ne!(
+            key("sip:999@x", 1, "SIP/2.0/UDP 192.0.2.2", "INVITE"),
+            invite
+        );
+        // Fields cannot shift into each other.
+        assert_ne!(
+            ServerKey::rfc2543("ab", "c", "d", 1, via, "h", "INVITE").unwrap(),
+            ServerKey::rfc2543("a", "bc", "d", 1, via, "h", "INVITE").unwrap()
+        );
+    }
+
     use super::*;
 
     #[test]
