@@ -203,10 +203,15 @@ fn target(uri: &str) -> Target {
     } else if scheme.eq_ignore_ascii_case("tel") {
         Target::Number(clean_number(before_params))
     } else if scheme.eq_ignore_ascii_case("sip") || scheme.eq_ignore_ascii_case("sips") {
-        // user part only when there is an '@'; otherwise the URI has no number.
-        match split_once_byte(before_params, b'@') {
-            Some((user, _)) => {
-                // drop password
+        // The user part only when there is an '@' (before any `?headers`, whose values
+        // may hold one); otherwise the URI has no number. The user part of a
+        // `user=phone` URI is an RFC 3966 telephone-subscriber and may carry parameters
+        // (RFC 3261 §19.1.6; IMS: `sip:999;phone-context=ims.mnc015.mcc234.3gppnetwork.org@…`):
+        // the number ends at the first ';' (and a password at ':').
+        let no_headers = split_once_byte(rest, b'?').map_or(rest, |(b, _)| b);
+        match split_once_byte(no_headers, b'@') {
+            Some((userinfo, _)) => {
+                let user = split_once_byte(userinfo, b';').map_or(userinfo, |(u, _)| u);
                 let user = split_once_byte(user, b':').map_or(user, |(u, _)| u);
                 Target::Number(clean_number(user))
             }
@@ -371,6 +376,13 @@ mod tests {
                 "urn:service:sos;phone-context=ims.mnc010.mcc226.3gppnetwork.org@ims.mnc010.mcc226.3gppnetwork.org;user=phone",
                 Reason::SosServiceUrn { urn: "urn:service:sos".into() },
             ),
+            // A telephone-subscriber user part with RFC 3966 parameters (IMS).
+            (
+                "sip:999;phone-context=ims.mnc015.mcc234.3gppnetwork.org@ims.example;user=phone",
+                Reason::EmergencyNumber { number: "999".into() },
+            ),
+            ("sip:112;phone-context=+44:secret@x;user=phone", Reason::EmergencyNumber { number: "112".into() }),
+            ("sip:999@x?Subject=a@b", Reason::EmergencyNumber { number: "999".into() }),
         ] {
             let got = c(uri);
             assert_eq!(got.action, Action::Queue(CallClass::Emergency), "{uri}");
@@ -392,6 +404,8 @@ mod tests {
         // Not emergency: sossomething, a 999 host without user, 9999.
         assert_eq!(c("urn:service:sossy").action, Action::Reject);
         assert_eq!(c("sip:999.example.com").action, Action::Reject);
+        assert_eq!(c("sip:999.example.com;user=phone").action, Action::Reject);
+        assert_eq!(c("sip:999.example.com?h=x@y").action, Action::Reject);
         assert_eq!(c("sip:9999@x").action, Action::Reject);
     }
 
