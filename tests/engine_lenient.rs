@@ -589,276 +589,65 @@ fn an_unquoted_display_name_is_quoted_and_the_tag_and_address_kept() {
 #[test]
 fn carrier_variants_of_a_999_are_all_served() {
     let base = invite_999("pv@c", "z9hG4bKpv");
-    let cases: Vec<(&str, String)> = vec![
-        (
-            "tel ruri",
-            base.replacen(
-                "INVITE sip:999@127.0.0.1:5060;user=phone",
-                "INVITE tel:999",
-                1,
-            ),
-        ),
-        (
-            "tel ruri ctx",
-            base.replacen(
-                "INVITE sip:999@127.0.0.1:5060;user=phone",
-                "INVITE tel:999;phone-context=+44",
-                1,
-            ),
-        ),
-        (
-            "sip ctx",
-            base.replacen(
-                "INVITE sip:999@127.0.0.1:5060;user=phone",
-                "INVITE sip:999;phone-context=+44@127.0.0.1;user=phone",
-                1,
-            ),
-        ),
-        (
-            "sos.police",
-            base.replacen(
-                "INVITE sip:999@127.0.0.1:5060;user=phone",
-                "INVITE urn:service:sos.police",
-                1,
-            ),
-        ),
-        (
-            "ipv6 ruri",
-            base.replacen(
-                "INVITE sip:999@127.0.0.1:5060;user=phone",
-                "INVITE sip:999@[2001:db8::1]:5060;user=phone",
-                1,
-            ),
-        ),
-        (
-            "from tel",
-            base.replacen(
-                "From: <sip:+441632960001@carrier.example;user=phone>",
-                "From: <tel:+441632960001>",
-                1,
-            ),
-        ),
-        ("from no tag", base.replacen(";tag=c-pv@c", "", 1)),
-        (
-            "from anonymous",
-            base.replacen(
-                "From: <sip:+441632960001@carrier.example;user=phone>",
-                "From: \"Anonymous\" <sip:anonymous@anonymous.invalid>",
-                1,
-            ),
-        ),
-        (
-            "to display token",
-            base.replacen("To: <", "To: Emergency <", 1),
-        ),
-        (
-            "max-forwards 0",
-            base.replacen("Max-Forwards: 69", "Max-Forwards: 0", 1),
-        ),
-        (
-            "no max-forwards",
-            base.replacen("Max-Forwards: 69\r\n", "", 1),
-        ),
-        (
-            "no contact",
-            base.replacen("Contact: <sip:carrier@127.0.0.1:5070>\r\n", "", 1),
-        ),
-        (
-            "via tcp",
-            base.replacen(
-                "SIP/2.0/UDP 127.0.0.1:5070",
-                "SIP/2.0/TCP 127.0.0.1:5070",
-                1,
-            ),
-        ),
-        (
-            "via hostname",
-            base.replacen(
-                "SIP/2.0/UDP 127.0.0.1:5070",
-                "SIP/2.0/UDP sbc.carrier.example",
-                1,
-            ),
-        ),
-        (
-            "via branch quoted",
-            base.replacen("branch=z9hG4bKpv", "branch=\"z9hG4bKpv\"", 1),
-        ),
-        (
-            "via ttl",
-            base.replacen(";rport", ";rport;ttl=16;maddr=224.2.0.1", 1),
-        ),
-        (
-            "sip/2.0 lower",
-            base.replacen(" SIP/2.0\r\n", " sip/2.0\r\n", 1),
-        ),
-        ("bare LF", base.replace("\r\n", "\n")),
-        (
-            "require unknown",
-            base.replacen(
-                "CSeq: 1 INVITE\r\n",
-                "CSeq: 1 INVITE\r\nRequire: foo\r\n",
-                1,
-            ),
-        ),
-        (
-            "proxy-require",
-            base.replacen(
-                "CSeq: 1 INVITE\r\n",
-                "CSeq: 1 INVITE\r\nProxy-Require: foo\r\n",
-                1,
-            ),
-        ),
-        (
-            "content-type junk",
-            base.replacen("Content-Type: application/sdp", "Content-Type: garbage", 1),
-        ),
-        (
-            "content-encoding gzip",
-            base.replacen(
-                "CSeq: 1 INVITE\r\n",
-                "CSeq: 1 INVITE\r\nContent-Encoding: gzip\r\n",
-                1,
-            ),
-        ),
-        (
-            "expires junk",
-            base.replacen(
-                "CSeq: 1 INVITE\r\n",
-                "CSeq: 1 INVITE\r\nExpires: soon\r\n",
-                1,
-            ),
-        ),
-        (
-            "date junk",
-            base.replacen(
-                "CSeq: 1 INVITE\r\n",
-                "CSeq: 1 INVITE\r\nDate: yesterday\r\n",
-                1,
-            ),
-        ),
-        (
-            "pai junk",
-            base.replacen(
-                "P-Asserted-Identity: <tel:+441632960001>",
-                "P-Asserted-Identity: garbage <<",
-                1,
-            ),
-        ),
-        (
-            "geolocation junk",
-            base.replacen(
-                "CSeq: 1 INVITE\r\n",
-                "CSeq: 1 INVITE\r\nGeolocation: <<junk\r\n",
-                1,
-            ),
-        ),
-        (
-            "rp junk",
-            base.replacen(
-                "CSeq: 1 INVITE\r\n",
-                "CSeq: 1 INVITE\r\nResource-Priority: ???\r\n",
-                1,
-            ),
-        ),
-        (
-            "record-route junk",
-            base.replacen(
-                "CSeq: 1 INVITE\r\n",
-                "CSeq: 1 INVITE\r\nRecord-Route: junk<<\r\n",
-                1,
-            ),
-        ),
-        (
-            "route junk",
-            base.replacen(
-                "CSeq: 1 INVITE\r\n",
-                "CSeq: 1 INVITE\r\nRoute: junk<<\r\n",
-                1,
-            ),
-        ),
-        (
-            "accept junk",
-            base.replacen("CSeq: 1 INVITE\r\n", "CSeq: 1 INVITE\r\nAccept: ,,,\r\n", 1),
-        ),
-        (
-            "session-expires junk",
-            base.replacen(
-                "CSeq: 1 INVITE\r\n",
-                "CSeq: 1 INVITE\r\nSession-Expires: x\r\nSupported: timer\r\n",
-                1,
-            ),
-        ),
-        (
-            "session-expires tiny",
-            base.replacen(
-                "CSeq: 1 INVITE\r\n",
-                "CSeq: 1 INVITE\r\nSession-Expires: 10\r\nSupported: timer\r\n",
-                1,
-            ),
-        ),
-        (
-            "require 100rel",
-            base.replacen(
-                "CSeq: 1 INVITE\r\n",
-                "CSeq: 1 INVITE\r\nRequire: 100rel\r\n",
-                1,
-            ),
-        ),
-        (
-            "require precondition",
-            base.replacen(
-                "CSeq: 1 INVITE\r\n",
-                "CSeq: 1 INVITE\r\nRequire: precondition\r\n",
-                1,
-            ),
-        ),
-        (
-            "x-header utf8",
-            base.replacen("CSeq: 1 INVITE\r\n", "CSeq: 1 INVITE\r\nX-Name: Zoë\r\n", 1),
-        ),
-        ("body sdp broken", base.replacen("v=0", "garbage", 1)),
-        (
-            "reason hdr",
-            base.replacen(
-                "CSeq: 1 INVITE\r\n",
-                "CSeq: 1 INVITE\r\nReason: Q.850;cause=16\r\n",
-                1,
-            ),
-        ),
-        (
-            "to tel",
-            base.replacen(
-                "To: <sip:999@127.0.0.1:5060;user=phone>",
-                "To: <tel:999>",
-                1,
-            ),
-        ),
-        (
-            "to urn",
-            base.replacen(
-                "To: <sip:999@127.0.0.1:5060;user=phone>",
-                "To: <urn:service:sos>",
-                1,
-            ),
-        ),
-        ("from sips", base.replacen("From: <sip:", "From: <sips:", 1)),
-        (
-            "from unknown scheme",
-            base.replacen(
-                "From: <sip:+441632960001@carrier.example;user=phone>",
-                "From: <xyz:abc>",
-                1,
-            ),
-        ),
-        (
-            "to unknown scheme",
-            base.replacen(
-                "To: <sip:999@127.0.0.1:5060;user=phone>",
-                "To: <xyz:abc>",
-                1,
-            ),
-        ),
+    // (name, text replaced once, replacement).
+    #[rustfmt::skip]
+    let edits: &[(&str, &str, &str)] = &[
+        ("tel ruri", "INVITE sip:999@127.0.0.1:5060;user=phone", "INVITE tel:999"),
+        ("tel ruri ctx", "INVITE sip:999@127.0.0.1:5060;user=phone", "INVITE tel:999;phone-context=+44"),
+        ("sip ctx", "INVITE sip:999@127.0.0.1:5060;user=phone", "INVITE sip:999;phone-context=+44@127.0.0.1;user=phone"),
+        ("sos.police", "INVITE sip:999@127.0.0.1:5060;user=phone", "INVITE urn:service:sos.police"),
+        ("ipv6 ruri", "INVITE sip:999@127.0.0.1:5060;user=phone", "INVITE sip:999@[2001:db8::1]:5060;user=phone"),
+        ("from tel", "From: <sip:+441632960001@carrier.example;user=phone>", "From: <tel:+441632960001>"),
+        ("from no tag", ";tag=c-pv@c", ""),
+        ("from anonymous", "From: <sip:+441632960001@carrier.example;user=phone>", "From: \"Anonymous\" <sip:anonymous@anonymous.invalid>"),
+        ("to display token", "To: <", "To: Emergency <"),
+        ("max-forwards 0", "Max-Forwards: 69", "Max-Forwards: 0"),
+        ("no max-forwards", "Max-Forwards: 69\r\n", ""),
+        ("no contact", "Contact: <sip:carrier@127.0.0.1:5070>\r\n", ""),
+        ("via tcp", "SIP/2.0/UDP 127.0.0.1:5070", "SIP/2.0/TCP 127.0.0.1:5070"),
+        ("via hostname", "SIP/2.0/UDP 127.0.0.1:5070", "SIP/2.0/UDP sbc.carrier.example"),
+        ("via branch quoted", "branch=z9hG4bKpv", "branch=\"z9hG4bKpv\""),
+        ("via ttl", ";rport", ";rport;ttl=16;maddr=224.2.0.1"),
+        ("sip/2.0 lower", " SIP/2.0\r\n", " sip/2.0\r\n"),
+        ("content-type junk", "Content-Type: application/sdp", "Content-Type: garbage"),
+        ("pai junk", "P-Asserted-Identity: <tel:+441632960001>", "P-Asserted-Identity: garbage <<"),
+        ("body sdp broken", "v=0", "garbage"),
+        ("to tel", "To: <sip:999@127.0.0.1:5060;user=phone>", "To: <tel:999>"),
+        ("to urn", "To: <sip:999@127.0.0.1:5060;user=phone>", "To: <urn:service:sos>"),
+        ("from sips", "From: <sip:", "From: <sips:"),
+        ("from unknown scheme", "From: <sip:+441632960001@carrier.example;user=phone>", "From: <xyz:abc>"),
+        ("to unknown scheme", "To: <sip:999@127.0.0.1:5060;user=phone>", "To: <xyz:abc>"),
     ];
+    // (name, header lines added after CSeq).
+    #[rustfmt::skip]
+    let extras: &[(&str, &str)] = &[
+        ("require unknown", "Require: foo\r\n"),
+        ("proxy-require", "Proxy-Require: foo\r\n"),
+        ("content-encoding gzip", "Content-Encoding: gzip\r\n"),
+        ("expires junk", "Expires: soon\r\n"),
+        ("date junk", "Date: yesterday\r\n"),
+        ("geolocation junk", "Geolocation: <<junk\r\n"),
+        ("rp junk", "Resource-Priority: ???\r\n"),
+        ("record-route junk", "Record-Route: junk<<\r\n"),
+        ("route junk", "Route: junk<<\r\n"),
+        ("accept junk", "Accept: ,,,\r\n"),
+        ("session-expires junk", "Session-Expires: x\r\nSupported: timer\r\n"),
+        ("session-expires tiny", "Session-Expires: 10\r\nSupported: timer\r\n"),
+        ("require 100rel", "Require: 100rel\r\n"),
+        ("require precondition", "Require: precondition\r\n"),
+        ("x-header utf8", "X-Name: Zoë\r\n"),
+        ("reason hdr", "Reason: Q.850;cause=16\r\n"),
+    ];
+    let mut cases: Vec<(&str, String)> = edits
+        .iter()
+        .map(|&(name, from, to)| (name, base.replacen(from, to, 1)))
+        .chain(
+            extras
+                .iter()
+                .map(|&(name, lines)| (name, insert_after(&base, "CSeq:", lines))),
+        )
+        .collect();
+    cases.push(("bare LF", base.replace("\r\n", "\n")));
     for (name, text) in cases {
         let mut net = quiet_net();
         net.send(CARRIER, &text);
