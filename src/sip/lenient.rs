@@ -35,11 +35,11 @@
 //!   the empty line is added (the body is empty).
 //!
 //! The start line, the field values (but for a quoted display name), their order and the
-//! line endings are copied as received; what the repair cannot fix (a broken request line or topmost Via, octets
-//! that are not UTF-8) is left for the parser to report. Sans-IO, bounded and
-//! panic-free: the input is capped at [`Limits::max_message_bytes`], one pass over its
-//! lines, one output buffer no larger than the input plus 4 octets and what quoting adds
-//! (and never over the limit).
+//! line endings are copied as received; what the repair cannot fix (a broken request line
+//! or topmost Via, octets that are not UTF-8) is left for the parser to report. Sans-IO,
+//! bounded and panic-free: the input is capped at [`Limits::max_message_bytes`], one pass
+//! over its lines, one output buffer no larger than the input plus 4 octets and what
+//! quoting adds (and never over the limit).
 
 use std::fmt;
 
