@@ -266,6 +266,31 @@ Call-ID: badvia{n}@c\r\nCSeq: 1 INVITE\r\nContent-Length: 0\r\n\r\n"
         assert_eq!(r.msg.call_id(), Some(format!("badvia{n}@c").as_str()));
         assert!(r.header("Warning").unwrap().contains("Via"));
     }
+    // Bare-LF line endings (read liberally, as the parser does), and an empty Via.
+    let lf = "OPTIONS sip:x@127.0.0.1 SIP/2.0\nVia: garbage!!\nFrom: <sip:a@b>;tag=1\n\
+To: <sip:x@127.0.0.1>\nCall-ID: lf@c\nCSeq: 1 OPTIONS\nContent-Length: 0\n\n";
+    net.send(CARRIER, lf);
+    let r = net.response(CARRIER, 400);
+    assert_eq!(r.unparsed_vias, ["Via: garbage!!"]);
+    assert_eq!(r.msg.call_id(), Some("lf@c"));
+    let empty = "OPTIONS sip:x@127.0.0.1 SIP/2.0\r\nVia: \r\nFrom: <sip:a@b>;tag=1\r\n\
+To: <sip:x@127.0.0.1>\r\nCall-ID: empty@c\r\nCSeq: 1 OPTIONS\r\nContent-Length: 0\r\n\r\n";
+    net.send(CARRIER, empty);
+    let r = net.response(CARRIER, 400);
+    assert_eq!(r.unparsed_vias, ["Via:"]);
+    // An ACK is never answered, however malformed (RFC 3261 §17).
+    let ack = "ACK sip:x@127.0.0.1 SIP/2.0\r\nVia: garbage!!\r\nFrom: <sip:a@b>;tag=1\r\n\
+To: <sip:x@127.0.0.1>;tag=2\r\nCall-ID: ack@c\r\nCSeq: 1 ACK\r\nContent-Length: 0\r\n\r\n";
+    net.send(CARRIER, ack);
+    net.send(
+        CARRIER,
+        &ack.replace("CSeq: 1 ACK", "CSeq: x ACK")
+            .replace("garbage!!", "SIP/2.0/UDP 127.0.0.1:5070;branch=z9hG4bKa"),
+    );
+    assert!(
+        net.take(CARRIER, |_| true).is_empty(),
+        "an ACK was answered"
+    );
     // A Via line holding two values, in a request refused for its CSeq: the answer is
     // routed by the first value (§18.2.2: to the received address, at the sent-by port)
     // and keeps the second. Before, the

@@ -1051,6 +1051,11 @@ impl Engine {
             status: e.status_code(),
             reason: e.to_string(),
         });
+        // An ACK is never answered (RFC 3261 §17.1.1.3, §17.2.1), however malformed.
+        let start = rx.bytes.trim_ascii_start();
+        if start.starts_with(b"ACK ") || start.starts_with(b"ACK\t") {
+            return;
+        }
         // Without a parsed request, salvage Via/From/To/Call-ID/CSeq line by line so the
         // answer can still be routed and matched (RFC 3261 §8.2.6.2).
         let Some(head) = salvage_head(rx.bytes) else {

@@ -385,7 +385,9 @@ pub(crate) fn salvage_head(bytes: &[u8]) -> Option<Vec<(HeaderName, String)>> {
         std::str::from_utf8(bytes.get(..valid)?).ok()
     })?;
     let mut out = Vec::new();
-    for line in text.split("\r\n").skip(1).take(128) {
+    // Lines end in CRLF, or a bare LF (RFC 3261 §7.5 liberal reading, as the parser).
+    for line in text.split('\n').skip(1).take(128) {
+        let line = line.strip_suffix('\r').unwrap_or(line);
         if line.is_empty() {
             break;
         }
@@ -442,7 +444,8 @@ pub(crate) fn answer_via(
 fn header_value_ok(name: HeaderName, value: &str) -> bool {
     use crate::sip::header::{CSeq, NameAddr};
     match name {
-        HeaderName::Via => !value.is_empty(),
+        // Kept even when empty: echoed, so the sender sees its own (empty) Via.
+        HeaderName::Via => true,
         HeaderName::From | HeaderName::To => NameAddr::parse(value).is_ok(),
         HeaderName::CSeq => CSeq::parse(value).is_ok(),
         HeaderName::CallId => !value.is_empty() && !value.contains(char::is_whitespace),
