@@ -114,8 +114,12 @@ skills = ["non-emergency"]
         .as_str()
         .expect("callback number")
         .to_owned();
+    let now_ms = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_millis();
     let aml = format!(
-        "v=1&device_number={}&location_latitude=55.85732&location_longitude=-4.26325&location_time=1476189444435&location_accuracy=10.4&location_source=GPS&location_certainty=83",
+        "v=1&device_number={}&location_latitude=55.85732&location_longitude=-4.26325&location_time={now_ms}&location_accuracy=10.4&location_source=GPS&location_certainty=83",
         number.replace('+', "%2B")
     );
     let (status, body) = engine

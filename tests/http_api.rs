@@ -24,7 +24,15 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::sync::{broadcast, mpsc, Mutex};
 use tower::ServiceExt;
 
-const AML_FORM: &str = "v=1&device_number=%2B447477593102&location_latitude=55.85732&location_longitude=-4.26325&location_time=1476189444435&location_accuracy=10.4&location_source=GPS&location_certainty=83";
+/// The ETSI TR 103 393 HTTPS example (corpus `aml-lib-https-v1-full.form`), its 2016
+/// `location_time` replaced by the current time: fixes over an hour old are refused.
+fn aml_form() -> String {
+    let now_ms = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_millis();
+    format!("v=1&device_number=%2B447477593102&location_latitude=55.85732&location_longitude=-4.26325&location_time={now_ms}&location_accuracy=10.4&location_source=GPS&location_certainty=83")
+}
 
 /// The stand-in engine: handler names → router ids, the router, AML fixes received.
 struct FakeEngine {
@@ -549,10 +557,11 @@ async fn bearer_token_is_enforced_when_configured() {
 
 #[tokio::test]
 async fn aml_reports_reach_the_engine_and_hmac_is_checked() {
+    let aml_form = aml_form();
     let h = harness(ApiSettings::default(), None);
     let req = Request::post("/api/aml")
         .header(header::CONTENT_TYPE, "application/x-www-form-urlencoded")
-        .body(Body::from(AML_FORM))
+        .body(Body::from(aml_form.clone()))
         .unwrap();
     let (s, body) = call(&h.app, req).await;
     assert_eq!(s, StatusCode::ACCEPTED, "{body}");
@@ -576,15 +585,15 @@ async fn aml_reports_reach_the_engine_and_hmac_is_checked() {
     let (s, body) = call(
         &hk.app,
         Request::post("/api/aml")
-            .body(Body::from(AML_FORM))
+            .body(Body::from(aml_form.clone()))
             .unwrap(),
     )
     .await;
     assert_eq!(s, StatusCode::FORBIDDEN, "{body}");
     let mut mac = <Hmac<sha1::Sha1> as Mac>::new_from_slice(&key).unwrap();
-    mac.update(AML_FORM.as_bytes());
+    mac.update(aml_form.as_bytes());
     let signed = format!(
-        "{AML_FORM}&hmac={}",
+        "{aml_form}&hmac={}",
         hex::encode(mac.finalize().into_bytes())
     );
     let (s, _) = call(
@@ -809,6 +818,19 @@ async fn aml_future_time_and_zero_accuracy_are_400_and_not_filed() {
             .contains("location_accuracy"),
         "{body}"
     );
+    assert!(h.engine.lock().await.aml_reports.is_empty());
+
+    // Over an hour old: refused, naming the field (not shown as the caller's position).
+    let (s, body) = call(
+        &h.app,
+        form(format!(
+            "{base}&location_accuracy=5&location_time={}",
+            now_ms - 3_700_000
+        )),
+    )
+    .await;
+    assert_eq!(s, StatusCode::BAD_REQUEST, "{body}");
+    assert!(body["error"].as_str().unwrap().contains("s old"), "{body}");
     assert!(h.engine.lock().await.aml_reports.is_empty());
 
     let skewed = now_ms + 60_000;

@@ -14,7 +14,7 @@
 //! | `GET /api/abandoned` | the abandoned-call callback list |
 //! | `POST /api/abandoned/{id}/done` | mark a callback item done |
 //! | `GET /api/events` | Server-Sent Events: one `event:` per engine event, JSON `data:` |
-//! | `POST /api/aml` | AML HTTPS form body (`application/x-www-form-urlencoded`): 202 when filed; 400 for a bad field (e.g. `location_accuracy` 0 or over 100 km) or a `location_time` more than 5 min ahead of this server's clock ([`crate::location::aml::check_time`]), 403 bad HMAC, 413 too large |
+//! | `POST /api/aml` | AML HTTPS form body (`application/x-www-form-urlencoded`): 202 when filed; 400 for a bad field (e.g. `location_accuracy` 0 or over 100 km) or a `location_time` more than 5 min ahead of this server's clock or more than 1 h behind it ([`crate::location::aml::check_time`]), 403 bad HMAC, 413 too large |
 //!
 //! Errors are JSON `{"error": "..."}` ([`ApiError`]): malformed JSON 400/422, wrong
 //! content type 415, unknown handler or callback 404, a state change the engine refuses

@@ -23,6 +23,8 @@
 //!   it would quietly rank below them), so it is a [`AmlError::BadField`] and the HTTPS
 //!   sender gets 400. A fix without accuracy omits it (or sends `rd=N`) and is kept with
 //!   an unknown radius.
+//! - A time of positioning more than [`MAX_FIX_AGE_MS`] (1 h) old is refused by
+//!   [`check_time`] ([`AmlError::TimeTooOld`]): it is not where the caller is now.
 //! - A time of positioning more than [`MAX_CLOCK_AHEAD_MS`] (5 min) ahead of the
 //!   receiver's clock is refused by [`check_time`] ([`AmlError::TimeInFuture`]): the
 //!   best fix is chosen by newest time among equals, so a far-future time (a year-5138
@@ -52,6 +54,13 @@ pub const MAX_AML_FIELDS: usize = 64;
 /// server clock skew; handsets take time from the network or GNSS, so minutes of skew
 /// are already a fault). See [`check_time`].
 pub const MAX_CLOCK_AHEAD_MS: i64 = 5 * 60 * 1000;
+/// How old a time of positioning may be, ms. AML positions the handset for the call in
+/// progress and sends within seconds (ETSI TR 103 393: the handset starts positioning when
+/// the emergency call starts); a fix an hour old is a cached last-known position, not
+/// where the caller is, and a time near 1970 is a sender's fault. Older fixes are refused
+/// ([`check_time`]): the best fix is chosen by radius first, so an old, tight one would
+/// otherwise displace the call's real, fresh fix.
+pub const MAX_FIX_AGE_MS: i64 = 60 * 60 * 1000;
 /// An HTTPS `location_time` below this is Unix seconds, not ms (10^11 ms is 1973-03-03;
 /// 10^11 s is the year 5138, refused by [`check_time`] anyway).
 pub const SECONDS_BELOW: i64 = 100_000_000_000;
@@ -105,6 +114,15 @@ pub enum AmlError {
         field: &'static str,
         /// How far ahead, s.
         ahead_s: i64,
+    },
+    /// The time of positioning is more than [`MAX_FIX_AGE_MS`] before the receiver's
+    /// clock ([`check_time`]).
+    #[error("{field} is {age_s} s old (at most {} s accepted)", MAX_FIX_AGE_MS / 1000)]
+    TimeTooOld {
+        /// The field that carried the time (`location_time`, `top`, `lt`).
+        field: &'static str,
+        /// How old, s.
+        age_s: i64,
     },
 }
 
@@ -416,28 +434,36 @@ fn parse_v2(fields: &[(&str, &str)], transport: AmlTransport) -> Result<AmlFix, 
 }
 
 /// Refuses a fix whose time of positioning is more than [`MAX_CLOCK_AHEAD_MS`] ahead of
-/// `now_unix_ms` (the receiver's wall clock, Unix ms). A fix without a time, or with a
-/// past one, passes (its age is shown to the handler).
+/// `now_unix_ms` (the receiver's wall clock, Unix ms) or more than [`MAX_FIX_AGE_MS`]
+/// behind it. A fix without a time passes; one within the window passes with its age
+/// shown to the handler.
 ///
 /// # Errors
-/// [`AmlError::TimeInFuture`] naming the field the time came from.
+/// [`AmlError::TimeInFuture`] / [`AmlError::TimeTooOld`] naming the field the time came
+/// from.
 pub fn check_time(fix: &AmlFix, now_unix_ms: i64) -> Result<(), AmlError> {
     let Some(t) = fix.time_of_positioning_ms else {
         return Ok(());
     };
-    let ahead_ms = t.saturating_sub(now_unix_ms);
-    if ahead_ms <= MAX_CLOCK_AHEAD_MS {
-        return Ok(());
-    }
     let field = match (fix.transport, fix.version) {
         (AmlTransport::Https, _) => "location_time",
         (_, 1) => "top",
         _ => "lt",
     };
-    Err(AmlError::TimeInFuture {
-        field,
-        ahead_s: ahead_ms / 1000,
-    })
+    let ahead_ms = t.saturating_sub(now_unix_ms);
+    if ahead_ms > MAX_CLOCK_AHEAD_MS {
+        return Err(AmlError::TimeInFuture {
+            field,
+            ahead_s: ahead_ms / 1000,
+        });
+    }
+    if -ahead_ms > MAX_FIX_AGE_MS {
+        return Err(AmlError::TimeTooOld {
+            field,
+            age_s: -ahead_ms / 1000,
+        });
+    }
+    Ok(())
 }
 
 /// Unpacks GSM 7-bit packed septets (3GPP TS 23.038 §6.1.2.1.1) and maps them to ASCII
@@ -569,15 +595,20 @@ pub fn parse_https_form(body: &[u8], hmac_key: Option<&[u8]>) -> Result<AmlFix, 
         .transpose()?;
     fix.position = Some(position(lat, lon, acc, FORM_NAMES)?);
     if let Some(t) = get("location_time") {
-        // Unix ms (or s below `SECONDS_BELOW`); a negative time is no time of positioning.
+        // Unix ms (or s below `SECONDS_BELOW`, a fraction allowed); a negative time is no
+        // time of positioning.
         let v = t
             .trim()
-            .parse::<i64>()
+            .parse::<f64>()
             .ok()
-            .filter(|&v| v >= 0)
+            .filter(|v| v.is_finite() && *v >= 0.0 && *v < 9.0e15)
             .ok_or_else(|| bad("location_time", t))?;
-        fix.time_in_seconds = v < SECONDS_BELOW;
-        fix.time_of_positioning_ms = Some(if fix.time_in_seconds { v * 1000 } else { v });
+        fix.time_in_seconds = v < SECONDS_BELOW as f64;
+        fix.time_of_positioning_ms = Some(if fix.time_in_seconds {
+            (v * 1000.0).round() as i64
+        } else {
+            v.trunc() as i64
+        });
     }
     if let Some(c) = get("location_certainty") {
         fix.confidence_pct = Some(confidence(c, "location_certainty")?);
@@ -771,6 +802,23 @@ mod tests {
                 ..
             })
         ));
+        // Fractional seconds, to the ms.
+        let frac = at(0).time_of_positioning_ms;
+        assert_eq!(frac, Some(0));
+        let frac = parse_https_form(
+            b"location_latitude=1&location_longitude=2&location_time=1764374399.5",
+            None,
+        )
+        .unwrap();
+        assert_eq!(frac.time_of_positioning_ms, Some(now - 500));
+        assert!(frac.time_in_seconds);
+        // Older than an hour: not where the caller is now (1970 is a sender's fault).
+        for t in [0, now / 1000 - 3_601] {
+            assert!(matches!(
+                check_time(&at(t), now),
+                Err(AmlError::TimeTooOld { field: "location_time", age_s }) if age_s > 3_600
+            ));
+        }
         // The spec's ms (the corpus example): not seconds.
         let ms = at(1_476_189_444_435);
         assert!(!ms.time_in_seconds);
