@@ -420,6 +420,11 @@ impl LoadScenario {
             // As the engine will check them in the generated configuration, named here.
             crate::config::check_skills(&format!("handlers[{i}].skills"), &g.skills)
                 .map_err(|e| LoadScenarioError::Invalid(e.to_string()))?;
+            if g.skills.is_empty() {
+                return bad(format!(
+                    "handlers[{i}].skills is empty: the group takes no call"
+                ));
+            }
             if let Some(t) = &g.think {
                 check_dist(t, &format!("handlers[{i}].think"))?;
             }
@@ -430,6 +435,31 @@ impl LoadScenario {
                 if !time_ok(f.at_s) {
                     return bad(format!("handlers[{i}].failure.at_s must be 0–{MAX_TIME_S}"));
                 }
+            }
+        }
+        // Every class that arrives needs a handler with its skill, or the run can only
+        // fail after its whole length.
+        for (class, arrives) in [
+            (
+                "emergency",
+                self.phases.iter().any(|p| p.arrivals_per_s.emergency > 0.0),
+            ),
+            (
+                "non-emergency",
+                self.phases
+                    .iter()
+                    .any(|p| p.arrivals_per_s.non_emergency > 0.0),
+            ),
+        ] {
+            if arrives
+                && !self
+                    .handlers
+                    .iter()
+                    .any(|g| g.count > 0 && g.skills.iter().any(|k| k == class))
+            {
+                return bad(format!(
+                    "{class} calls arrive but no handler group has the skill \"{class}\""
+                ));
             }
         }
         let e = &self.engine;
@@ -712,6 +742,30 @@ answer = [{ class = "emergency", within_s = 10, min_pct = 90 }]
                 }
                 other => panic!("{skills}: {other:?}"),
             }
+        }
+        // No group can take a class that arrives, or a group with no skill at all.
+        for (skills, want) in [("[]", "handlers[1].skills is empty")] {
+            let text = MIN.replacen("count = 2\n", &format!("count = 2\nskills = {skills}\n"), 1);
+            match LoadScenario::from_toml(&text) {
+                Err(LoadScenarioError::Invalid(m)) => assert!(m.contains(want), "{m}"),
+                other => panic!("{skills}: {other:?}"),
+            }
+        }
+        let both = MIN
+            .replacen("count = 3\n", "count = 3\nskills = [\"text\"]\n", 1)
+            .replacen(
+                "count = 2\n",
+                "count = 2\nskills = [\"non-emergency\", \"admin\"]\n",
+                1,
+            );
+        match LoadScenario::from_toml(&both) {
+            Err(LoadScenarioError::Invalid(m)) => {
+                assert!(
+                    m.contains("no handler group has the skill \"emergency\""),
+                    "{m}"
+                )
+            }
+            other => panic!("{other:?}"),
         }
         let text = MIN.replacen("count = 2\n", "count = 2\nskills = [\"text\"]\n", 1);
         let s = LoadScenario::from_toml(&text).unwrap();
