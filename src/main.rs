@@ -188,6 +188,10 @@ fn run(args: RunArgs) {
         });
         config.sip.listen = udp.chain(tcp).collect();
     }
+    // `--http` replaces `http.listen`, so the start-up summary names what is used.
+    if let Some(addr) = args.http {
+        config.http.listen = addr;
+    }
 
     tracing_subscriber::fmt()
         .with_env_filter(
@@ -216,7 +220,7 @@ fn run(args: RunArgs) {
     let http_listen = config
         .http
         .enabled
-        .then_some(args.http.unwrap_or(config.http.listen));
+        .then_some(config.http.listen);
     rt.block_on(async move {
         let mut server = match answerpoint::runtime::Server::bind(config).await {
             Ok(s) => s,
