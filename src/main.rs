@@ -217,10 +217,7 @@ fn run(args: RunArgs) {
             std::process::exit(3);
         }
     };
-    let http_listen = config
-        .http
-        .enabled
-        .then_some(config.http.listen);
+    let http_listen = config.http.enabled.then_some(config.http.listen);
     rt.block_on(async move {
         let mut server = match answerpoint::runtime::Server::bind(config).await {
             Ok(s) => s,

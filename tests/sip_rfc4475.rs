@@ -404,13 +404,19 @@ fn badaspec_3_1_2_14() {
 
 #[test]
 fn baddn_3_1_2_15() {
-    assert!(matches!(
-        bad_request("baddn.dat"),
-        ParseError::BadHeader {
-            name: HeaderName::From,
-            ..
-        }
-    ));
+    // Liberal: RFC 4475 calls a 400 "reasonable", not required. Unquoted caller names
+    // with non-token characters arrive from real PBXs, and every request of a dialog
+    // repeats the From, so they are read as the text before `<` (`NameAddr::parse`).
+    let m = parse(&raw("baddn.dat")).unwrap();
+    assert_eq!(
+        m.from().unwrap().display_text().as_deref(),
+        Some("Bell, Alexander")
+    );
+    assert_eq!(m.from().unwrap().tag(), Some("43"));
+    assert_eq!(
+        m.to().unwrap().display_text().as_deref(),
+        Some("Watson, Thomas")
+    );
 }
 
 #[test]
@@ -637,7 +643,8 @@ fn manifest_verdicts() {
         let (file, verdict) = (cols[0], cols[3]);
         let res = parse(&raw(file));
         match verdict {
-            "invalid" if file == "baddate.dat" => assert!(res.is_ok()), // liberal, see above
+            // Liberal, see above.
+            "invalid" if file == "baddate.dat" || file == "baddn.dat" => assert!(res.is_ok()),
             "invalid" => assert!(res.is_err(), "{file}"),
             _ => assert!(res.is_ok(), "{file}: {res:?}"),
         }

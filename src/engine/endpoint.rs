@@ -201,13 +201,12 @@ impl Engine {
     /// - over UDP, malformed framing a datagram does not need (RFC 3261 §18.3):
     ///   unreadable, overflowing, disagreeing or repeated `Content-Length` fields, repeats
     ///   of a single-valued field (To, From, Call-ID, CSeq, Max-Forwards, Content-Type:
-    ///   the first is kept), Contact fields that do not parse, an unquoted From/To
-    ///   display name with non-token characters (quoted), header lines without a
+    ///   the first is kept), Contact fields that do not parse, header lines without a
     ///   colon, fields beyond `limits.max_headers`, a missing empty line
     ///   ([`sip::lenient::repair_request_datagram`]); the repair is also recorded as the
     ///   call's first location error. Over TCP `Content-Length` frames the stream, so
-    ///   only the repeats (other than Content-Length), a malformed Contact and the
-    ///   display names are repaired there.
+    ///   only the repeats (other than Content-Length) and a malformed Contact are
+    ///   repaired there.
     ///
     /// Anything else keeps its answer (400, 513).
     pub fn handle_received(&mut self, now: Instant, msg: Received<'_>) {

@@ -20,12 +20,6 @@
 //!   first kept, the repeats dropped ([`crate::sip::validate::SINGLE_VALUED`]);
 //! - a Contact field (§20.10) that does not parse: dropped (a 999 without Contact is
 //!   served; the engine answers on the Via);
-//! - the first From or To (§20.20, §20.39) whose display name is unquoted but holds
-//!   characters a `token` may not (`Zoë Smith <sip:…>`, `Bell, Alexander <sip:…>`,
-//!   `John (mobile) <sip:…>`; §25.1 `display-name = *(token LWS) / quoted-string`, RFC 4475
-//!   §3.1.2.15): the display name is quoted, `"` and `\` escaped (§25.1 quoted-pair). The
-//!   address, its tag and other parameters are kept as they were, so the dialog and the
-//!   carrier's matching of answers (Via branch, tags, Call-ID) do not change;
 //! - header fields beyond [`Limits::max_headers`]: dropped, keeping first the fields the
 //!   engine needs ([`is_kept_first`]: Via, From, To, Call-ID, CSeq, Contact, Record-Route,
 //!   Max-Forwards, Content-Type, Content-Length, Priority, Resource-Priority, Require,
@@ -34,12 +28,12 @@
 //! - a header section that runs to the end of the datagram without the empty line (§7):
 //!   the empty line is added (the body is empty).
 //!
-//! The start line, the field values (but for a quoted display name), their order and the
-//! line endings are copied as received; what the repair cannot fix (a broken request line
-//! or topmost Via, octets that are not UTF-8) is left for the parser to report. Sans-IO,
-//! bounded and panic-free: the input is capped at [`Limits::max_message_bytes`], one pass
-//! over its lines, one output buffer no larger than the input plus 4 octets and what
-//! quoting adds (and never over the limit).
+//! The start line, the field values, their order and the line endings are copied as
+//! received; what the repair cannot fix (a broken request line or topmost Via, octets
+//! that are not UTF-8) is left for the parser to report. Sans-IO, bounded and
+//! panic-free: the input is capped at [`Limits::max_message_bytes`], one pass over its
+//! lines, one output buffer no larger than the input plus 4 octets (and never over the
+//! limit).
 
 use std::fmt;
 
@@ -70,9 +64,6 @@ pub struct Repairs {
     pub repeated_fields_dropped: usize,
     /// Contact fields dropped because they do not parse (RFC 3261 §20.10).
     pub malformed_contacts_dropped: usize,
-    /// From / To display names quoted because they held non-token characters unquoted
-    /// (RFC 3261 §25.1, RFC 4475 §3.1.2.15).
-    pub display_names_quoted: usize,
     /// Header fields dropped because the section held more than `max_headers`.
     pub fields_over_limit_dropped: usize,
     /// The field-count limit that applied ([`Limits::max_headers`]).
@@ -89,7 +80,6 @@ impl Repairs {
             && self.long_fields_dropped == 0
             && self.repeated_fields_dropped == 0
             && self.malformed_contacts_dropped == 0
-            && self.display_names_quoted == 0
             && self.fields_over_limit_dropped == 0
             && !self.empty_line_added
     }
@@ -132,13 +122,6 @@ impl fmt::Display for Repairs {
         if self.malformed_contacts_dropped > 0 {
             let n = self.malformed_contacts_dropped;
             parts.push(format!("{n} malformed Contact field{} dropped", plural(n)));
-        }
-        if self.display_names_quoted > 0 {
-            let n = self.display_names_quoted;
-            parts.push(format!(
-                "{n} unquoted From/To display name{} quoted",
-                plural(n)
-            ));
         }
         if self.fields_over_limit_dropped > 0 {
             let n = self.fields_over_limit_dropped;
@@ -272,8 +255,6 @@ struct Field {
     /// More than one line (RFC 3261 §7.3.1 folding).
     folded: bool,
     keep: bool,
-    /// The line to write instead of the field's own (without its line ending).
-    replacement: Option<Vec<u8>>,
 }
 
 /// One line of `input` from `pos`: `(content end, next line start, has a line ending)`.
@@ -392,7 +373,6 @@ pub fn repair_request_datagram(
             eol,
             folded: false,
             keep: true,
-            replacement: None,
         });
         pos = next;
     }
@@ -406,7 +386,6 @@ pub fn repair_request_datagram(
     repair_content_length(input, &mut fields, &mut repairs);
     drop_repeated_single_values(&mut fields, &mut repairs);
     drop_malformed_contacts(input, &mut fields, &mut repairs);
-    quote_display_names(input, &mut fields, limits, &mut repairs);
     limit_field_count(&mut fields, limits.max_headers, &mut repairs);
     if body_start.is_none() {
         repairs.empty_line_added = true;
@@ -417,7 +396,7 @@ pub fn repair_request_datagram(
 
     let mut out = Vec::with_capacity(input.len() + 4);
     // Lines are copied with their own line endings; a line the datagram ended in gets CRLF.
-    let copy = |out: &mut Vec<u8>, start: usize, content_end: usize, end: usize, eol: bool| {
+    let mut copy = |start: usize, content_end: usize, end: usize, eol: bool| {
         if eol {
             out.extend_from_slice(input.get(start..end).unwrap_or_default());
         } else {
@@ -425,15 +404,9 @@ pub fn repair_request_datagram(
             out.extend_from_slice(b"\r\n");
         }
     };
-    copy(&mut out, base, start_end, first_field, start_eol);
+    copy(base, start_end, first_field, start_eol);
     for f in fields.iter().filter(|f| f.keep) {
-        match &f.replacement {
-            Some(line) => {
-                out.extend_from_slice(line);
-                out.extend_from_slice(b"\r\n");
-            }
-            None => copy(&mut out, f.start, f.content_end, f.end, f.eol),
-        }
+        copy(f.start, f.content_end, f.end, f.eol);
     }
     out.extend_from_slice(b"\r\n");
     if let Some(b) = body_start {
@@ -526,62 +499,6 @@ fn drop_malformed_contacts(input: &[u8], fields: &mut [Field], repairs: &mut Rep
             f.keep = false;
             repairs.malformed_contacts_dropped += 1;
         }
-    }
-}
-
-/// Quotes the display name of the first From and the first To when it is unquoted and
-/// holds non-token characters, and quoting is all the field needs to parse (RFC 3261
-/// §25.1; see the module docs). The new line must fit `limits.max_line_bytes`.
-fn quote_display_names(input: &[u8], fields: &mut [Field], limits: &Limits, repairs: &mut Repairs) {
-    for name in [HeaderName::From, HeaderName::To] {
-        let Some(f) = fields.iter_mut().find(|f| f.keep && f.name == name) else {
-            continue;
-        };
-        if f.folded {
-            continue;
-        }
-        let Some(value) = input
-            .get(f.value_start..f.content_end)
-            .and_then(|v| std::str::from_utf8(trim_bytes(v)).ok())
-        else {
-            continue;
-        };
-        if super::header::NameAddr::parse(value).is_ok() {
-            continue;
-        }
-        let Some(lt) = value.find('<') else {
-            continue;
-        };
-        let (display, addr) = value.split_at(lt);
-        let display = display.trim_matches(|c| c == ' ' || c == '\t');
-        if display.is_empty() || display.starts_with('"') {
-            continue;
-        }
-        let mut quoted = String::with_capacity(value.len() + 8);
-        quoted.push('"');
-        for c in display.chars() {
-            // quoted-pair = "\" (%x00-09 / %x0B-0C / %x0E-7F); CR and LF cannot occur.
-            if c == '"' || c == '\\' || (c.is_ascii_control() && c != '\t') {
-                quoted.push('\\');
-            }
-            quoted.push(c);
-        }
-        quoted.push_str("\" ");
-        quoted.push_str(addr);
-        if super::header::NameAddr::parse(&quoted).is_err() {
-            continue;
-        }
-        let mut line = input
-            .get(f.start..f.value_start)
-            .unwrap_or_default()
-            .to_vec();
-        line.push(b' ');
-        line.extend_from_slice(quoted.as_bytes());
-        if line.len() > limits.max_line_bytes {
-            continue;
-        }
-        f.replacement = Some(line);
-        repairs.display_names_quoted += 1;
     }
 }
 
@@ -680,74 +597,6 @@ CSeq: 1 INVITE\r\n";
         let text = format!("{HEAD}Contact: *\r\nContent-Length: 0\r\n\r\n");
         assert_eq!(
             repair_request_datagram(text.as_bytes(), &Limits::default()),
-            Err(RepairError::NothingToRepair)
-        );
-    }
-
-    #[test]
-    fn unquoted_display_names_are_quoted_and_only_they() {
-        let with = |from: &str, to: &str| {
-            HEAD.replace("From: <sip:c@example.net>;tag=1", from)
-                .replace("To: <sip:999@example.net>", to)
-                + "Content-Length: 0\r\n\r\n"
-        };
-        // Both, compact form, a quote and a backslash escaped, the tag and URI kept.
-        let text = with(
-            "f:Zoë \"Z\" Smith\\ <sip:c@example.net>;tag=1",
-            "To: Police, Fire <sip:999@example.net>",
-        );
-        let (m, r) = repaired(text.as_bytes(), &Limits::default());
-        assert_eq!(r.display_names_quoted, 2);
-        assert_eq!(
-            m.get(HeaderName::From),
-            Some(r#""Zoë \"Z\" Smith\\" <sip:c@example.net>;tag=1"#)
-        );
-        let from = m.from().unwrap();
-        assert_eq!(from.display_text().as_deref(), Some(r#"Zoë "Z" Smith\"#));
-        assert_eq!(from.tag(), Some("1"));
-        assert_eq!(
-            m.to().unwrap().display_text().as_deref(),
-            Some("Police, Fire")
-        );
-        assert_eq!(
-            r.to_string(),
-            "framing repaired: 2 unquoted From/To display names quoted"
-        );
-        // Nothing quoting would fix, or nothing to fix: left for the parser.
-        for (from, to) in [
-            ("From: Zoë <not a uri>;tag=1", "To: <sip:999@example.net>"),
-            (
-                "From: Zoë sip:c@example.net;tag=1",
-                "To: <sip:999@example.net>",
-            ),
-            (
-                "From: \"Zoë <sip:c@example.net>;tag=1",
-                "To: <sip:999@example.net>",
-            ),
-            (
-                "From: Ok <sip:c@example.net>;tag=1",
-                "To: <sip:999@example.net>",
-            ),
-        ] {
-            assert_eq!(
-                repair_request_datagram(with(from, to).as_bytes(), &Limits::default()),
-                Err(RepairError::NothingToRepair),
-                "{from}"
-            );
-        }
-        // A quoted line over the line limit is not made.
-        let limits = Limits {
-            max_line_bytes: 43,
-            ..Limits::default()
-        };
-        let text = with(
-            "From: Zoë Smith <sip:c@example.net>;tag=1",
-            "To: <sip:999@example.net>",
-        );
-        // 42 octets; quoted, 44.
-        assert!(text.lines().all(|l| l.len() <= 43));
-        assert_eq!(
-            repair_request_datagram(text.as_bytes(), &limits),
             Err(RepairError::NothingToRepair)
         );
     }

@@ -11,7 +11,9 @@ use crate::sip::uri::Uri;
 /// Display name of a `name-addr` (RFC 3261 §25.1 `display-name`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum DisplayName<'a> {
-    /// `*(token LWS)` form, trimmed, e.g. `A. Bell`.
+    /// `*(token LWS)` form, trimmed, e.g. `A. Bell`; also, read liberally, any other
+    /// text before the `<` (outside quotes), e.g. `Zoë Smith`, `Bell, Alexander` or
+    /// `"Bob" Smith` (see [`NameAddr::parse`]).
     Tokens(&'a str),
     /// Quoted form: the raw text between the quotes, quoted-pairs still escaped.
     Quoted(&'a str),
@@ -62,8 +64,15 @@ pub struct NameAddr<'a> {
 
 impl<'a> NameAddr<'a> {
     /// Parses one element. Errors name the fault (RFC 4475 §3.1.2.6 unterminated quote,
-    /// §3.1.2.13 `?`/`,` in an addr-spec, §3.1.2.14 spaces in `<>`, §3.1.2.15 non-token
-    /// display name).
+    /// §3.1.2.13 `?`/`,` in an addr-spec, §3.1.2.14 spaces in `<>`).
+    ///
+    /// Liberal (RFC 3261 §7.5; RFC 4475 §3.1.2.15 calls rejecting it "reasonable", not
+    /// required): a display name that is not `*(token LWS)` or one quoted-string — UTF-8
+    /// letters, commas, parentheses, a quoted word followed by others — is read as the
+    /// text before the first `<` outside quotes. Caller names arrive that way from legacy
+    /// PBXs and name-insertion services, and every request of the dialog repeats the
+    /// From, so refusing it would refuse the call (a 999 included) or, were only the
+    /// INVITE repaired, its ACK and BYE.
     pub fn parse(s: &'a str) -> Result<NameAddr<'a>, &'static str> {
         let s = trim_ws(s);
         let b = s.as_bytes();
@@ -71,21 +80,36 @@ impl<'a> NameAddr<'a> {
             let end = quoted_end(b).ok_or("unterminated quoted string")?;
             let inner = s.get(1..end - 1).ok_or("bad display name")?;
             let rest = trim_ws(s.get(end..).unwrap_or(""));
-            if !rest.starts_with('<') {
-                return Err("quoted display name not followed by <URI>");
+            if rest.starts_with('<') {
+                (Some(DisplayName::Quoted(inner)), rest)
+            } else {
+                // `"Bob" Smith <sip:…>`: the whole text before `<`, liberally.
+                let lt = first_angle_outside_quotes(b)
+                    .ok_or("quoted display name not followed by <URI>")?;
+                (
+                    Some(DisplayName::Tokens(trim_ws(s.get(..lt).unwrap_or("")))),
+                    s.get(lt..).unwrap_or(""),
+                )
             }
-            (Some(DisplayName::Quoted(inner)), rest)
         } else {
             let n = b
                 .iter()
                 .position(|&c| !(is_token_char(c) || is_ws(c)))
                 .unwrap_or(b.len());
-            if b.get(n) == Some(&b'<') {
-                let dn = trim_ws(s.get(..n).unwrap_or(""));
-                let rest = s.get(n..).unwrap_or("");
-                ((!dn.is_empty()).then_some(DisplayName::Tokens(dn)), rest)
+            // A display name of tokens ends at `<`; any other text before a `<` is one
+            // too, read liberally (see above). Without a `<` this is an addr-spec.
+            let lt = if b.get(n) == Some(&b'<') {
+                Some(n)
             } else {
-                (None, s)
+                first_angle_outside_quotes(b)
+            };
+            match lt {
+                Some(lt) => {
+                    let dn = trim_ws(s.get(..lt).unwrap_or(""));
+                    let rest = s.get(lt..).unwrap_or("");
+                    ((!dn.is_empty()).then_some(DisplayName::Tokens(dn)), rest)
+                }
+                None => (None, s),
             }
         };
         if let Some(inner) = after_display.strip_prefix('<') {
@@ -165,6 +189,22 @@ impl<'a> NameAddr<'a> {
     }
 }
 
+/// Index of the first `<` outside a quoted-string (quoted-pairs skipped), if any.
+fn first_angle_outside_quotes(b: &[u8]) -> Option<usize> {
+    let mut in_quotes = false;
+    let mut i = 0;
+    while let Some(&c) = b.get(i) {
+        match c {
+            b'\\' if in_quotes => i += 1,
+            b'"' => in_quotes = !in_quotes,
+            b'<' if !in_quotes => return Some(i),
+            _ => {}
+        }
+        i += 1;
+    }
+    None
+}
+
 /// One Contact value (RFC 3261 §20.10): `*` (REGISTER removal) or an address.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Contact<'a> {
@@ -222,7 +262,31 @@ mod tests {
         let e = NameAddr::parse(r#""" <sip:a@b>"#).unwrap();
         assert_eq!(e.display_text().unwrap(), "");
         assert!(NameAddr::parse(r#""Mr. J. User <sip:j.user@example.com>"#).is_err());
-        assert!(NameAddr::parse("Bell, Alexander <sip:a.g.bell@example.com>;tag=43").is_err());
+        // Liberal (RFC 4475 §3.1.2.15 allows refusing; we read them): non-token text, a
+        // quoted word followed by others.
+        for (v, dn) in [
+            (
+                "Bell, Alexander <sip:a.g.bell@example.com>;tag=43",
+                "Bell, Alexander",
+            ),
+            ("Zoë Smith <sip:z@example.com>;tag=1", "Zoë Smith"),
+            ("John (mobile)<sip:j@example.com>", "John (mobile)"),
+            (r#""Bob" Smith <sip:b@example.com>;tag=2"#, r#""Bob" Smith"#),
+            (r#"a "<x>" b <sip:c@example.com>"#, r#"a "<x>" b"#),
+        ] {
+            let a = NameAddr::parse(v).unwrap_or_else(|e| panic!("{v}: {e}"));
+            assert_eq!(a.display_text().unwrap(), dn, "{v}");
+            assert!(a.angle, "{v}");
+        }
+        assert_eq!(
+            NameAddr::parse("Zoë <sip:z@example.com>;tag=1")
+                .unwrap()
+                .tag(),
+            Some("1")
+        );
+        // Still refused: nothing but a broken URI after the `<`.
+        assert!(NameAddr::parse("a<b Smith <sip:c@example.com>").is_err());
+        assert!(NameAddr::parse("Zoë <not a uri>").is_err());
         assert!(NameAddr::parse(r#""Watson, Thomas" < sip:t.watson@example.org >"#).is_err());
         assert!(NameAddr::parse("sip:user@example.com?Route=%3Csip:sip.example.com%3E").is_err());
         assert!(NameAddr::parse(r#""Joe" <sip:joe@example.org>;;;;"#).is_err());
