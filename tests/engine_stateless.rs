@@ -291,6 +291,27 @@ To: <sip:x@127.0.0.1>;tag=2\r\nCall-ID: ack@c\r\nCSeq: 1 ACK\r\nContent-Length: 
         net.take(CARRIER, |_| true).is_empty(),
         "an ACK was answered"
     );
+    // No Via at all: an answer could be neither routed nor matched; an ACK missing a
+    // header is not answered either.
+    for method in ["INVITE", "OPTIONS", "ACK"] {
+        let novia = format!(
+            "{method} sip:999@127.0.0.1 SIP/2.0\r\nMax-Forwards: 70\r\nFrom: <sip:a@b>;tag=x\r\n\
+To: <sip:999@127.0.0.1>\r\nCall-ID: nv@c\r\nCSeq: 1 {method}\r\nContent-Length: 0\r\n\r\n"
+        );
+        net.send(CARRIER, &novia);
+        assert!(
+            net.take(CARRIER, |_| true).is_empty(),
+            "{method} without Via answered"
+        );
+    }
+    let ack_no_callid = ack
+        .replace("garbage!!", "SIP/2.0/UDP 127.0.0.1:5070;branch=z9hG4bKb")
+        .replace("Call-ID: ack@c\r\n", "");
+    net.send(CARRIER, &ack_no_callid);
+    assert!(
+        net.take(CARRIER, |_| true).is_empty(),
+        "an ACK without Call-ID was answered"
+    );
     // A Via line holding two values, in a request refused for its CSeq: the answer is
     // routed by the first value (§18.2.2: to the received address, at the sent-by port)
     // and keeps the second. Before, the

@@ -744,6 +744,18 @@ impl Engine {
         framing_repaired: Option<sip::lenient::Repairs>,
     ) {
         if let Err(fault) = sip::validate::validate_request(&req) {
+            // An ACK is never answered (RFC 3261 §17), and an answer without a Via could
+            // not be routed or matched (§8.2.6.2, §18.2.2).
+            if req.method() == Some(Method::Ack)
+                || fault == sip::validate::RequestFault::MissingHeader(HeaderName::Via)
+            {
+                self.events.push_back(EngineEvent::Refused {
+                    source: rx.source,
+                    status: fault.status_code(),
+                    reason: fault.to_string(),
+                });
+                return;
+            }
             let warning = format!("399 {AGENT} \"{fault}\"").replace(['\r', '\n', '\\'], " ");
             self.reply_stateless(
                 rx,

@@ -128,7 +128,9 @@ impl ServerKey {
     /// without the `z9hG4bK` magic cookie: RFC 3261 §17.2.3 requires such requests to be
     /// matched on the Request-URI, From tag, Call-ID, CSeq number and top Via of the
     /// INVITE that created the transaction. Those fields (the Via as its whole value) are
-    /// hashed (64-bit FNV-1a) into a branch `z9hG4bK.rfc2543.<16 hex digits>`, so a
+    /// hashed (64-bit FNV-1a) into a branch `z9hG4bK rfc2543 <16 hex digits>` — with
+    /// spaces, which no branch on the wire can hold (a token, §20.42), so no request
+    /// can name another's RFC 2543 transaction by a crafted branch — so a
     /// retransmission, the ACK for a non-2xx answer (method mapped to INVITE) and a CANCEL
     /// ([`ServerKey::cancel_target`]) all find the INVITE's transaction, while an ACK for
     /// a 2xx (Request-URI: the remote target) and every later request (another CSeq) do
@@ -159,7 +161,7 @@ impl ServerKey {
                 h = h.wrapping_mul(0x0100_0000_01b3);
             }
         }
-        ServerKey::new(&format!("{MAGIC_COOKIE}.rfc2543.{h:016x}"), sent_by, method)
+        ServerKey::new(&format!("{MAGIC_COOKIE} rfc2543 {h:016x}"), sent_by, method)
     }
 
     /// As [`ServerKey::new`], from a parsed Via's sent-by parts: `host` (an IPv6 address may
@@ -270,6 +272,13 @@ mod tests {
             key("sip:999@x", 1, "SIP/2.0/UDP 192.0.2.2", "INVITE"),
             invite
         );
+        // No branch a Via can carry (a token) equals a synthetic one.
+        let wire = invite.branch.replace(' ', ".");
+        assert_ne!(
+            ServerKey::new(&wire, "192.0.2.1:5060", "INVITE").unwrap(),
+            invite
+        );
+        assert!(invite.branch.contains(' '));
         // Fields cannot shift into each other.
         assert_ne!(
             ServerKey::rfc2543("ab", "c", "d", 1, via, "h", "INVITE").unwrap(),
