@@ -222,31 +222,35 @@ fn target(uri: &str) -> Target {
     }
 }
 
-/// Removes RFC 3966 visual separators and %-escapes of them.
+/// The dialled number in a `tel:` number or `sip:` user part: `%XX` escapes decoded
+/// (RFC 3261 §19.1.4: escaped and plain characters are equal in the user part; RFC 3986
+/// §2.1), RFC 3966 visual separators (`-`, `.`, `(`, `)`, space) removed, and ended at a
+/// parameter `;` (escaped as `%3B` too). Invalid escapes are kept as they are; octets
+/// that decode to no UTF-8 become U+FFFD.
 fn clean_number(s: &str) -> String {
-    // One pass, copying the runs between removed pieces: the same result as removing
-    // every `%20` (left to right) and then the separator characters, all of them ASCII.
     let b = s.as_bytes();
-    let mut out = String::with_capacity(s.len());
-    let (mut i, mut run) = (0, 0);
+    let mut decoded: Vec<u8> = Vec::with_capacity(b.len());
+    let hex = |c: u8| (c as char).to_digit(16);
+    let mut i = 0;
     while let Some(&c) = b.get(i) {
-        let skip = if c == b'%' && b.get(i + 1..i + 3) == Some(b"20") {
-            3
-        } else if matches!(c, b'-' | b'.' | b'(' | b')' | b' ') {
-            1
-        } else {
-            0
+        let pair = (
+            b.get(i + 1).copied().and_then(hex),
+            b.get(i + 2).copied().and_then(hex),
+        );
+        let (byte, len) = match (c, pair) {
+            (b'%', (Some(h), Some(l))) => ((h * 16 + l) as u8, 3),
+            _ => (c, 1),
         };
-        if skip == 0 {
-            i += 1;
-        } else {
-            out.push_str(s.get(run..i).unwrap_or(""));
-            i += skip;
-            run = i;
+        if byte == b';' {
+            break;
         }
+        decoded.push(byte);
+        i += len;
     }
-    out.push_str(s.get(run..).unwrap_or(""));
-    out
+    String::from_utf8_lossy(&decoded)
+        .chars()
+        .filter(|c| !matches!(c, '-' | '.' | '(' | ')' | ' '))
+        .collect()
 }
 
 /// `true` for `esnet.<0-4>` (RFC 7135 §2; namespace case-insensitive).
@@ -383,6 +387,9 @@ mod tests {
             ),
             ("sip:112;phone-context=+44:secret@x;user=phone", Reason::EmergencyNumber { number: "112".into() }),
             ("sip:999@x?Subject=a@b", Reason::EmergencyNumber { number: "999".into() }),
+            // Escaped characters equal plain ones in the user part (RFC 3261 §19.1.4).
+            ("sip:%39%39%39@x;user=phone", Reason::EmergencyNumber { number: "999".into() }),
+            ("sip:999%3Bphone-context=x@y;user=phone", Reason::EmergencyNumber { number: "999".into() }),
         ] {
             let got = c(uri);
             assert_eq!(got.action, Action::Queue(CallClass::Emergency), "{uri}");
@@ -519,19 +526,52 @@ mod tests {
     /// The one-pass `clean_number` gives what the original two-step definition gives:
     /// every `%20` removed (left to right), then the visual separators.
     #[test]
-    fn clean_number_matches_the_two_step_definition() {
+    fn clean_number_matches_the_decode_then_filter_definition() {
+        // Decode every valid %XX, cut at ';', drop the separators.
         fn reference(s: &str) -> String {
-            s.replace("%20", "")
+            let b = s.as_bytes();
+            let mut dec = Vec::new();
+            let mut i = 0;
+            while i < b.len() {
+                let hexpair = b
+                    .get(i + 1..i + 3)
+                    .and_then(|h| std::str::from_utf8(h).ok())
+                    .filter(|h| h.bytes().all(|c| c.is_ascii_hexdigit()))
+                    .and_then(|h| u8::from_str_radix(h, 16).ok());
+                match (b[i], hexpair) {
+                    (b'%', Some(v)) => {
+                        dec.push(v);
+                        i += 3;
+                    }
+                    (c, _) => {
+                        dec.push(c);
+                        i += 1;
+                    }
+                }
+            }
+            let text = String::from_utf8_lossy(&dec).into_owned();
+            text.split(';')
+                .next()
+                .unwrap_or("")
                 .chars()
                 .filter(|c| !matches!(c, '-' | '.' | '(' | ')' | ' '))
                 .collect()
         }
         use proptest::prelude::*;
-        proptest!(|(s in "[0-9%2 ()\\-.+é]{0,16}")| {
+        proptest!(|(s in "[0-9%23BbDd ()\\-.+;é]{0,16}")| {
             prop_assert_eq!(clean_number(&s), reference(&s));
         });
-        for s in ["%2%200", "%%2020", "+44 (0)20-7946.0000", "%20%20", "é%20-"] {
-            assert_eq!(clean_number(s), reference(s), "{s:?}");
+        for (s, want) in [
+            ("%2%200", "%20"),
+            ("%%2020", "%20"),
+            ("+44 (0)20-7946.0000", "+4402079460000"),
+            ("%39%39%39", "999"),
+            ("9%2D9%2d9", "999"),
+            ("999%3Bphone-context=x", "999"),
+            ("é%20-", "é"),
+        ] {
+            assert_eq!(clean_number(s), want, "{s:?}");
+            assert_eq!(reference(s), want, "{s:?}");
         }
     }
 }
