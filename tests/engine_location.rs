@@ -346,9 +346,11 @@ Call-ID: tcpack@c\r\nCSeq: 1 ACK\r\nContent-Length: 70000\r\n\r\n";
 }
 
 #[test]
-fn latin1_display_name_does_not_refuse_a_999_but_does_a_101() {
+fn latin1_display_name_refuses_no_call_nor_any_request_of_its_dialog() {
     // A legacy PBX writes the caller's name in Latin-1: "José Müller" with 0xE9 and 0xFC,
-    // which are not UTF-8. The 999 is served (name with U+FFFD), the 101 gets 400.
+    // which are not UTF-8. The 999 is served (name with U+FFFD, a notice), the 101 too;
+    // the ACK and BYE of the answered call and the CANCEL of a queued one carry the same
+    // octets and are read the same way.
     let latin1 = |text: String| -> Vec<u8> {
         let from = text.find("From: ").unwrap() + "From: ".len();
         let mut b = text.into_bytes();
@@ -389,9 +391,53 @@ fn latin1_display_name_does_not_refuse_a_999_but_does_a_101() {
         answerpoint::engine::Transport::Udp,
         &latin1(invite_101("latin101@c", "z9hG4bKlatin101")),
     );
-    let r = net.response(CARRIER, 400);
-    assert!(r.header("Warning").unwrap().contains("UTF-8"));
-    assert_eq!(net.snapshot().calls.len(), 1);
+    net.response(CARRIER, 100);
+    assert_eq!(net.snapshot().calls.len(), 2);
+    // The caller hangs up while queued: the CANCEL (same From) ends the 999.
+    let cancel = latin1(cancel_for(
+        "latin999@c",
+        "z9hG4bKlatin999",
+        "sip:999@127.0.0.1:5060;user=phone",
+    ));
+    net.send_bytes(CARRIER, answerpoint::engine::Transport::Udp, &cancel);
+    net.response(CARRIER, 487);
+    assert_eq!(net.snapshot().calls[0].state, CallState::Abandoned);
+
+    // Answered: the ACK stops the 200, the call stays up, the BYE is relayed.
+    let mut net = Net::new(&config(""));
+    net.send_bytes(
+        CARRIER,
+        answerpoint::engine::Transport::Udp,
+        &latin1(invite_999("latin2@c", "z9hG4bKlatin2")),
+    );
+    let inv = net.request(SEAT1, "INVITE").msg;
+    net.send_msg(
+        SEAT1,
+        &handler_response(&inv, 200, "OK", "h1", "sip:h@127.0.0.1:5080"),
+    );
+    let cok = net.response(CARRIER, 200);
+    let ack = ack_for(&cok.msg, "z9hG4bKlatin2ack").replacen(
+        "From: \"Jos\u{FFFD} M\u{FFFD}ller\" ",
+        "From: ",
+        1,
+    );
+    assert!(ack.contains("From: <sip:"), "{ack}");
+    net.send_bytes(CARRIER, answerpoint::engine::Transport::Udp, &latin1(ack));
+    net.request(SEAT1, "ACK");
+    net.pending.clear();
+    net.advance(std::time::Duration::from_secs(40));
+    assert!(net.take(CARRIER, |s| s.status() == Some(200)).is_empty());
+    assert_eq!(net.snapshot().calls[0].state, CallState::Connected);
+    let bye = carrier_in_dialog(&cok.msg, "BYE", 2, "z9hG4bKlatin2bye").replacen(
+        "From: \"Jos\u{FFFD} M\u{FFFD}ller\" ",
+        "From: ",
+        1,
+    );
+    assert!(bye.contains("From: <sip:"), "{bye}");
+    net.send_bytes(CARRIER, answerpoint::engine::Transport::Udp, &latin1(bye));
+    let hbye = net.request(SEAT1, "BYE").msg;
+    net.send_msg(SEAT1, &handler_response(&hbye, 200, "OK", "h1", ""));
+    assert_eq!(net.response(CARRIER, 200).msg.cseq().unwrap().method, "BYE");
 }
 
 #[test]

@@ -197,7 +197,8 @@ impl Engine {
     /// made at most once, named in a notice, and the repaired copy served:
     /// - a header section that is not valid UTF-8 — a Latin-1 display name from a legacy
     ///   PBX, say: the offending octets are replaced with U+FFFD (the body is left as it
-    ///   is);
+    ///   is); any other message is read the same way, without a notice (the ACK, BYE and
+    ///   CANCEL of that call repeat the name);
     /// - over UDP, malformed framing a datagram does not need (RFC 3261 §18.3):
     ///   unreadable, overflowing, disagreeing or repeated `Content-Length` fields, repeats
     ///   of a single-valued field (To, From, Call-ID, CSeq, Max-Forwards, Content-Type:
@@ -248,6 +249,27 @@ impl Engine {
                     },
                     "with octets that are not UTF-8 in its header section: replaced with \
                      U+FFFD and served",
+                );
+                return;
+            }
+            // Any other message with octets that are not UTF-8 in its header section: the
+            // ACK, BYE or CANCEL of a dialog whose INVITE carried them (a Latin-1 caller
+            // name is repeated in every From), a 101, a handler's answer. Read with U+FFFD
+            // in their place, silently (RFC 3261 §7.5): dialogs and transactions match on
+            // tags, Call-ID and branch, which such names do not touch. Refusing them tore
+            // down an answered 999 after 32 s (its ACK lost) and kept a cancelled one queued.
+            Err(sip::ParseError::InvalidUtf8) if !repaired.utf8 => {
+                let fixed = utf8_lossy_head(msg.bytes, &self.limits);
+                self.receive(
+                    now,
+                    Received {
+                        bytes: &fixed,
+                        ..msg
+                    },
+                    Repaired {
+                        utf8: true,
+                        ..repaired
+                    },
                 );
                 return;
             }
