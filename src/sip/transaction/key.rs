@@ -127,11 +127,11 @@ impl ServerKey {
     /// Key for a request from an RFC 2543 peer, whose top Via has no branch or one
     /// without the `z9hG4bK` magic cookie: RFC 3261 §17.2.3 requires such requests to be
     /// matched on the Request-URI, From tag, Call-ID, CSeq number and top Via of the
-    /// INVITE that created the transaction. Those fields (the Via as its whole value) are
-    /// hashed (64-bit FNV-1a) into a branch `z9hG4bK rfc2543 <16 hex digits>` — with
-    /// spaces, which no branch on the wire can hold (a token, §20.42), so no request
-    /// can name another's RFC 2543 transaction by a crafted branch — so a
-    /// retransmission, the ACK for a non-2xx answer (method mapped to INVITE) and a CANCEL
+    /// INVITE that created the transaction. Those fields (the Via as its whole value,
+    /// case and whitespace aside) are hashed (64-bit FNV-1a) into a branch
+    /// `z9hG4bK rfc2543 <16 hex digits>` — with spaces, which no branch on the wire can
+    /// hold (a token, §20.42), so no request can name another's RFC 2543 transaction by
+    /// a crafted branch — so a retransmission, the ACK for a non-2xx answer (method mapped to INVITE) and a CANCEL
     /// ([`ServerKey::cancel_target`]) all find the INVITE's transaction, while an ACK for
     /// a 2xx (Request-URI: the remote target) and every later request (another CSeq) do
     /// not. The To tag §17.2.3 also compares for an ACK is not part of the key: the
@@ -147,13 +147,20 @@ impl ServerKey {
         sent_by: &str,
         method: &str,
     ) -> Result<Self, KeyError> {
+        // The Via compared as SIP compares header values: case and LWS do not count
+        // (RFC 3261 §7.3.1, §20.42), so a CANCEL that respells it still matches.
+        let via: Vec<u8> = top_via
+            .bytes()
+            .filter(|b| !b.is_ascii_whitespace())
+            .map(|b| b.to_ascii_lowercase())
+            .collect();
         let mut h: u64 = 0xcbf2_9ce4_8422_2325;
         for part in [
             request_uri.as_bytes(),
             from_tag.as_bytes(),
             call_id.as_bytes(),
             &cseq_number.to_be_bytes(),
-            top_via.trim().as_bytes(),
+            &via,
         ] {
             // Each part ends with a 0xFF octet (never in SIP text) so parts cannot shift.
             for &b in part.iter().chain(&[0xff]) {
@@ -261,6 +268,10 @@ mod tests {
         // Retransmission, and the ACK for a non-2xx answer: the INVITE's transaction.
         assert_eq!(key("sip:999@x", 1, via, "INVITE"), invite);
         assert_eq!(key("sip:999@x", 1, &format!(" {via} "), "ACK"), invite);
+        assert_eq!(
+            key("sip:999@x", 1, "sip/2.0/udp  192.0.2.1:5060", "ACK"),
+            invite
+        );
         // CANCEL: its own transaction, targeting the INVITE's.
         let cancel = key("sip:999@x", 1, via, "CANCEL");
         assert_ne!(cancel, invite);
