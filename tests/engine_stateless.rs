@@ -299,6 +299,12 @@ To: <sip:x@127.0.0.1>;tag=2\r\nCall-ID: ack@c\r\nCSeq: 1 ACK\r\nContent-Length: 
 To: <sip:999@127.0.0.1>\r\nCall-ID: nv@c\r\nCSeq: 1 {method}\r\nContent-Length: 0\r\n\r\n"
         );
         net.send(CARRIER, &novia);
+        // Nor when something else is wrong too (checked before Via).
+        net.send(CARRIER, &novia.replace("Call-ID: nv@c\r\n", ""));
+        net.send(
+            CARRIER,
+            &novia.replace("sip:999@127.0.0.1 SIP", "foo:999 SIP"),
+        );
         assert!(
             net.take(CARRIER, |_| true).is_empty(),
             "{method} without Via answered"

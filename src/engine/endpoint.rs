@@ -767,10 +767,8 @@ impl Engine {
     ) {
         if let Err(fault) = sip::validate::validate_request(&req) {
             // An ACK is never answered (RFC 3261 §17), and an answer without a Via could
-            // not be routed or matched (§8.2.6.2, §18.2.2).
-            if req.method() == Some(Method::Ack)
-                || fault == sip::validate::RequestFault::MissingHeader(HeaderName::Via)
-            {
+            // not be routed or matched (§8.2.6.2, §18.2.2), whatever else is wrong.
+            if req.method() == Some(Method::Ack) || req.get(HeaderName::Via).is_none() {
                 self.events.push_back(EngineEvent::Refused {
                     source: rx.source,
                     status: fault.status_code(),

@@ -460,7 +460,12 @@ pub(super) fn unframeable_response(
     }
     cleaned.extend_from_slice(b"\r\n");
     let req = parse_with(&cleaned, limits).ok()?;
-    if !req.is_request() || matches!(req.method(), Some(Method::Ack) | None) {
+    // No answer to an ACK, nor one without a Via to route and match it by (RFC 3261
+    // §17, §8.2.6.2).
+    if !req.is_request()
+        || matches!(req.method(), Some(Method::Ack) | None)
+        || req.get(crate::sip::HeaderName::Via).is_none()
+    {
         return None;
     }
     let resp = MessageBuilder::response_to(&req, err.status_code(), &err.reason_phrase())
