@@ -235,42 +235,37 @@ impl Engine {
                 }
                 m
             }
-            Err(sip::ParseError::InvalidUtf8)
-                if !repaired.utf8 && self.is_emergency_datagram(msg.bytes) =>
-            {
-                let fixed = utf8_lossy_head(msg.bytes, &self.limits);
-                self.receive_repaired(
-                    now,
-                    msg,
-                    &fixed,
-                    Repaired {
-                        utf8: true,
-                        ..repaired
-                    },
-                    "with octets that are not UTF-8 in its header section: replaced with \
-                     U+FFFD and served",
-                );
-                return;
-            }
-            // Any other message with octets that are not UTF-8 in its header section: the
-            // ACK, BYE or CANCEL of a dialog whose INVITE carried them (a Latin-1 caller
-            // name is repeated in every From), a 101, a handler's answer. Read with U+FFFD
-            // in their place, silently (RFC 3261 §7.5): dialogs and transactions match on
-            // tags, Call-ID and branch, which such names do not touch. Refusing them tore
-            // down an answered 999 after 32 s (its ACK lost) and kept a cancelled one queued.
+            // Octets that are not UTF-8 in the header section (a Latin-1 caller name, say):
+            // read with U+FFFD in their place (RFC 3261 §7.5), in every message — the ACK,
+            // BYE and CANCEL of that call repeat the name in their From, and dialogs and
+            // transactions match on tags, Call-ID and branch, which such names do not
+            // touch (refusing them tore down an answered 999 after 32 s). Only an
+            // emergency INVITE's repair is announced.
             Err(sip::ParseError::InvalidUtf8) if !repaired.utf8 => {
                 let fixed = utf8_lossy_head(msg.bytes, &self.limits);
-                self.receive(
-                    now,
-                    Received {
-                        bytes: &fixed,
-                        ..msg
-                    },
-                    Repaired {
-                        utf8: true,
-                        ..repaired
-                    },
-                );
+                let repaired = Repaired {
+                    utf8: true,
+                    ..repaired
+                };
+                if self.is_emergency_datagram(msg.bytes) {
+                    self.receive_repaired(
+                        now,
+                        msg,
+                        &fixed,
+                        repaired,
+                        "with octets that are not UTF-8 in its header section: replaced \
+                         with U+FFFD and served",
+                    );
+                } else {
+                    self.receive(
+                        now,
+                        Received {
+                            bytes: &fixed,
+                            ..msg
+                        },
+                        repaired,
+                    );
+                }
                 return;
             }
             // A datagram over `limits.max_message_bytes` (configured below the UDP

@@ -9,7 +9,7 @@ use std::sync::Arc;
 use super::Transport;
 use crate::location::multipart::{MediaType, Multipart, MultipartLimits};
 use crate::sip::header::Via;
-use crate::sip::transaction::ServerKey;
+use crate::sip::transaction::{KeyError, ServerKey};
 use crate::sip::{HeaderName, Host, Message, Uri};
 
 /// The warn-agent in `Warning` headers (RFC 3261 §20.43).
@@ -355,20 +355,21 @@ pub(crate) fn stateless_tag(req: &Message) -> String {
 pub(crate) fn server_key(req: &Message, method: &str) -> Option<ServerKey> {
     let via = req.top_via()?;
     let sent_by = sent_by(&via);
-    match via.branch() {
-        Some(b) if b.trim().to_ascii_lowercase().starts_with("z9hg4bk") => {
-            ServerKey::new(b, &sent_by, method).ok()
+    match via.branch().map(|b| ServerKey::new(b, &sent_by, method)) {
+        Some(Ok(key)) => Some(key),
+        Some(Err(KeyError::Rfc2543Branch(_) | KeyError::MissingBranch)) | None => {
+            ServerKey::rfc2543(
+                req.request_uri_str()?,
+                req.from().and_then(|f| f.tag()).unwrap_or(""),
+                req.call_id()?,
+                req.cseq()?.seq,
+                req.values(HeaderName::Via).next()?,
+                &sent_by,
+                method,
+            )
+            .ok()
         }
-        _ => ServerKey::rfc2543(
-            req.request_uri_str()?,
-            req.from().and_then(|f| f.tag()).unwrap_or(""),
-            req.call_id()?,
-            req.cseq()?.seq,
-            req.values(HeaderName::Via).next()?,
-            &sent_by,
-            method,
-        )
-        .ok(),
+        Some(Err(_)) => None,
     }
 }
 
