@@ -211,8 +211,8 @@ fn target(uri: &str) -> Target {
         let no_headers = split_once_byte(rest, b'?').map_or(rest, |(b, _)| b);
         match split_once_byte(no_headers, b'@') {
             Some((userinfo, _)) => {
-                let user = split_once_byte(userinfo, b';').map_or(userinfo, |(u, _)| u);
-                let user = split_once_byte(user, b':').map_or(user, |(u, _)| u);
+                // `clean_number` ends the number at the parameters' `;`.
+                let user = split_once_byte(userinfo, b':').map_or(userinfo, |(u, _)| u);
                 Target::Number(clean_number(user))
             }
             None => Target::Other,
